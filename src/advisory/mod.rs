@@ -1,0 +1,3 @@
+//! OSV advisories: version orders, and (to come) the local index and matching.
+
+pub mod apk_version;

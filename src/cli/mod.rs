@@ -1,0 +1,96 @@
+//! The command line: one file per subcommand. Every failure becomes exit code 2 with a message
+//! on stderr; success is 0 (and, once the gate lands, 1 for a failing policy).
+
+mod inventory;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "imagegate",
+    version,
+    about = "Decide whether a container image may ship, and explain why."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List what an image ships: OS, apk and npm packages (with the layer that added each),
+    /// users, and files.
+    #[command(
+        after_help = "Examples:\n  imagegate inventory testdata/demo/app.tar\n  docker save app:dev | imagegate inventory - --format json\n  imagegate inventory oci:./layout:v1 --platform linux/arm64"
+    )]
+    Inventory(inventory::Args),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Exit codes a pipeline can rely on.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not errors; a bad command line is (exit 2, like any failure).
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IMAGEGATE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let result = match cli.command {
+        Command::Inventory(args) => inventory::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.
+pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    match output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut tmp = PathBuf::from(dir);
+            tmp.push(format!(
+                ".{}.tmp{}",
+                path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
+                std::process::id()
+            ));
+            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e).context("writing to stdout");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,603 @@
+//! Reading an image: resolve the reference, find its manifest and config, walk and verify
+//! every layer. The result is an [`Image`] whose layers carry their walk results, ready for
+//! the inventory.
+
+pub mod digest;
+pub mod model;
+pub mod source;
+pub mod store;
+
+use crate::layer::{Capture, Change, Compression, Limits, WalkError};
+use digest::{Algorithm, Digest};
+use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
+use rayon::prelude::*;
+use serde::Serialize;
+use source::{ImageSource, Selector};
+use std::collections::BTreeMap;
+use store::{Store, StoreError};
+
+/// How to load an image.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Platform to pick from a multi-platform index.
+    pub platform: Platform,
+    pub limits: Limits,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            platform: default_platform(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+pub fn default_platform() -> Platform {
+    Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: None,
+    }
+}
+
+/// Everything wrong with an image is one of these; each names the image it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error("image `{image}`: {source}")]
+    Store { image: String, source: StoreError },
+    #[error("image `{image}`: `{path}` is not valid JSON for {what}: {source}")]
+    Json {
+        image: String,
+        path: String,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("image `{image}`: {message}")]
+    Layout { image: String, message: String },
+    #[error("image `{image}`: no image for platform {wanted}; the index has: {}", available.join(", "))]
+    Platform {
+        image: String,
+        wanted: String,
+        available: Vec<String>,
+    },
+    #[error("image `{image}`: {what}: digest mismatch: expected {expected}, got {actual}")]
+    Digest {
+        image: String,
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("image `{image}`: {what}: size mismatch: the manifest says {expected} bytes, the blob has {actual}")]
+    Size {
+        image: String,
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("image `{image}`: layer {index} ({blob}): {source}")]
+    Layer {
+        image: String,
+        index: usize,
+        blob: String,
+        source: WalkError,
+    },
+}
+
+/// The facts about one layer that reports show.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    pub index: usize,
+    /// Digest of the blob as stored (for `docker save` classic archives, the uncompressed tar).
+    pub digest: Digest,
+    pub diff_id: Digest,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub media_type: String,
+    pub compression: Compression,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    /// The Dockerfile step that made the layer, from the config's history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+pub struct Layer<F> {
+    pub info: LayerInfo,
+    pub changes: Vec<Change<F>>,
+    pub warnings: Vec<String>,
+}
+
+/// A loaded, verified image.
+pub struct Image<F> {
+    /// What the user typed.
+    pub reference: String,
+    pub manifest_digest: Option<Digest>,
+    pub config_digest: Digest,
+    pub repo_tags: Vec<String>,
+    pub config: ImageConfig,
+    pub layers: Vec<Layer<F>>,
+}
+
+impl<F> Image<F> {
+    pub fn platform(&self) -> Platform {
+        Platform {
+            os: self.config.os.clone(),
+            architecture: self.config.architecture.clone(),
+            variant: self.config.variant.clone(),
+        }
+    }
+    pub fn healthcheck(&self) -> Option<&Healthcheck> {
+        self.config.config.healthcheck.as_ref()
+    }
+    pub fn history(&self) -> &[History] {
+        &self.config.history
+    }
+}
+
+/// A layer to walk: where its blob is and what the manifest promises about it.
+struct LayerRef {
+    path: String,
+    descriptor: Option<model::Descriptor>,
+}
+
+/// The manifest and config picked out of a layout.
+struct Chosen {
+    manifest_digest: Option<Digest>,
+    config_digest: Digest,
+    config_bytes: Vec<u8>,
+    repo_tags: Vec<String>,
+    layers: Vec<LayerRef>,
+}
+
+/// Loads the image `reference`, walking its layers with `capture`.
+pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> Result<Image<C::Fact>, ImageError> {
+    let source = ImageSource::parse(reference)?;
+    let ctx = Ctx {
+        image: reference.to_string(),
+        options,
+    };
+    let store_err = |source| ImageError::Store {
+        image: reference.to_string(),
+        source,
+    };
+    let (store, select) = match &source {
+        ImageSource::OciDir { dir, select } => (Store::dir(dir), select.clone()),
+        ImageSource::DockerArchive { path, select } | ImageSource::OciArchive { path, select } => (
+            Store::tar_file(path, capture, &options.limits).map_err(store_err)?,
+            select.clone(),
+        ),
+        ImageSource::Stdin => {
+            let stdin = std::io::stdin().lock();
+            (Store::stream(stdin, capture, &options.limits).map_err(store_err)?, None)
+        }
+    };
+    let chosen = if store.size("index.json").map_err(store_err)?.is_some() {
+        ctx.choose_oci(&store, select.as_ref())?
+    } else if store.size("manifest.json").map_err(store_err)?.is_some() {
+        ctx.choose_docker(&store, select.as_ref())?
+    } else {
+        return Err(ctx.layout("not an image: no index.json (OCI layout) or manifest.json (docker save) found"));
+    };
+    ctx.finish(&store, chosen, capture)
+}
+
+struct Ctx<'a> {
+    image: String,
+    options: &'a LoadOptions,
+}
+
+fn blob_path(d: &Digest) -> String {
+    format!("blobs/{}/{}", d.algorithm_name(), d.hex())
+}
+
+impl Ctx<'_> {
+    fn layout(&self, message: impl Into<String>) -> ImageError {
+        ImageError::Layout {
+            image: self.image.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn store_err(&self, source: StoreError) -> ImageError {
+        ImageError::Store {
+            image: self.image.clone(),
+            source,
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        path: &str,
+        what: &'static str,
+    ) -> Result<T, ImageError> {
+        serde_json::from_slice(bytes).map_err(|source| ImageError::Json {
+            image: self.image.clone(),
+            path: path.to_string(),
+            what,
+            source,
+        })
+    }
+
+    fn read(&self, store: &Store<impl Clone + Send>, path: &str, what: &str) -> Result<Vec<u8>, ImageError> {
+        store
+            .read_meta(path)
+            .map_err(|e| self.store_err(e))?
+            .ok_or_else(|| self.layout(format!("{what} `{path}` is missing")))
+    }
+
+    /// Reads a blob named by a descriptor and checks its size and digest.
+    fn read_blob(
+        &self,
+        store: &Store<impl Clone + Send>,
+        d: &model::Descriptor,
+        what: &str,
+    ) -> Result<Vec<u8>, ImageError> {
+        let path = blob_path(&d.digest);
+        let bytes = self.read(store, &path, what)?;
+        if bytes.len() as u64 != d.size {
+            return Err(ImageError::Size {
+                image: self.image.clone(),
+                what: format!("{what} {path}"),
+                expected: d.size,
+                actual: bytes.len() as u64,
+            });
+        }
+        let actual = Digest::of(d.digest.algorithm(), &bytes);
+        if actual != d.digest {
+            return Err(ImageError::Digest {
+                image: self.image.clone(),
+                what: format!("{what} {path}"),
+                expected: d.digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn choose_oci(&self, store: &Store<impl Clone + Send>, select: Option<&Selector>) -> Result<Chosen, ImageError> {
+        let index: Index = self.parse(
+            &self.read(store, "index.json", "the OCI index")?,
+            "index.json",
+            "an OCI index",
+        )?;
+        let candidates: Vec<&model::Descriptor> = match select {
+            None => index.manifests.iter().collect(),
+            Some(Selector::Digest(d)) => index.manifests.iter().filter(|m| &m.digest == d).collect(),
+            Some(Selector::Tag(t)) => index.manifests.iter().filter(|m| tag_matches(m, t)).collect(),
+        };
+        let descriptor = match candidates.as_slice() {
+            [one] => (*one).clone(),
+            [] => {
+                return Err(match select {
+                    Some(s) => self.layout(format!(
+                        "no image with {s} in index.json; it has: {}",
+                        describe_refs(&index.manifests)
+                    )),
+                    None => self.layout("index.json lists no manifests"),
+                });
+            }
+            _ => {
+                return Err(self.layout(format!(
+                    "index.json holds several images; pick one with :TAG or @DIGEST: {}",
+                    describe_refs(&index.manifests)
+                )));
+            }
+        };
+        let repo_tags = descriptor
+            .annotations
+            .get("io.containerd.image.name")
+            .cloned()
+            .into_iter()
+            .collect();
+        let (manifest_digest, manifest) = self.resolve_manifest(store, descriptor, 0)?;
+        let config = manifest
+            .config
+            .ok_or_else(|| self.layout(format!("manifest {manifest_digest} has no config")))?;
+        let config_bytes = self.read_blob(store, &config, "config")?;
+        let layers = manifest
+            .layers
+            .into_iter()
+            .map(|d| LayerRef {
+                path: blob_path(&d.digest),
+                descriptor: Some(d),
+            })
+            .collect();
+        Ok(Chosen {
+            manifest_digest: Some(manifest_digest),
+            config_digest: config.digest,
+            config_bytes,
+            repo_tags,
+            layers,
+        })
+    }
+
+    /// Follows indexes down to one image manifest, choosing by platform.
+    fn resolve_manifest(
+        &self,
+        store: &Store<impl Clone + Send>,
+        d: model::Descriptor,
+        depth: usize,
+    ) -> Result<(Digest, Manifest), ImageError> {
+        if depth > 4 {
+            return Err(self.layout("indexes nested more than 4 deep"));
+        }
+        let bytes = self.read_blob(store, &d, "manifest")?;
+        let path = blob_path(&d.digest);
+        let manifest: Manifest = self.parse(&bytes, &path, "an image manifest or index")?;
+        let Some(entries) = manifest.manifests.as_ref().filter(|_| manifest.config.is_none()) else {
+            return Ok((d.digest, manifest));
+        };
+        let wanted = &self.options.platform;
+        // Attestation manifests carry platform unknown/unknown; they are never an image.
+        let images: Vec<&model::Descriptor> = entries
+            .iter()
+            .filter(|m| m.platform.as_ref().is_some_and(|p| p.os != "unknown"))
+            .collect();
+        let pick = images
+            .iter()
+            .find(|m| m.platform.as_ref().is_some_and(|p| p == wanted))
+            .or_else(|| {
+                images
+                    .iter()
+                    .find(|m| m.platform.as_ref().is_some_and(|p| p.satisfies(wanted)))
+            });
+        match pick {
+            Some(m) => {
+                let m = (*m).clone();
+                if store
+                    .size(&blob_path(&m.digest))
+                    .map_err(|e| self.store_err(e))?
+                    .is_none()
+                {
+                    return Err(self.layout(format!("the index names {wanted} as {} but its blobs are not in the image (saved for another platform?)", m.digest)));
+                }
+                self.resolve_manifest(store, m, depth + 1)
+            }
+            None => Err(ImageError::Platform {
+                image: self.image.clone(),
+                wanted: wanted.to_string(),
+                available: images
+                    .iter()
+                    .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
+                    .collect(),
+            }),
+        }
+    }
+
+    fn choose_docker(&self, store: &Store<impl Clone + Send>, select: Option<&Selector>) -> Result<Chosen, ImageError> {
+        let entries: Vec<DockerArchiveEntry> = self.parse(
+            &self.read(store, "manifest.json", "the archive manifest")?,
+            "manifest.json",
+            "a docker save manifest",
+        )?;
+        let tags = |e: &DockerArchiveEntry| e.repo_tags.clone().unwrap_or_default();
+        let candidates: Vec<&DockerArchiveEntry> = match select {
+            None => entries.iter().collect(),
+            Some(Selector::Tag(t)) => entries
+                .iter()
+                .filter(|e| tags(e).iter().any(|r| repo_tag_matches(r, t)))
+                .collect(),
+            Some(Selector::Digest(d)) => entries.iter().filter(|e| e.config.contains(d.hex())).collect(),
+        };
+        let all = || entries.iter().flat_map(tags).collect::<Vec<_>>().join(", ");
+        let entry = match candidates.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(self.layout(match select {
+                    Some(s) => format!("no image with {s} in manifest.json; it has: {}", all()),
+                    None => "manifest.json lists no images".into(),
+                }));
+            }
+            _ => {
+                return Err(self.layout(format!(
+                    "the archive holds several images; pick one with :TAG: {}",
+                    all()
+                )));
+            }
+        };
+        let config_path = layer_name(&entry.config).map_err(|e| self.store_err(e))?;
+        let config_bytes = self.read(store, &config_path, "config")?;
+        let config_digest = Digest::sha256_of(&config_bytes);
+        // Docker names the config after its digest (`<hex>.json` or `blobs/sha256/<hex>`).
+        let stem = config_path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".json");
+        if stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()) && stem != config_digest.hex() {
+            return Err(ImageError::Digest {
+                image: self.image.clone(),
+                what: format!("config {config_path}"),
+                expected: Digest::parse(&format!("sha256:{stem}")).map_err(|e| self.layout(e.to_string()))?,
+                actual: config_digest,
+            });
+        }
+        let layers = entry
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(LayerRef {
+                    path: layer_name(l)?,
+                    descriptor: None,
+                })
+            })
+            .collect::<Result<_, StoreError>>()
+            .map_err(|e| self.store_err(e))?;
+        Ok(Chosen {
+            manifest_digest: None,
+            config_digest,
+            config_bytes,
+            repo_tags: tags(entry),
+            layers,
+        })
+    }
+
+    /// Walks every layer (in parallel), verifies it against manifest and config, and pairs
+    /// it with its history entry.
+    fn finish<C: Capture>(
+        &self,
+        store: &Store<C::Fact>,
+        chosen: Chosen,
+        capture: &C,
+    ) -> Result<Image<C::Fact>, ImageError> {
+        let config_path = blob_path(&chosen.config_digest);
+        let config: ImageConfig = self.parse(&chosen.config_bytes, &config_path, "an image config")?;
+        if config.rootfs.diff_ids.len() != chosen.layers.len() {
+            return Err(self.layout(format!(
+                "the manifest lists {} layers but the config's rootfs has {} diff_ids",
+                chosen.layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        // Sizes first: a manifest that lies about a blob fails before anything is read.
+        for (index, l) in chosen.layers.iter().enumerate() {
+            let stored = store.size(&l.path).map_err(|e| self.store_err(e))?;
+            let stored = stored.ok_or_else(|| self.layout(format!("layer {index} blob `{}` is missing", l.path)))?;
+            if let Some(d) = &l.descriptor
+                && d.size != stored
+            {
+                return Err(ImageError::Size {
+                    image: self.image.clone(),
+                    what: format!("layer {index} ({})", l.path),
+                    expected: d.size,
+                    actual: stored,
+                });
+            }
+        }
+        let limits = &self.options.limits;
+        let walks: Vec<_> = chosen
+            .layers
+            .par_iter()
+            .zip(config.rootfs.diff_ids.par_iter())
+            .map(|(l, diff_id)| {
+                let blob_alg = l
+                    .descriptor
+                    .as_ref()
+                    .map_or(Algorithm::Sha256, |d| d.digest.algorithm());
+                let size = l.descriptor.as_ref().map(|d| d.size);
+                store.walk(&l.path, size, capture, limits, (blob_alg, diff_id.algorithm()))
+            })
+            .collect();
+
+        let mut history = config.history.iter().filter(|h| !h.empty_layer);
+        let mut layers = Vec::with_capacity(walks.len());
+        for (index, (walk, (l, diff_id))) in walks
+            .into_iter()
+            .zip(chosen.layers.into_iter().zip(&config.rootfs.diff_ids))
+            .enumerate()
+        {
+            let blob = l.path.clone();
+            let walk = walk.map_err(|source| ImageError::Layer {
+                image: self.image.clone(),
+                index,
+                blob: blob.clone(),
+                source,
+            })?;
+            let what = format!("layer {index} ({blob})");
+            if let Some(d) = &l.descriptor {
+                if walk.blob_size != d.size {
+                    return Err(ImageError::Size {
+                        image: self.image.clone(),
+                        what,
+                        expected: d.size,
+                        actual: walk.blob_size,
+                    });
+                }
+                if walk.blob_digest != d.digest {
+                    return Err(ImageError::Digest {
+                        image: self.image.clone(),
+                        what,
+                        expected: d.digest.clone(),
+                        actual: walk.blob_digest,
+                    });
+                }
+            }
+            if &walk.diff_id != diff_id {
+                return Err(ImageError::Digest {
+                    image: self.image.clone(),
+                    what: format!("{what} uncompressed (diff_id)"),
+                    expected: diff_id.clone(),
+                    actual: walk.diff_id,
+                });
+            }
+            let entry = history.next();
+            layers.push(Layer {
+                info: LayerInfo {
+                    index,
+                    digest: l
+                        .descriptor
+                        .as_ref()
+                        .map_or_else(|| walk.blob_digest.clone(), |d| d.digest.clone()),
+                    diff_id: walk.diff_id,
+                    media_type: l.descriptor.map(|d| d.media_type).unwrap_or_default(),
+                    compression: walk.compression,
+                    compressed_size: walk.blob_size,
+                    uncompressed_size: walk.uncompressed_size,
+                    created_by: entry.and_then(|h| h.created_by.clone()),
+                },
+                changes: walk.changes,
+                warnings: walk
+                    .warnings
+                    .into_iter()
+                    .map(|w| format!("layer {index}: {w}"))
+                    .collect(),
+            });
+        }
+        Ok(Image {
+            reference: self.image.clone(),
+            manifest_digest: chosen.manifest_digest,
+            config_digest: chosen.config_digest,
+            repo_tags: chosen.repo_tags,
+            config,
+            layers,
+        })
+    }
+}
+
+/// A path named in `manifest.json`, normalized like any archive entry.
+fn layer_name(raw: &str) -> Result<String, StoreError> {
+    crate::layer::normalize(raw.as_bytes())
+        .map_err(|reason| StoreError::BadEntry {
+            path: raw.to_string(),
+            reason: reason.to_string(),
+        })?
+        .ok_or_else(|| StoreError::BadEntry {
+            path: raw.to_string(),
+            reason: "empty path".into(),
+        })
+}
+
+fn tag_matches(d: &model::Descriptor, tag: &str) -> bool {
+    d.annotations
+        .get("org.opencontainers.image.ref.name")
+        .is_some_and(|t| t == tag)
+        || d.annotations
+            .get("io.containerd.image.name")
+            .is_some_and(|r| repo_tag_matches(r, tag))
+}
+
+/// `app:dev` matches `app:dev`, `docker.io/library/app:dev` and a bare `dev` tag.
+fn repo_tag_matches(repo_tag: &str, wanted: &str) -> bool {
+    repo_tag == wanted
+        || repo_tag.ends_with(&format!("/{wanted}"))
+        || repo_tag.rsplit_once(':').is_some_and(|(_, t)| t == wanted)
+}
+
+fn describe_refs(ms: &[model::Descriptor]) -> String {
+    let refs: BTreeMap<String, ()> = ms
+        .iter()
+        .map(|m| {
+            (
+                m.annotations
+                    .get("org.opencontainers.image.ref.name")
+                    .cloned()
+                    .unwrap_or_else(|| m.digest.to_string()),
+                (),
+            )
+        })
+        .collect();
+    refs.into_keys().collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,165 @@
+//! What the user typed as IMAGE, parsed into where to read the image from.
+
+use super::digest::Digest;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Picks one image out of a layout or archive that holds several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// `org.opencontainers.image.ref.name` in an OCI layout, or a `RepoTags` entry of a
+    /// `docker save` archive (`app:dev`, `docker.io/library/app:dev` or just `dev`).
+    Tag(String),
+    Digest(Digest),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageSource {
+    /// A `docker save` tarball (classic or Docker 25+ layout), possibly gzip-compressed.
+    DockerArchive { path: PathBuf, select: Option<Selector> },
+    /// An OCI image layout directory.
+    OciDir { dir: PathBuf, select: Option<Selector> },
+    /// An OCI image layout packed in a tar.
+    OciArchive { path: PathBuf, select: Option<Selector> },
+    /// A `docker save` stream on standard input.
+    Stdin,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("image `{0}`: no such file or directory")]
+    Missing(String),
+    #[error(
+        "image `{0}`: not a file or directory; give docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH or - (registry pulls are not supported yet)"
+    )]
+    Unknown(String),
+    #[error("image `{0}`: {1}")]
+    Invalid(String, String),
+}
+
+impl ImageSource {
+    pub fn parse(reference: &str) -> Result<ImageSource, SourceError> {
+        if reference == "-" {
+            return Ok(ImageSource::Stdin);
+        }
+        if let Some(rest) = reference.strip_prefix("docker-archive:") {
+            let (path, select) = split_selector(reference, rest)?;
+            return Ok(ImageSource::DockerArchive { path, select });
+        }
+        if let Some(rest) = reference.strip_prefix("oci-archive:") {
+            let (path, select) = split_selector(reference, rest)?;
+            return Ok(ImageSource::OciArchive { path, select });
+        }
+        if let Some(rest) = reference.strip_prefix("oci:") {
+            let (dir, select) = split_selector(reference, rest)?;
+            return Ok(ImageSource::OciDir { dir, select });
+        }
+        let path = Path::new(reference);
+        if path.is_dir() {
+            return Ok(ImageSource::OciDir {
+                dir: path.to_path_buf(),
+                select: None,
+            });
+        }
+        if path.is_file() {
+            // A tar: what is inside (manifest.json or index.json) decides the layout later.
+            return Ok(ImageSource::DockerArchive {
+                path: path.to_path_buf(),
+                select: None,
+            });
+        }
+        Err(SourceError::Unknown(reference.to_string()))
+    }
+}
+
+/// Splits `PATH[:TAG|@DIGEST]`. Paths may contain `:` and tags may too (`app:dev`), so the
+/// longest prefix that exists on disk is the path.
+fn split_selector(reference: &str, rest: &str) -> Result<(PathBuf, Option<Selector>), SourceError> {
+    if rest.is_empty() {
+        return Err(SourceError::Invalid(reference.into(), "no path given".into()));
+    }
+    if Path::new(rest).exists() {
+        return Ok((PathBuf::from(rest), None));
+    }
+    for (i, c) in rest.char_indices().rev() {
+        if c != ':' && c != '@' {
+            continue;
+        }
+        let (path, sel) = (&rest[..i], &rest[i + 1..]);
+        if !Path::new(path).exists() {
+            continue;
+        }
+        if sel.is_empty() {
+            return Err(SourceError::Invalid(
+                reference.into(),
+                "empty tag or digest after the path".into(),
+            ));
+        }
+        let select = if c == '@' {
+            Selector::Digest(Digest::parse(sel).map_err(|e| SourceError::Invalid(reference.into(), e.to_string()))?)
+        } else {
+            Selector::Tag(sel.to_string())
+        };
+        return Ok((PathBuf::from(path), Some(select)));
+    }
+    Err(SourceError::Missing(reference.to_string()))
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Tag(t) => write!(f, "tag {t}"),
+            Selector::Digest(d) => write!(f, "digest {d}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prefixes_and_selectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        assert_eq!(ImageSource::parse("-").unwrap(), ImageSource::Stdin);
+        assert_eq!(
+            ImageSource::parse(&format!("oci:{d}:v1")).unwrap(),
+            ImageSource::OciDir {
+                dir: d.into(),
+                select: Some(Selector::Tag("v1".into()))
+            }
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            ImageSource::parse(&format!("oci:{d}@{digest}")).unwrap(),
+            ImageSource::OciDir {
+                dir: d.into(),
+                select: Some(Selector::Digest(Digest::parse(&digest).unwrap()))
+            }
+        );
+        assert_eq!(
+            ImageSource::parse(&format!("docker-archive:{d}:app:dev")).unwrap(),
+            ImageSource::DockerArchive {
+                path: d.into(),
+                select: Some(Selector::Tag("app:dev".into()))
+            }
+        );
+        assert_eq!(
+            ImageSource::parse(d).unwrap(),
+            ImageSource::OciDir {
+                dir: d.into(),
+                select: None
+            }
+        );
+        assert!(matches!(
+            ImageSource::parse("/no/such/thing"),
+            Err(SourceError::Unknown(_))
+        ));
+        assert!(matches!(
+            ImageSource::parse("oci:/no/such:tag"),
+            Err(SourceError::Missing(_))
+        ));
+        assert!(ImageSource::parse(&format!("oci:{d}@sha256:zz")).is_err());
+    }
+}

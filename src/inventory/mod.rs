@@ -1,0 +1,472 @@
+//! What an image really ships: its OS, apk and npm packages (each tied to the layer that
+//! introduced it), users, and files, after whiteouts. Built from the merged layer view.
+
+pub mod apk;
+pub mod npm;
+pub mod os;
+pub mod users;
+
+use crate::image::digest::Digest;
+use crate::image::model::{Healthcheck, History};
+use crate::image::{Image, LayerInfo};
+use crate::layer::{Capture, CaptureError, Filesystem, NodeKind};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+/// Version of the JSON inventory document; bumped on any incompatible change.
+pub const SCHEMA: u32 = 1;
+
+/// Read caps: an installed database or lockfile is big but bounded; a `package.json` over
+/// 1 MiB is not a real manifest.
+pub const MAX_DB_SIZE: u64 = 64 << 20;
+pub const MAX_MANIFEST_SIZE: u64 = 1 << 20;
+pub const MAX_TEXT_SIZE: u64 = 1 << 20;
+
+const APK_DBS: [&str; 2] = ["lib/apk/db/installed", "usr/lib/apk/db/installed"];
+const TEXT_FILES: [&str; 6] = [
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/alpine-release",
+    "etc/apk/repositories",
+    "etc/passwd",
+    "etc/group",
+];
+/// npm itself and globally installed tools live here.
+const GLOBAL_NODE_MODULES: &str = "usr/local/lib/node_modules/";
+
+/// A file read from a layer, parsed.
+#[derive(Clone, Debug)]
+pub enum Fact {
+    ApkDb {
+        records: Arc<Vec<apk::ApkRecord>>,
+        skipped: usize,
+    },
+    Text(Arc<str>),
+    NpmManifest(npm::Manifest),
+    Lockfile(Arc<npm::Lockfile>),
+}
+
+/// The [`Capture`] that reads what the inventory needs and nothing else.
+pub struct Collector;
+
+impl Capture for Collector {
+    type Fact = Fact;
+
+    fn wants(&self, path: &str) -> Option<u64> {
+        if APK_DBS.contains(&path) {
+            return Some(MAX_DB_SIZE);
+        }
+        if TEXT_FILES.contains(&path) {
+            return Some(MAX_TEXT_SIZE);
+        }
+        match npm::classify(path)? {
+            npm::NpmFile::Manifest => Some(MAX_MANIFEST_SIZE),
+            npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile => Some(MAX_DB_SIZE),
+        }
+    }
+
+    fn capture(&self, path: &str, bytes: &[u8]) -> Result<Fact, CaptureError> {
+        let warn = |message: String| CaptureError { fatal: false, message };
+        if APK_DBS.contains(&path) {
+            // A database we cannot read would silently drop every OS package: stop instead.
+            let text = std::str::from_utf8(bytes).map_err(|e| CaptureError {
+                fatal: true,
+                message: format!("apk database is not valid UTF-8 ({e})"),
+            })?;
+            let (records, skipped) = apk::parse_installed(text);
+            return Ok(Fact::ApkDb {
+                records: Arc::new(records),
+                skipped,
+            });
+        }
+        if TEXT_FILES.contains(&path) {
+            return Ok(Fact::Text(String::from_utf8_lossy(bytes).into()));
+        }
+        match npm::classify(path) {
+            Some(npm::NpmFile::Manifest) => match npm::parse_manifest(bytes).map_err(warn)? {
+                Some(m) => Ok(Fact::NpmManifest(m)),
+                None => Err(warn(
+                    "package.json has no name or version; not counted as a package".into(),
+                )),
+            },
+            Some(_) => Ok(Fact::Lockfile(Arc::new(npm::parse_lockfile(bytes).map_err(warn)?))),
+            None => Err(warn("not a file the inventory reads".into())),
+        }
+    }
+}
+
+/// The layer that introduced a package.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LayerRef {
+    pub index: usize,
+    pub digest: Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApkPackage {
+    #[serde(flatten)]
+    pub record: apk::ApkRecord,
+    pub layer: LayerRef,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum NpmSource {
+    /// A `package.json` under a project's `node_modules`.
+    NodeModules,
+    /// A `package.json` under the global `usr/local/lib/node_modules`.
+    Global,
+    /// An entry of `node_modules/.package-lock.json`.
+    HiddenLockfile,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NpmPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// Every directory the package is installed at.
+    pub paths: Vec<String>,
+    /// Whether a lockfile marks it a dev dependency; `None` where no lockfile says.
+    pub dev: Option<bool>,
+    pub sources: Vec<NpmSource>,
+    pub layer: LayerRef,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    pub layer: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageFacts {
+    pub reference: String,
+    pub manifest_digest: Option<Digest>,
+    pub config_digest: Digest,
+    pub repo_tags: Vec<String>,
+    pub platform: String,
+    pub layer_count: usize,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    /// The config's `User`; empty means root.
+    pub user: String,
+    pub healthcheck: Option<Healthcheck>,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+    pub history: Vec<History>,
+    pub layers: Vec<LayerInfo>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Inventory {
+    pub schema: u32,
+    pub image: ImageFacts,
+    pub os: Option<os::OsInfo>,
+    pub apk: Vec<ApkPackage>,
+    pub npm: Vec<NpmPackage>,
+    pub users: Vec<users::User>,
+    pub groups: Vec<users::Group>,
+    /// Regular files (hardlinks included) in the final filesystem, with sizes.
+    pub files: Vec<FileEntry>,
+    pub warnings: Vec<String>,
+}
+
+/// Merges the layers of `image` and lists what the result ships.
+pub fn build(image: Image<Fact>) -> Inventory {
+    let Image {
+        reference,
+        manifest_digest,
+        config_digest,
+        repo_tags,
+        config,
+        layers,
+    } = image;
+    let mut warnings = Vec::new();
+    let mut fs = Filesystem::default();
+    let mut infos = Vec::with_capacity(layers.len());
+    for layer in layers {
+        warnings.extend(layer.warnings);
+        fs.apply(layer.info.index, layer.changes);
+        infos.push(layer.info);
+    }
+    let layer_ref = |index: usize| LayerRef {
+        index,
+        digest: infos[index].digest.clone(),
+        created_by: infos[index].created_by.clone(),
+    };
+
+    let text = |path: &str| -> Option<Arc<str>> {
+        match fs.fact(&fs.resolve(path)?)? {
+            Fact::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    };
+    let os_release = text("etc/os-release").or_else(|| text("usr/lib/os-release"));
+    let (os, os_warnings) = os::identify(
+        os_release.as_deref(),
+        text("etc/alpine-release").as_deref(),
+        text("etc/apk/repositories").as_deref(),
+    );
+    warnings.extend(os_warnings);
+
+    let apk = apk_packages(&fs, &layer_ref, &mut warnings);
+    let npm = npm_packages(&fs, &layer_ref);
+
+    let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
+    if bad > 0 {
+        warnings.push(format!("etc/passwd: {bad} malformed lines skipped"));
+    }
+    let (groups, bad) = text("etc/group").map(|t| users::parse_group(&t)).unwrap_or_default();
+    if bad > 0 {
+        warnings.push(format!("etc/group: {bad} malformed lines skipped"));
+    }
+
+    let files = fs
+        .nodes()
+        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+        .map(|(path, n)| FileEntry {
+            path: path.clone(),
+            size: fs.file_size(n).unwrap_or(0),
+            layer: n.layer,
+        })
+        .collect();
+
+    let c = &config.config;
+    let image = ImageFacts {
+        reference,
+        manifest_digest,
+        config_digest,
+        repo_tags,
+        platform: crate::image::model::Platform {
+            os: config.os.clone(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone(),
+        }
+        .to_string(),
+        layer_count: infos.len(),
+        compressed_size: infos.iter().map(|l| l.compressed_size).sum(),
+        uncompressed_size: infos.iter().map(|l| l.uncompressed_size).sum(),
+        user: c.user.clone().unwrap_or_default(),
+        healthcheck: c.healthcheck.clone(),
+        labels: c.labels.clone().unwrap_or_default(),
+        exposed_ports: c
+            .exposed_ports
+            .as_ref()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default(),
+        history: config.history.clone(),
+        layers: infos,
+    };
+    Inventory {
+        schema: SCHEMA,
+        image,
+        os,
+        apk,
+        npm,
+        users,
+        groups,
+        files,
+        warnings,
+    }
+}
+
+fn apk_packages(
+    fs: &Filesystem<Fact>,
+    layer_ref: &impl Fn(usize) -> LayerRef,
+    warnings: &mut Vec<String>,
+) -> Vec<ApkPackage> {
+    let db = APK_DBS
+        .iter()
+        .filter_map(|p| fs.resolve(p))
+        .find(|p| matches!(fs.fact(p), Some(Fact::ApkDb { .. })));
+    let Some(db) = db else { return Vec::new() };
+    let Some(Fact::ApkDb { records, skipped }) = fs.fact(&db) else {
+        return Vec::new();
+    };
+    if *skipped > 0 {
+        warnings.push(format!("{db}: {skipped} entries without a name or version skipped"));
+    }
+    // The database is rewritten whole by every `apk add`: a package belongs to the earliest
+    // version of it, in an unbroken run up to the top, that already lists it.
+    type NameVersions<'a> = HashSet<(&'a str, &'a str)>;
+    let history: Vec<(usize, Option<NameVersions>)> = fs
+        .history(&db)
+        .iter()
+        .map(|e| {
+            let set = match &e.fact {
+                Some(Fact::ApkDb { records, .. }) => {
+                    Some(records.iter().map(|r| (r.name.as_str(), r.version.as_str())).collect())
+                }
+                _ => None,
+            };
+            (e.layer, set)
+        })
+        .collect();
+    records
+        .iter()
+        .map(|r| {
+            let key = (r.name.as_str(), r.version.as_str());
+            let mut layer = history.last().map_or(0, |(l, _)| *l);
+            for (l, set) in history.iter().rev() {
+                match set {
+                    Some(s) if s.contains(&key) => layer = *l,
+                    _ => break,
+                }
+            }
+            ApkPackage {
+                record: r.clone(),
+                layer: layer_ref(layer),
+            }
+        })
+        .collect()
+}
+
+fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -> Vec<NpmPackage> {
+    struct Acc {
+        license: Option<String>,
+        paths: BTreeSet<String>,
+        sources: BTreeSet<NpmSource>,
+        layer: usize,
+        dev: Vec<Option<bool>>,
+    }
+    type Found = BTreeMap<(String, String), Acc>;
+    let mut found: Found = BTreeMap::new();
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        found: &mut Found,
+        fs: &Filesystem<Fact>,
+        name: &str,
+        version: &str,
+        dir: &str,
+        source: NpmSource,
+        layer: usize,
+        license: Option<&String>,
+    ) {
+        let acc = found
+            .entry((name.to_string(), version.to_string()))
+            .or_insert_with(|| Acc {
+                license: license.cloned(),
+                paths: BTreeSet::new(),
+                sources: BTreeSet::new(),
+                layer,
+                dev: Vec::new(),
+            });
+        acc.layer = acc.layer.min(layer);
+        acc.sources.insert(source);
+        if acc.paths.insert(dir.to_string()) {
+            acc.dev.push(dev_flag(fs, dir));
+        }
+    }
+
+    for (path, fact) in fs.facts() {
+        let Fact::NpmManifest(m) = fact else { continue };
+        let dir = path.strip_suffix("/package.json").unwrap_or(path);
+        let source = if path.starts_with(GLOBAL_NODE_MODULES) {
+            NpmSource::Global
+        } else {
+            NpmSource::NodeModules
+        };
+        let layer = fs
+            .introduced(
+                path,
+                |f| matches!(f, Fact::NpmManifest(o) if o.name == m.name && o.version == m.version),
+            )
+            .unwrap_or(0);
+        add(
+            &mut found,
+            fs,
+            &m.name,
+            &m.version,
+            dir,
+            source,
+            layer,
+            m.license.as_ref(),
+        );
+    }
+
+    // npm's own record of node_modules: it confirms what package.json files say, and names
+    // packages whose directory is present even where their package.json was not read.
+    for (path, fact) in fs.facts() {
+        let (Fact::Lockfile(lock), Some(npm::NpmFile::HiddenLockfile)) = (fact, npm::classify(path)) else {
+            continue;
+        };
+        let root = path
+            .strip_suffix("node_modules/.package-lock.json")
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let layer = fs.introduced(path, |_| true).unwrap_or(0);
+        for (key, entry) in &lock.packages {
+            let Some(version) = &entry.version else { continue };
+            let dir = npm::join(root, key);
+            let name = entry
+                .name
+                .clone()
+                .unwrap_or_else(|| key.rsplit("node_modules/").next().unwrap_or(key).to_string());
+            match fs.fact(&format!("{dir}/package.json")) {
+                Some(Fact::NpmManifest(m)) if &m.version == version && m.name == name => {
+                    if let Some(acc) = found.get_mut(&(name, version.clone())) {
+                        acc.sources.insert(NpmSource::HiddenLockfile);
+                    }
+                }
+                Some(_) => {}
+                None if matches!(fs.get(&dir), Some(n) if n.kind == NodeKind::Dir) => {
+                    add(
+                        &mut found,
+                        fs,
+                        &name,
+                        version,
+                        &dir,
+                        NpmSource::HiddenLockfile,
+                        layer,
+                        None,
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+
+    found
+        .into_iter()
+        .map(|((name, version), acc)| {
+            // Dev only if every install of it is dev; any production install makes it shipped code.
+            let dev = if acc.dev.contains(&Some(false)) {
+                Some(false)
+            } else if !acc.dev.is_empty() && acc.dev.iter().all(|d| *d == Some(true)) {
+                Some(true)
+            } else {
+                None
+            };
+            NpmPackage {
+                name,
+                version,
+                license: acc.license,
+                paths: acc.paths.into_iter().collect(),
+                dev,
+                sources: acc.sources.into_iter().collect(),
+                layer: layer_ref(acc.layer),
+            }
+        })
+        .collect()
+}
+
+/// What the project's lockfiles say of the package installed at `dir`.
+fn dev_flag(fs: &Filesystem<Fact>, dir: &str) -> Option<bool> {
+    let (root, key) = npm::split_project(dir)?;
+    [
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "node_modules/.package-lock.json",
+    ]
+    .iter()
+    .find_map(|lock| match fs.fact(&npm::join(root, lock)) {
+        Some(Fact::Lockfile(l)) => l.packages.get(key).map(|e| e.dev),
+        _ => None,
+    })
+}

@@ -1,0 +1,54 @@
+//! Output formats. Each report renders a plain data type to a string; the CLI decides where
+//! it goes.
+
+pub mod inventory;
+
+/// `12.3 MB`: decimal units, as `docker images` prints sizes.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Shortens a Dockerfile step for a table cell.
+pub fn short_step(step: Option<&str>, max: usize) -> String {
+    let s = step.unwrap_or("").trim();
+    // BuildKit prefixes shell steps with `/bin/sh -c #(nop) `; the rest is what the user wrote.
+    let s = s
+        .strip_prefix("/bin/sh -c #(nop) ")
+        .or_else(|| s.strip_prefix("/bin/sh -c "))
+        .unwrap_or(s)
+        .trim();
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_steps() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(12_345_678), "12.3 MB");
+        assert_eq!(short_step(Some("/bin/sh -c #(nop)  USER 1001"), 40), "USER 1001");
+        assert_eq!(
+            short_step(Some("RUN npm ci --omit=dev && npm cache clean"), 10),
+            "RUN npm c…"
+        );
+        assert_eq!(short_step(None, 10), "");
+    }
+}
