@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let image = image::load(&args.image, &options, &Collector)?;
     let inv = inventory::build(image);
     for w in &inv.warnings {
-        tracing::warn!("{}: {w}", inv.image.reference);
+        eprintln!("warning: {}: {w}", inv.image.reference);
     }
     let text = match args.format {
         Format::Table => report::inventory::text(&inv),

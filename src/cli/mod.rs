@@ -49,6 +49,7 @@ pub fn main() -> ExitCode {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IMAGEGATE_LOG").unwrap_or_else(|_| "warn".into()))
+        .without_time()
         .with_writer(std::io::stderr)
         .try_init();
     let result = match cli.command {
@@ -57,10 +58,24 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The error and its causes on one line. Our typed errors already show their source in their
+/// message, so a cause whose text is already there is not repeated.
+fn describe(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.contains(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    msg
 }
 
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.

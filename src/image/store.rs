@@ -106,12 +106,19 @@ impl<F: Clone + Send> Store<F> {
     pub fn tar_file<C: Capture<Fact = F>>(path: &Path, capture: &C, limits: &Limits) -> Result<Self, StoreError> {
         let p = path.display().to_string();
         if is_compressed(path)? {
+            // `docker save | gzip`: one pass, front to back, under the same bomb limits as a
+            // layer (with its own running total, since the layers inside count again).
             let file = File::open(path).map_err(io_err(&p))?;
-            let mut peek = BufReader::new(file);
-            let decoded: Box<dyn Read> = match peek.fill_buf_first()? {
-                Some(true) => Box::new(flate2::bufread::MultiGzDecoder::new(peek)),
-                _ => Box::new(zstd::stream::read::Decoder::with_buffer(peek).map_err(io_err(&p))?),
+            let outer_limits = Limits {
+                total_used: Default::default(),
+                ..limits.clone()
             };
+            let decoded = layer::decode(file, &outer_limits, Algorithm::Sha256, Algorithm::Sha256).map_err(|e| {
+                StoreError::Io {
+                    path: p.clone(),
+                    source: io::Error::other(e.to_string()),
+                }
+            })?;
             return Ok(Store::Streamed(Streamed::read(decoded, capture, limits)?));
         }
         let file = File::open(path).map_err(io_err(&p))?;
@@ -269,19 +276,6 @@ fn unreachable_walk<T>(path: &str) -> Result<T, WalkError> {
     Err(WalkError::Io(io::Error::other(format!(
         "`{path}` was not a layer in the archive stream"
     ))))
-}
-
-trait FillFirst {
-    fn fill_buf_first(&mut self) -> Result<Option<bool>, StoreError>;
-}
-
-impl<R: Read> FillFirst for BufReader<R> {
-    /// Some(true) when the buffered stream starts with the gzip magic.
-    fn fill_buf_first(&mut self) -> Result<Option<bool>, StoreError> {
-        use std::io::BufRead;
-        let buf = self.fill_buf().map_err(io_err("archive"))?;
-        Ok(buf.get(..2).map(|m| m == [0x1f, 0x8b]))
-    }
 }
 
 impl<F: Clone + Send> Streamed<F> {

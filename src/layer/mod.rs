@@ -199,15 +199,54 @@ impl<R: Read> Read for BombGuard<'_, R> {
     }
 }
 
-/// Walks one layer blob. `blob_alg` and `diff_alg` are the algorithms of the digests the
-/// caller will verify against (sha256 in practice).
-pub fn walk<R: Read, C: Capture>(
+/// A decompressed view of a blob, with the blob's running hash and the bomb guard's verdict.
+pub struct Decoded<'l> {
+    pub compression: Compression,
+    reader: Tap<BombGuard<'l, Box<dyn Read + 'l>>>,
+    raw: Rc<RefCell<TapState>>,
+    out: Rc<RefCell<TapState>>,
+    tripped: Rc<RefCell<Option<String>>>,
+}
+
+impl Read for Decoded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl Decoded<'_> {
+    /// Turns a read error into the most telling [`WalkError`]: a tripped bomb guard wins.
+    pub fn error(&self, e: io::Error, path: Option<String>) -> WalkError {
+        match self.tripped.borrow().clone() {
+            Some(p) => WalkError::Bomb(p),
+            None => WalkError::Corrupt {
+                compression: self.compression,
+                path,
+                source: e,
+            },
+        }
+    }
+
+    /// Reads what is left and returns (blob digest, blob size, decoded digest, decoded size).
+    pub fn finish(mut self) -> Result<(Digest, u64, Digest, u64), WalkError> {
+        io::copy(&mut self.reader, &mut io::sink()).map_err(|e| self.error(e, None))?;
+        let Decoded { reader, raw, out, .. } = self;
+        drop(reader);
+        let still_used = || WalkError::Io(io::Error::other("blob reader still in use"));
+        let raw = Rc::try_unwrap(raw).map_err(|_| still_used())?.into_inner();
+        let out = Rc::try_unwrap(out).map_err(|_| still_used())?.into_inner();
+        Ok((raw.hasher.finish(), raw.count, out.hasher.finish(), out.count))
+    }
+}
+
+/// Sniffs the compression of `blob` from its magic bytes and decompresses it, hashing both
+/// sides and enforcing `limits`.
+pub fn decode<'l, R: Read + 'l>(
     blob: R,
-    capture: &C,
-    limits: &Limits,
+    limits: &'l Limits,
     blob_alg: Algorithm,
-    diff_alg: Algorithm,
-) -> Result<LayerWalk<C::Fact>, WalkError> {
+    out_alg: Algorithm,
+) -> Result<Decoded<'l>, WalkError> {
     let raw_state = Rc::new(RefCell::new(TapState {
         hasher: Hasher::new(blob_alg),
         count: 0,
@@ -219,8 +258,6 @@ pub fn walk<R: Read, C: Capture>(
             state: raw_state.clone(),
         },
     );
-
-    // Sniff the compression from the magic bytes.
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < magic.len() {
@@ -241,7 +278,7 @@ pub fn walk<R: Read, C: Capture>(
         }
         _ => Compression::None,
     };
-    let decoded: Box<dyn Read + '_> = match compression {
+    let decoded: Box<dyn Read + 'l> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(head)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(head).map_err(WalkError::Io)?),
         Compression::None => Box::new(head),
@@ -254,58 +291,69 @@ pub fn walk<R: Read, C: Capture>(
         limits,
         tripped: tripped.clone(),
     };
-    let diff_state = Rc::new(RefCell::new(TapState {
-        hasher: Hasher::new(diff_alg),
+    let out = Rc::new(RefCell::new(TapState {
+        hasher: Hasher::new(out_alg),
         count: 0,
     }));
-    let tapped = Tap {
-        inner: guard,
-        state: diff_state.clone(),
-    };
+    Ok(Decoded {
+        compression,
+        reader: Tap {
+            inner: guard,
+            state: out.clone(),
+        },
+        raw: raw_state,
+        out,
+        tripped,
+    })
+}
 
+/// Walks one layer blob. `blob_alg` and `diff_alg` are the algorithms of the digests the
+/// caller will verify against (sha256 in practice).
+pub fn walk<R: Read, C: Capture>(
+    blob: R,
+    capture: &C,
+    limits: &Limits,
+    blob_alg: Algorithm,
+    diff_alg: Algorithm,
+) -> Result<LayerWalk<C::Fact>, WalkError> {
+    let decoded = decode(blob, limits, blob_alg, diff_alg)?;
+    let compression = decoded.compression;
     let mut walker = Walker {
         capture,
         changes: Vec::new(),
         warnings: Vec::new(),
         captured: HashMap::new(),
     };
-    let mut archive = tar::Archive::new(tapped);
-    let fail = |e: io::Error, path: Option<String>| -> WalkError {
-        if let Some(p) = tripped.borrow().clone() {
-            WalkError::Bomb(p)
-        } else {
-            WalkError::Corrupt {
-                compression,
-                path,
-                source: e,
+    let mut archive = tar::Archive::new(decoded);
+    let mut last_path: Option<String> = None;
+    let result = (|| {
+        for entry in archive.entries()? {
+            let entry = entry?;
+            match walker.entry(entry) {
+                Ok(path) => last_path = path,
+                Err(EntryError::Walk(w)) => return Ok(Some(w)),
+                Err(EntryError::Io(e, path)) => {
+                    last_path = Some(path);
+                    return Err(e);
+                }
             }
         }
-    };
-    let entries = archive.entries().map_err(|e| fail(e, None))?;
-    let mut last_path: Option<String> = None;
-    for entry in entries {
-        let entry = entry.map_err(|e| fail(e, last_path.clone()))?;
-        match walker.entry(entry) {
-            Ok(path) => last_path = path,
-            Err(EntryError::Walk(w)) => return Err(w),
-            Err(EntryError::Io(e, path)) => return Err(fail(e, Some(path))),
-        }
+        Ok(None)
+    })();
+    let decoded = archive.into_inner();
+    match result {
+        Ok(None) => {}
+        Ok(Some(w)) => return Err(w),
+        Err(e) => return Err(decoded.error(e, last_path)),
     }
     // The digests cover every byte, including tar padding after the end-of-archive marker.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| fail(e, None))?;
-    drop(rest);
-
-    let raw = Rc::try_unwrap(raw_state).map_err(|_| WalkError::Io(io::Error::other("blob reader still in use")))?;
-    let diff = Rc::try_unwrap(diff_state).map_err(|_| WalkError::Io(io::Error::other("layer reader still in use")))?;
-    let raw = raw.into_inner();
-    let diff = diff.into_inner();
+    let (blob_digest, blob_size, diff_id, uncompressed_size) = decoded.finish()?;
     Ok(LayerWalk {
         compression,
-        blob_digest: raw.hasher.finish(),
-        blob_size: raw.count,
-        diff_id: diff.hasher.finish(),
-        uncompressed_size: diff.count,
+        blob_digest,
+        blob_size,
+        diff_id,
+        uncompressed_size,
         changes: walker.changes,
         warnings: walker.warnings,
     })
