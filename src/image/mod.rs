@@ -270,6 +270,11 @@ impl Ctx<'_> {
         };
         let descriptor = match candidates.as_slice() {
             [one] => (*one).clone(),
+            // A layout holding one multi-platform image lists its platforms directly.
+            several if several.iter().all(|m| m.platform.is_some()) => {
+                let entries: Vec<model::Descriptor> = several.iter().map(|m| (*m).clone()).collect();
+                self.pick_platform(store, &entries)?
+            }
             [] => {
                 return Err(match select {
                     Some(s) => self.layout(format!(
@@ -330,41 +335,46 @@ impl Ctx<'_> {
         let Some(entries) = manifest.manifests.as_ref().filter(|_| manifest.config.is_none()) else {
             return Ok((d.digest, manifest));
         };
+        let m = self.pick_platform(store, entries)?;
+        self.resolve_manifest(store, m, depth + 1)
+    }
+
+    /// Picks the entry for the requested platform: an exact match first, then one that
+    /// satisfies it (a request without a variant takes any variant).
+    fn pick_platform(
+        &self,
+        store: &Store<impl Clone + Send>,
+        entries: &[model::Descriptor],
+    ) -> Result<model::Descriptor, ImageError> {
         let wanted = &self.options.platform;
         // Attestation manifests carry platform unknown/unknown; they are never an image.
         let images: Vec<&model::Descriptor> = entries
             .iter()
             .filter(|m| m.platform.as_ref().is_some_and(|p| p.os != "unknown"))
             .collect();
+        let platform_of = |m: &&&model::Descriptor| m.platform.clone().unwrap_or_default();
         let pick = images
             .iter()
-            .find(|m| m.platform.as_ref().is_some_and(|p| p == wanted))
-            .or_else(|| {
-                images
-                    .iter()
-                    .find(|m| m.platform.as_ref().is_some_and(|p| p.satisfies(wanted)))
-            });
-        match pick {
-            Some(m) => {
-                let m = (*m).clone();
-                if store
-                    .size(&blob_path(&m.digest))
-                    .map_err(|e| self.store_err(e))?
-                    .is_none()
-                {
-                    return Err(self.layout(format!("the index names {wanted} as {} but its blobs are not in the image (saved for another platform?)", m.digest)));
-                }
-                self.resolve_manifest(store, m, depth + 1)
-            }
-            None => Err(ImageError::Platform {
+            .find(|m| platform_of(m) == *wanted)
+            .or_else(|| images.iter().find(|m| platform_of(m).satisfies(wanted)));
+        let Some(m) = pick else {
+            return Err(ImageError::Platform {
                 image: self.image.clone(),
                 wanted: wanted.to_string(),
-                available: images
-                    .iter()
-                    .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
-                    .collect(),
-            }),
+                available: images.iter().map(|m| platform_of(&m).to_string()).collect(),
+            });
+        };
+        if store
+            .size(&blob_path(&m.digest))
+            .map_err(|e| self.store_err(e))?
+            .is_none()
+        {
+            return Err(self.layout(format!(
+                "the index names {wanted} as {} but its blobs are not in the image (saved for another platform?)",
+                m.digest
+            )));
         }
+        Ok((*m).clone())
     }
 
     fn choose_docker(&self, store: &Store<impl Clone + Send>, select: Option<&Selector>) -> Result<Chosen, ImageError> {
