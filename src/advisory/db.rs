@@ -1,0 +1,319 @@
+//! The advisory database directory: where it lives, importing OSV dumps (an `all.zip` or a
+//! directory of records) into a new index, and reporting its state.
+
+use super::index::{INDEX_FILE, Index, IndexBuilder, IndexError, Meta, Skip};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// A single OSV record larger than this is not a record (the largest real ones are ~1 MB).
+const MAX_RECORD: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: not a readable zip archive ({reason}); nothing was imported")]
+    Zip { path: PathBuf, reason: String },
+    #[error(
+        "no advisory database at {dir}; get one with `imagegate db update`, or `imagegate db import all.zip` on an offline runner"
+    )]
+    Missing { dir: PathBuf },
+}
+
+/// The database directory: `--db`, else `$IMAGEGATE_DB`, else the user's cache directory.
+pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("IMAGEGATE_DB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("imagegate").join("db")
+}
+
+/// Opens the index in `dir`, or says how to get one.
+pub fn open(dir: &Path) -> Result<Index, DbError> {
+    let path = dir.join(INDEX_FILE);
+    if !path.exists() {
+        return Err(DbError::Missing { dir: dir.to_path_buf() });
+    }
+    Ok(Index::open(&path)?)
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub read: usize,
+    pub invalid: usize,
+    pub unknown_ecosystem: usize,
+    pub kept_from_previous: usize,
+    /// The first few problems, each naming the file and entry.
+    pub warnings: Vec<String>,
+    pub meta: Meta,
+}
+
+impl ImportReport {
+    fn skip(&mut self, origin: &str, skip: Skip) {
+        match skip {
+            Skip::Invalid(reason) => {
+                self.invalid += 1;
+                if self.warnings.len() < 20 {
+                    self.warnings.push(format!("{origin}: skipped, {reason}"));
+                }
+            }
+            Skip::NoKnownEcosystem => self.unknown_ecosystem += 1,
+        }
+    }
+}
+
+/// Feeds the OSV records found at `source` (a zip or a directory of `.json` files) to the builder.
+pub fn read_source(source: &Path, builder: &mut IndexBuilder, report: &mut ImportReport) -> Result<(), DbError> {
+    let io_err = |source_err| DbError::Io {
+        path: source.to_path_buf(),
+        source: source_err,
+    };
+    if source.is_dir() {
+        let mut stack = vec![source.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| DbError::Io {
+                    path: dir.clone(),
+                    source: e,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for path in entries {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let origin = path.display().to_string();
+                    let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    if len > MAX_RECORD {
+                        report.skip(&origin, Skip::Invalid(format!("{len} bytes is too large for a record")));
+                        continue;
+                    }
+                    let bytes = std::fs::read(&path).map_err(|e| DbError::Io {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                    report.read += 1;
+                    if let Err(skip) = builder.add(&bytes)? {
+                        report.skip(&origin, skip);
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    let file = File::open(source).map_err(io_err)?;
+    read_zip(file, source, builder, report)
+}
+
+/// Reads every `.json` entry of an OSV zip dump.
+pub fn read_zip<R: Read + io::Seek>(
+    reader: R,
+    source: &Path,
+    builder: &mut IndexBuilder,
+    report: &mut ImportReport,
+) -> Result<(), DbError> {
+    let zip_err = |e: zip::result::ZipError| DbError::Zip {
+        path: source.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_err)?;
+    let mut bytes = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(zip_err)?;
+        let name = match entry.name() {
+            Ok(n) => n.into_owned(),
+            Err(e) => {
+                report.read += 1;
+                report.skip(
+                    &format!("{}: entry {i}", source.display()),
+                    Skip::Invalid(e.to_string()),
+                );
+                continue;
+            }
+        };
+        if !entry.is_file() || !name.ends_with(".json") {
+            continue;
+        }
+        let origin = format!("{}:{name}", source.display());
+        report.read += 1;
+        if entry.size() > MAX_RECORD {
+            report.skip(
+                &origin,
+                Skip::Invalid(format!("{} bytes is too large for a record", entry.size())),
+            );
+            continue;
+        }
+        bytes.clear();
+        // A damaged entry (bad CRC, broken deflate) costs that record, not the import.
+        if let Err(e) = (&mut entry).take(MAX_RECORD + 1).read_to_end(&mut bytes) {
+            report.skip(&origin, Skip::Invalid(format!("unreadable zip entry: {e}")));
+            continue;
+        }
+        if let Err(skip) = builder.add(&bytes)? {
+            report.skip(&origin, skip);
+        }
+    }
+    Ok(())
+}
+
+/// Imports `sources` into the database at `dir`. Unless `replace`, the records already there
+/// are kept (a newer copy of a record replaces an older one). The new index replaces the old
+/// one only when everything was read.
+pub fn import(dir: &Path, sources: &[PathBuf], replace: bool) -> Result<ImportReport, DbError> {
+    let mut report = ImportReport::default();
+    let mut builder = IndexBuilder::new(dir)?;
+    let mut names: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
+    if !replace && dir.join(INDEX_FILE).exists() {
+        let old = Index::open(&dir.join(INDEX_FILE))?;
+        report.kept_from_previous = builder.add_index(&old)?;
+        for s in &old.meta().sources {
+            if !names.contains(s) {
+                names.push(s.clone());
+            }
+        }
+    }
+    for source in sources {
+        read_source(source, &mut builder, &mut report)?;
+    }
+    report.meta = builder.finish(names)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LODASH: &str = r#"{"id":"GHSA-35jh-r3h4-6jhm","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2021-23337"],
+        "affected":[{"package":{"ecosystem":"npm","name":"lodash"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"4.17.21"}]}]}]}"#;
+    const OPENSSL: &str = r#"{"id":"ALPINE-CVE-2024-0001","modified":"2024-01-01T00:00:00Z","upstream":["CVE-2024-0001"],
+        "affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.3.2-r1"}]}]}]}"#;
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut buf = io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        for (name, bytes) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn imports_a_zip_and_looks_records_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("all.zip");
+        std::fs::write(
+            &zip_path,
+            zip_of(&[
+                ("a.json", LODASH.as_bytes()),
+                ("b.json", OPENSSL.as_bytes()),
+                ("c.json", b"{not json"),
+                (
+                    "d.json",
+                    br#"{"id":"PYSEC-1","affected":[{"package":{"ecosystem":"PyPI","name":"x"}}]}"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        let db = dir.path().join("db");
+        let report = import(&db, std::slice::from_ref(&zip_path), false).unwrap();
+        assert_eq!((report.read, report.invalid, report.unknown_ecosystem), (4, 1, 1));
+        assert_eq!(report.meta.records, 2);
+        assert_eq!(report.meta.ecosystems.get("Alpine:v3.20"), Some(&1));
+        let index = open(&db).unwrap();
+        assert_eq!(index.lookup("npm", "lodash").unwrap()[0].id, "GHSA-35jh-r3h4-6jhm");
+        assert!(index.lookup("npm", "lodas").unwrap().is_empty());
+        assert_eq!(index.lookup("Alpine:v3.20", "openssl").unwrap().len(), 1);
+        assert!(index.lookup("Alpine:v3.18", "openssl").unwrap().is_empty());
+        assert_eq!(index.by_id("CVE-2021-23337").unwrap()[0].id, "GHSA-35jh-r3h4-6jhm");
+        assert_eq!(index.by_id("CVE-2024-0001").unwrap()[0].id, "ALPINE-CVE-2024-0001");
+        // Only the index is left in the directory: no temporary files.
+        let names: Vec<_> = std::fs::read_dir(&db)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(INDEX_FILE)]);
+    }
+
+    #[test]
+    fn a_truncated_zip_is_an_error_and_keeps_the_old_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let good = dir.path().join("good.zip");
+        std::fs::write(&good, zip_of(&[("a.json", LODASH.as_bytes())])).unwrap();
+        import(&db, &[good], true).unwrap();
+        let bad = dir.path().join("bad.zip");
+        let bytes = zip_of(&[("b.json", OPENSSL.as_bytes())]);
+        std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(import(&db, &[bad], true), Err(DbError::Zip { .. })));
+        let index = open(&db).unwrap();
+        assert_eq!(index.meta().records, 1);
+        assert_eq!(index.lookup("npm", "lodash").unwrap().len(), 1);
+        assert_eq!(std::fs::read_dir(&db).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn import_merges_and_newer_records_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(a.join("lodash.json"), LODASH).unwrap();
+        import(&db, std::slice::from_ref(&a), false).unwrap();
+        let b = dir.path().join("b");
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("openssl.json"), OPENSSL).unwrap();
+        let newer = LODASH.replace("2024-01-01", "2025-01-01").replace("4.17.21", "4.17.22");
+        std::fs::write(b.join("lodash.json"), newer).unwrap();
+        let report = import(&db, &[b], false).unwrap();
+        assert_eq!(report.meta.records, 2);
+        let index = open(&db).unwrap();
+        let lodash = index.lookup("npm", "lodash").unwrap();
+        assert_eq!(lodash.len(), 1);
+        assert_eq!(lodash[0].modified.as_deref(), Some("2025-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn damaged_index_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(a.join("lodash.json"), LODASH).unwrap();
+        import(&db, &[a], false).unwrap();
+        let path = db.join(INDEX_FILE);
+        let good = std::fs::read(&path).unwrap();
+        for cut in [0, 7, 20, good.len() / 2, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert!(
+                matches!(open(&db), Err(DbError::Index(IndexError::Corrupt { .. }))),
+                "cut at {cut}"
+            );
+        }
+        // Flip bytes across the file: every lookup either works or errors.
+        for i in (8..good.len() - 16).step_by(7) {
+            let mut bad = good.clone();
+            bad[i] ^= 0xff;
+            std::fs::write(&path, &bad).unwrap();
+            if let Ok(index) = open(&db) {
+                let _ = index.lookup("npm", "lodash");
+                let _ = index.by_id("CVE-2021-23337");
+            }
+        }
+    }
+}
