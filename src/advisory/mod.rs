@@ -6,4 +6,5 @@ pub mod index;
 pub mod matcher;
 pub mod npm_version;
 pub mod osv;
+pub mod scan;
 pub mod severity;

@@ -75,7 +75,8 @@ fn describe(e: &anyhow::Error) -> String {
             msg.push_str(&cause);
         }
     }
-    msg
+    // Parsers quote the bytes they choked on; binary garbage must not reach a terminal.
+    msg.chars().map(|c| if c.is_control() || c == char::REPLACEMENT_CHARACTER { '?' } else { c }).collect()
 }
 
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.

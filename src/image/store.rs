@@ -106,20 +106,8 @@ impl<F: Clone + Send> Store<F> {
     pub fn tar_file<C: Capture<Fact = F>>(path: &Path, capture: &C, limits: &Limits) -> Result<Self, StoreError> {
         let p = path.display().to_string();
         if is_compressed(path)? {
-            // `docker save | gzip`: one pass, front to back, under the same bomb limits as a
-            // layer (with its own running total, since the layers inside count again).
             let file = File::open(path).map_err(io_err(&p))?;
-            let outer_limits = Limits {
-                total_used: Default::default(),
-                ..limits.clone()
-            };
-            let decoded = layer::decode(file, &outer_limits, Algorithm::Sha256, Algorithm::Sha256).map_err(|e| {
-                StoreError::Io {
-                    path: p.clone(),
-                    source: io::Error::other(e.to_string()),
-                }
-            })?;
-            return Ok(Store::Streamed(Streamed::read(decoded, capture, limits)?));
+            return Self::stream(file, capture, limits);
         }
         let file = File::open(path).map_err(io_err(&p))?;
         let mut archive = tar::Archive::new(BufReader::new(file));
@@ -148,8 +136,20 @@ impl<F: Clone + Send> Store<F> {
         })
     }
 
+    /// Reads a tar stream once, front to back. A gzip- or zstd-compressed one (`docker save |
+    /// gzip`) is decompressed under the same bomb limits as a layer, with its own running total,
+    /// since the layers inside count again.
     pub fn stream<R: Read, C: Capture<Fact = F>>(reader: R, capture: &C, limits: &Limits) -> Result<Self, StoreError> {
-        Ok(Store::Streamed(Streamed::read(reader, capture, limits)?))
+        let outer_limits = Limits {
+            total_used: Default::default(),
+            ..limits.clone()
+        };
+        let decoded =
+            layer::decode(reader, &outer_limits, Algorithm::Sha256, Algorithm::Sha256).map_err(|e| StoreError::Io {
+                path: "archive stream".into(),
+                source: io::Error::other(e.to_string()),
+            })?;
+        Ok(Store::Streamed(Streamed::read(decoded, capture, limits)?))
     }
 
     /// Follows archive links to the entry that holds the bytes.
@@ -253,7 +253,11 @@ impl<F: Clone + Send> Store<F> {
                 .map_err(|e| WalkError::Io(io::Error::other(e.to_string())))?;
             let mut walks = s.walks.lock().unwrap_or_else(|p| p.into_inner());
             return match walks.get(&real) {
-                Some(Ok(w)) => Ok(w.clone()),
+                Some(Ok(w)) => {
+                    let mut w = w.clone();
+                    w.abandon_links();
+                    Ok(w)
+                }
                 Some(Err(_)) => walks
                     .remove(&real)
                     .and_then(Result::err)
@@ -261,14 +265,19 @@ impl<F: Clone + Send> Store<F> {
                 None => unreachable_walk(path),
             };
         }
-        let reader = self
-            .open(path)
-            .map_err(|e| WalkError::Io(io::Error::other(e.to_string())))?;
-        let reader: Box<dyn Read> = match expected_size {
-            Some(n) => Box::new(reader.take(n.saturating_add(1))),
-            None => reader,
+        let open = || -> Result<Box<dyn Read>, WalkError> {
+            let reader = self
+                .open(path)
+                .map_err(|e| WalkError::Io(io::Error::other(e.to_string())))?;
+            Ok(match expected_size {
+                Some(n) => Box::new(reader.take(n.saturating_add(1))),
+                None => reader,
+            })
         };
-        layer::walk(reader, capture, limits, algs.0, algs.1)
+        let mut walk = layer::walk(open()?, capture, limits, algs.0, algs.1)?;
+        // Hardlinks whose targets were not read: this store can read the blob again.
+        layer::resolve_links(open()?, capture, limits, &mut walk)?;
+        Ok(walk)
     }
 }
 

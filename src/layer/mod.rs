@@ -90,6 +90,24 @@ pub struct LayerWalk<F> {
     pub uncompressed_size: u64,
     pub changes: Vec<Change<F>>,
     pub warnings: Vec<String>,
+    /// Hardlinks at wanted paths whose target this pass had not read (pnpm links every
+    /// `package.json` to a store file with a hash for a name): (index into `changes`, target).
+    /// [`resolve_links`] reads them in a second pass where the blob can be read again.
+    pub unresolved_links: Vec<(usize, String)>,
+}
+
+impl<F> LayerWalk<F> {
+    /// Gives up on unresolved hardlinks (the blob cannot be read again), with a warning each.
+    pub fn abandon_links(&mut self) {
+        for (i, target) in std::mem::take(&mut self.unresolved_links) {
+            if let Some(Change::Add(n)) = self.changes.get(i) {
+                self.warnings.push(format!(
+                    "`{}`: hardlink to `{target}`, which could not be read from a one-pass stream",
+                    n.path
+                ));
+            }
+        }
+    }
 }
 
 /// Caps that stop a decompression bomb early. The total is shared by every layer of an image.
@@ -323,6 +341,7 @@ pub fn walk<R: Read, C: Capture>(
         changes: Vec::new(),
         warnings: Vec::new(),
         captured: HashMap::new(),
+        unresolved: Vec::new(),
     };
     let mut archive = tar::Archive::new(decoded);
     let mut last_path: Option<String> = None;
@@ -356,8 +375,94 @@ pub fn walk<R: Read, C: Capture>(
         uncompressed_size,
         changes: walker.changes,
         warnings: walker.warnings,
+        unresolved_links: walker.unresolved,
     })
 }
+
+/// Second pass over a blob already walked (and verified) by [`walk`]: reads the targets of
+/// its unresolved hardlinks and captures them under the links' paths. Only layers with such
+/// links pay for it.
+pub fn resolve_links<R: Read, C: Capture>(
+    blob: R,
+    capture: &C,
+    limits: &Limits,
+    walk: &mut LayerWalk<C::Fact>,
+) -> Result<(), WalkError> {
+    if walk.unresolved_links.is_empty() {
+        return Ok(());
+    }
+    let mut wanted: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, target) in std::mem::take(&mut walk.unresolved_links) {
+        wanted.entry(target).or_default().push(i);
+    }
+    // The first pass already counted these bytes against the image total.
+    let limits = Limits {
+        total_used: Default::default(),
+        ..limits.clone()
+    };
+    let decoded = decode(blob, &limits, Algorithm::Sha256, Algorithm::Sha256)?;
+    let mut archive = tar::Archive::new(decoded);
+    let entries = archive.entries().map_err(WalkError::Io)?;
+    for entry in entries {
+        if wanted.is_empty() {
+            break;
+        }
+        let mut entry = entry.map_err(WalkError::Io)?;
+        let regular = matches!(
+            entry.header().entry_type(),
+            tar::EntryType::Regular | tar::EntryType::Continuous
+        );
+        let Ok(Some(path)) = normalize(&entry.path_bytes()) else {
+            continue;
+        };
+        if !regular {
+            continue;
+        }
+        let Some(links) = wanted.remove(&path) else { continue };
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(MAX_LINKED_READ + 1)
+            .read_to_end(&mut bytes)
+            .map_err(WalkError::Io)?;
+        for i in links {
+            let Some(Change::Add(node)) = walk.changes.get_mut(i) else {
+                continue;
+            };
+            let cap = capture.wants(&node.path).unwrap_or(0);
+            if bytes.len() as u64 > cap {
+                walk.warnings.push(format!(
+                    "`{}`: over the {cap}-byte cap for this file; not read",
+                    node.path
+                ));
+                continue;
+            }
+            match capture.capture(&node.path, &bytes) {
+                Ok(f) => node.fact = Some(f),
+                Err(e) if e.fatal => {
+                    return Err(WalkError::Capture {
+                        path: node.path.clone(),
+                        message: e.message,
+                    });
+                }
+                Err(e) => walk.warnings.push(format!("`{}`: {}", node.path, e.message)),
+            }
+        }
+    }
+    for (target, links) in wanted {
+        for i in links {
+            if let Some(Change::Add(n)) = walk.changes.get(i) {
+                walk.warnings.push(format!(
+                    "`{}`: hardlink to `{target}`, which is not in this layer",
+                    n.path
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The most a hardlink target is read in the second pass; the link's own cap then applies.
+const MAX_LINKED_READ: u64 = 64 << 20;
 
 enum EntryError {
     Walk(WalkError),
@@ -370,6 +475,7 @@ struct Walker<'c, C: Capture> {
     warnings: Vec<String>,
     /// Index into `changes` of each captured file, so a hardlink to it gets the same fact.
     captured: HashMap<String, usize>,
+    unresolved: Vec<(usize, String)>,
 }
 
 impl<C: Capture> Walker<'_, C> {
@@ -478,9 +584,7 @@ impl<C: Capture> Walker<'_, C> {
                     _ => None,
                 });
                 if linked.is_none() {
-                    self.warnings.push(format!(
-                        "`{path}`: hardlink to `{target}`, which this layer did not capture; not read"
-                    ));
+                    self.unresolved.push((self.changes.len(), target.clone()));
                 }
                 linked
             }

@@ -1,0 +1,275 @@
+//! Matching an inventory against advisories: one finding per package and vulnerability
+//! (records about the same vulnerability folded through their aliases), with every id, the
+//! severity and where it came from, the fixed versions, and the layer that added the package.
+
+use super::index::{Index, IndexError};
+use super::matcher::{self, AffectedMatch};
+use super::osv::{Ecosystem, Record};
+use super::severity::{self, Level, Severity};
+use crate::inventory::{Inventory, LayerRef};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Where advisories come from: the local index, or (with `--online`) the OSV API.
+pub trait Advisories {
+    /// Records with an `affected[]` entry for this package.
+    fn lookup(&self, ecosystem: &Ecosystem, name: &str) -> Result<Vec<Record>, IndexError>;
+    /// Records whose id or alias is `id`, to borrow a severity.
+    fn by_id(&self, id: &str) -> Result<Vec<Record>, IndexError>;
+    /// Whether the source has advisories for this ecosystem at all (`Alpine:v3.21` may be
+    /// missing from an old database: that is "not covered", never "no vulnerabilities").
+    fn covers(&self, ecosystem: &Ecosystem) -> bool;
+}
+
+impl Advisories for Index {
+    fn lookup(&self, ecosystem: &Ecosystem, name: &str) -> Result<Vec<Record>, IndexError> {
+        let mut records = Index::lookup(self, &ecosystem.to_string(), name)?;
+        if let Ecosystem::Alpine { branch: Some(_) } = ecosystem {
+            // Records for bare `Alpine` apply to every branch.
+            records.extend(Index::lookup(self, "Alpine", name)?);
+        }
+        Ok(records)
+    }
+    fn by_id(&self, id: &str) -> Result<Vec<Record>, IndexError> {
+        Index::by_id(self, id)
+    }
+    fn covers(&self, ecosystem: &Ecosystem) -> bool {
+        let e = &self.meta().ecosystems;
+        e.contains_key(&ecosystem.to_string())
+            || (matches!(ecosystem, Ecosystem::Alpine { .. }) && e.contains_key("Alpine"))
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AffectedPackage {
+    /// `npm` or `Alpine:v3.20`.
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    /// For apk, the source package the advisory is written against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Where the package is installed (npm directories).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<bool>,
+}
+
+/// One vulnerability in one package.
+#[derive(Clone, Debug, Serialize)]
+pub struct Vulnerability {
+    /// The id shown first (`MAL-`, then `GHSA-`, then `ALPINE-`, then `CVE-`).
+    pub id: String,
+    /// Every id of the records folded into this finding, aliases included.
+    pub ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    pub severity: Severity,
+    pub malicious: bool,
+    pub package: AffectedPackage,
+    /// Versions that fix it; empty when no fix exists.
+    pub fixed: Vec<String>,
+    pub layer: LayerRef,
+}
+
+impl Vulnerability {
+    pub fn is_fixable(&self) -> bool {
+        !self.fixed.is_empty()
+    }
+}
+
+/// Something the scan could not decide, which a reader must see.
+#[derive(Clone, Debug, Serialize)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// The advisory source has nothing for the image's OS release: unknown, not clean.
+    NotCovered,
+    /// A record could not be evaluated against a package version.
+    Unevaluated,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct ScanResult {
+    pub vulnerabilities: Vec<Vulnerability>,
+    pub notes: Vec<Note>,
+    pub packages_checked: usize,
+}
+
+impl ScanResult {
+    /// Counts by severity label, for the summary line.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut c = BTreeMap::new();
+        for v in &self.vulnerabilities {
+            *c.entry(v.severity.label()).or_default() += 1;
+        }
+        c
+    }
+}
+
+/// A package to look up, whatever its ecosystem.
+struct Query<'a> {
+    ecosystem: Ecosystem,
+    /// Names to look up, in order: an apk package's origin first, then its own name.
+    names: Vec<&'a str>,
+    package: AffectedPackage,
+    layer: &'a LayerRef,
+}
+
+/// Matches every apk and npm package of `inv` against `source`.
+pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, IndexError> {
+    let mut result = ScanResult::default();
+    let mut queries = Vec::new();
+    if !inv.apk.is_empty() {
+        match inv.os.as_ref().and_then(|o| o.branch.as_deref()) {
+            Some(branch) => {
+                let eco = Ecosystem::alpine(branch);
+                if !source.covers(&eco) {
+                    result.notes.push(Note {
+                        kind: NoteKind::NotCovered,
+                        message: format!(
+                            "the advisory database has no records for {eco}: the {} apk packages were NOT checked",
+                            inv.apk.len()
+                        ),
+                    });
+                } else {
+                    for p in &inv.apk {
+                        let r = &p.record;
+                        let mut names = vec![];
+                        if let Some(o) = r.origin.as_deref() {
+                            names.push(o);
+                        }
+                        if r.origin.as_deref() != Some(r.name.as_str()) {
+                            names.push(r.name.as_str());
+                        }
+                        queries.push(Query {
+                            ecosystem: eco.clone(),
+                            names,
+                            package: AffectedPackage {
+                                ecosystem: eco.to_string(),
+                                name: r.name.clone(),
+                                version: r.version.clone(),
+                                origin: r.origin.clone(),
+                                paths: vec![],
+                                dev: None,
+                            },
+                            layer: &p.layer,
+                        });
+                    }
+                }
+            }
+            None => result.notes.push(Note {
+                kind: NoteKind::NotCovered,
+                message: format!(
+                    "the image has {} apk packages but no Alpine release (etc/alpine-release): they were NOT checked",
+                    inv.apk.len()
+                ),
+            }),
+        }
+    }
+    for p in &inv.npm {
+        queries.push(Query {
+            ecosystem: Ecosystem::Npm,
+            names: vec![p.name.as_str()],
+            package: AffectedPackage {
+                ecosystem: "npm".into(),
+                name: p.name.clone(),
+                version: p.version.clone(),
+                origin: None,
+                paths: p.paths.clone(),
+                dev: p.dev,
+            },
+            layer: &p.layer,
+        });
+    }
+    result.packages_checked = queries.len();
+    for q in queries {
+        check(q, source, &mut result)?;
+    }
+    result.vulnerabilities.sort_by(|a, b| {
+        b.severity
+            .level
+            .cmp(&a.severity.level)
+            .then_with(|| a.package.name.cmp(&b.package.name))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(result)
+}
+
+fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Result<(), IndexError> {
+    let mut matched: Vec<(Record, AffectedMatch)> = Vec::new();
+    for name in &q.names {
+        for record in source.lookup(&q.ecosystem, name)? {
+            if matched.iter().any(|(r, _)| r.id == record.id) {
+                continue;
+            }
+            match matcher::affected(&record, &q.ecosystem, name, &q.package.version) {
+                Ok(Some(m)) => matched.push((record, m)),
+                Ok(None) => {}
+                Err(e) => result.notes.push(Note {
+                    kind: NoteKind::Unevaluated,
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    if matched.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<&Record> = matched.iter().map(|(r, _)| r).collect();
+    for group in matcher::fold(&records) {
+        let members: Vec<&(Record, AffectedMatch)> = group.records.iter().map(|&i| &matched[i]).collect();
+        // Records elsewhere in the database that share an id can lend a severity.
+        let mut related: Vec<Record> = members.iter().map(|(r, _)| r.clone()).collect();
+        for id in &group.ids {
+            for r in source.by_id(id)? {
+                if !related.iter().any(|o| o.id == r.id) {
+                    related.push(r);
+                }
+            }
+        }
+        let severity = members
+            .iter()
+            .map(|(r, _)| severity::resolve(r, &related))
+            .max_by(|a, b| {
+                a.level
+                    .cmp(&b.level)
+                    .then(a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal))
+            })
+            .unwrap_or_else(Severity::unknown);
+        let mut fixed: Vec<String> = Vec::new();
+        for (_, m) in &members {
+            for f in &m.fixed {
+                if !fixed.contains(f) {
+                    fixed.push(f.clone());
+                }
+            }
+        }
+        let malicious = members.iter().any(|(r, _)| r.is_malicious());
+        let summary = members.iter().find_map(|(r, _)| r.summary.clone());
+        result.vulnerabilities.push(Vulnerability {
+            id: group.primary.clone(),
+            ids: group.ids.clone(),
+            summary,
+            severity: if malicious {
+                Severity {
+                    level: Some(Level::Critical),
+                    ..severity
+                }
+            } else {
+                severity
+            },
+            malicious,
+            package: q.package.clone(),
+            fixed,
+            layer: q.layer.clone(),
+        });
+    }
+    Ok(())
+}
