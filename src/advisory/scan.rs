@@ -196,6 +196,12 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
         b.severity
             .level
             .cmp(&a.severity.level)
+            .then_with(|| {
+                b.severity
+                    .score
+                    .partial_cmp(&a.severity.score)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
             .then_with(|| a.package.name.cmp(&b.package.name))
             .then_with(|| a.id.cmp(&b.id))
     });

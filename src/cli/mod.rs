@@ -1,7 +1,9 @@
 //! The command line: one file per subcommand. Every failure becomes exit code 2 with a message
 //! on stderr; success is 0 (and, once the gate lands, 1 for a failing policy).
 
+mod db;
 mod inventory;
+mod scan;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -26,6 +28,14 @@ pub enum Command {
         after_help = "Examples:\n  imagegate inventory testdata/demo/app.tar\n  docker save app:dev | imagegate inventory - --format json\n  imagegate inventory oci:./layout:v1 --platform linux/arm64"
     )]
     Inventory(inventory::Args),
+    /// Match the image's packages against the local OSV advisory database.
+    #[command(
+        after_help = "Examples:\n  imagegate scan testdata/demo/app.tar --db testdata/demo/db\n  imagegate scan docker-archive:app.tar --format json --output scan.json"
+    )]
+    Scan(scan::Args),
+    /// Manage the local advisory database.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -54,6 +64,8 @@ pub fn main() -> ExitCode {
         .try_init();
     let result = match cli.command {
         Command::Inventory(args) => inventory::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Db(command) => db::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -76,7 +88,15 @@ fn describe(e: &anyhow::Error) -> String {
         }
     }
     // Parsers quote the bytes they choked on; binary garbage must not reach a terminal.
-    msg.chars().map(|c| if c.is_control() || c == char::REPLACEMENT_CHARACTER { '?' } else { c }).collect()
+    msg.chars()
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.

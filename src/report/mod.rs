@@ -1,7 +1,9 @@
 //! Output formats. Each report renders a plain data type to a string; the CLI decides where
 //! it goes.
 
+pub mod db;
 pub mod inventory;
+pub mod scan;
 
 /// `12.3 MB`: decimal units, as `docker images` prints sizes.
 pub fn human_size(bytes: u64) -> String {
@@ -19,17 +21,21 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Shortens a Dockerfile step for a table cell.
+/// Shortens a Dockerfile step for a table cell: the shell wrapper Docker records
+/// (`/bin/sh -c #(nop) `, `RUN /bin/sh -c … # buildkit`) goes, what the user wrote stays.
 pub fn short_step(step: Option<&str>, max: usize) -> String {
     let s = step.unwrap_or("").trim();
-    // BuildKit prefixes shell steps with `/bin/sh -c #(nop) `; the rest is what the user wrote.
-    let s = s
-        .strip_prefix("/bin/sh -c #(nop) ")
-        .or_else(|| s.strip_prefix("/bin/sh -c "))
-        .unwrap_or(s)
-        .trim();
+    let s = match s.strip_prefix("RUN /bin/sh -c ") {
+        Some(rest) => format!("RUN {}", rest.trim_end_matches("# buildkit").trim()),
+        None => s
+            .strip_prefix("/bin/sh -c #(nop) ")
+            .or_else(|| s.strip_prefix("/bin/sh -c "))
+            .unwrap_or(s)
+            .trim()
+            .to_string(),
+    };
     if s.chars().count() <= max {
-        s.to_string()
+        s
     } else {
         let cut: String = s.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
@@ -50,5 +56,6 @@ mod tests {
             "RUN npm c…"
         );
         assert_eq!(short_step(None, 10), "");
+        assert_eq!(short_step(Some("RUN /bin/sh -c npm ci # buildkit"), 40), "RUN npm ci");
     }
 }

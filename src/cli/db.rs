@@ -1,0 +1,69 @@
+//! `imagegate db import | status` (and `update`, where the build has it).
+
+use super::{EXIT_OK, Format, emit};
+use crate::advisory::db;
+use crate::report::db as db_report;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DbCommand {
+    /// Import OSV records from an `all.zip` dump or a directory of JSON records (for offline
+    /// runners: copy the zip in, import, scan).
+    #[command(
+        after_help = "Examples:\n  imagegate db import npm-all.zip alpine-all.zip\n  imagegate db import ./osv-records --replace"
+    )]
+    Import {
+        /// OSV `all.zip` files or directories of OSV JSON records.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Start from an empty database instead of merging into the one there.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Where the database is, when it was built, how old it is, records per ecosystem.
+    #[command(after_help = "Example:\n  imagegate db status --format json")]
+    Status {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArg {
+    /// Advisory database directory [default: $IMAGEGATE_DB, else $XDG_CACHE_HOME/imagegate/db]
+    #[arg(long = "db", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl DbArg {
+    pub fn resolve(&self) -> PathBuf {
+        db::resolve_dir(self.dir.as_deref())
+    }
+}
+
+pub fn run(command: DbCommand) -> anyhow::Result<u8> {
+    match command {
+        DbCommand::Import { paths, replace, db } => {
+            let dir = db.resolve();
+            let report = db::import(&dir, &paths, replace)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            emit(&db_report::import(&dir, &report), None)?;
+        }
+        DbCommand::Status { db, format } => {
+            let dir = db.resolve();
+            let index = db::open(&dir)?;
+            let text = match format {
+                Format::Table => db_report::status_text(&dir, index.meta()),
+                Format::Json => db_report::status_json(&dir, index.meta())?,
+            };
+            emit(&text, None)?;
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,236 @@
+//! End-to-end tests of `imagegate db import` and `imagegate scan`: the demo image against the
+//! advisory snapshot in `testdata/osv/` (real GitHub npm records, hand-written Alpine ones),
+//! and small images built here for Alpine branch handling.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use support::*;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("imagegate")
+        .expect("binary")
+        .args(args)
+        .env_remove("IMAGEGATE_DB")
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn import(db: &Path, sources: &[&str]) {
+    let mut args = vec!["db", "import", "--db", db.to_str().unwrap()];
+    let paths: Vec<String> = sources
+        .iter()
+        .map(|s| repo_root().join(s).display().to_string())
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "import failed: {out}{err}");
+}
+
+fn scan_json(image: &str, db: &Path) -> Value {
+    let (code, out, err) = run(&["scan", image, "--db", db.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "scan failed: {err}");
+    serde_json::from_str(&out).expect("scan JSON")
+}
+
+/// (package, version, primary id, fixed) of every finding.
+fn findings(v: &Value) -> Vec<(String, String, String, Vec<String>)> {
+    let mut f: Vec<_> = v["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["package"]["name"].as_str().unwrap().to_string(),
+                x["package"]["version"].as_str().unwrap().to_string(),
+                x["id"].as_str().unwrap().to_string(),
+                x["fixed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    f.sort();
+    f
+}
+
+fn demo() -> String {
+    repo_root().join("testdata/demo/app.tar").display().to_string()
+}
+
+#[test]
+fn demo_image_against_the_shipped_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
+    let v = scan_json(&demo(), &db);
+    let s = |a: &str, b: &str, c: &str, d: &[&str]| {
+        (a.into(), b.into(), c.into(), d.iter().map(|x| x.to_string()).collect())
+    };
+    assert_eq!(
+        findings(&v),
+        vec![
+            s("busybox", "1.36.1-r29", "ALPINE-CVE-2099-0002", &["1.36.1-r30"]),
+            s("busybox-binsh", "1.36.1-r29", "ALPINE-CVE-2099-0002", &["1.36.1-r30"]),
+            s("json5", "2.2.1", "GHSA-9c47-m6qq-7p4h", &["2.2.2"]),
+            s("libcrypto3", "3.3.2-r0", "ALPINE-CVE-2099-0001", &["3.3.2-r1"]),
+            s("libssl3", "3.3.2-r0", "ALPINE-CVE-2099-0001", &["3.3.2-r1"]),
+            s("lodash", "4.17.20", "GHSA-35jh-r3h4-6jhm", &["4.17.21"]),
+            s("musl", "1.2.5-r0", "ALPINE-CVE-2099-0003", &["1.2.5-r1"]),
+            s("musl-utils", "1.2.5-r0", "ALPINE-CVE-2099-0003", &["1.2.5-r1"]),
+            s("next", "13.4.0", "GHSA-fr5h-rqp8-mj6g", &["14.1.1"]),
+            s("semver", "7.3.5", "GHSA-c2qf-rxjj-qqgw", &["7.5.2"]),
+            s("ssl_client", "1.36.1-r29", "ALPINE-CVE-2099-0002", &["1.36.1-r30"]),
+        ]
+    );
+    let lodash = v["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["package"]["name"] == "lodash")
+        .unwrap();
+    // Every id of the vulnerability, the score and where it came from, the layer and step.
+    assert_eq!(
+        lodash["ids"],
+        serde_json::json!(["CVE-2021-23337", "GHSA-35jh-r3h4-6jhm"])
+    );
+    assert_eq!(lodash["severity"]["level"], "high");
+    assert_eq!(lodash["severity"]["score"], 7.2);
+    assert_eq!(lodash["severity"]["source"], "cvss_v3");
+    assert_eq!(lodash["layer"]["index"], 2);
+    assert!(
+        lodash["layer"]["created_by"].as_str().unwrap().contains("npm"),
+        "{}",
+        lodash["layer"]
+    );
+    // libcrypto3 is matched through its origin, openssl.
+    let ssl = v["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["package"]["name"] == "libcrypto3")
+        .unwrap();
+    assert_eq!(ssl["package"]["origin"], "openssl");
+    assert_eq!(ssl["package"]["ecosystem"], "Alpine:v3.20");
+    // minimist was deleted by a whiteout: its advisory must not show up; zlib's v3.20 entry is
+    // "fixed 0", never affected.
+    assert!(!findings(&v).iter().any(|f| f.0 == "minimist" || f.0 == "zlib"));
+    assert_eq!(v["summary"]["vulnerabilities"], 11);
+    assert_eq!(v["inventory"]["schema"], 1);
+}
+
+#[test]
+fn table_output_has_ids_fix_and_summary_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
+    let (code, out, _) = run(&["scan", &demo(), "--db", db.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("GHSA-35jh-r3h4-6jhm") && out.contains("CVE-2021-23337"),
+        "{out}"
+    );
+    assert!(out.contains("4.17.20 → 4.17.21"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with("11 vulnerabilities in 11 of 33 packages: 3 high, 1 medium, 7 unknown"),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_database_says_how_to_get_one_and_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["scan", &demo(), "--db", tmp.path().join("none").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no advisory database") && err.contains("imagegate db update"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_branch_the_database_lacks_is_reported_not_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    import(&db, &["testdata/osv/npm"]);
+    let v = scan_json(&demo(), &db);
+    assert!(
+        findings(&v).iter().all(|f| !f.1.contains("-r")),
+        "no apk finding without Alpine records"
+    );
+    let notes = v["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["kind"] == "not-covered" && n["message"].as_str().unwrap().contains("Alpine:v3.20")),
+        "{notes:?}"
+    );
+    let (_, out, _) = run(&["scan", &demo(), "--db", db.to_str().unwrap()]);
+    assert!(
+        out.contains("NOT checked") && out.contains("could not be checked"),
+        "{out}"
+    );
+}
+
+#[test]
+fn alpine_records_apply_per_branch() {
+    // zlib 1.2.13-r1 on v3.18 is affected (fixed in -r2); the same record says v3.20 never was.
+    let layer = |release: &str| {
+        Layer::new()
+            .file("etc/alpine-release", format!("{release}\n"))
+            .file("etc/os-release", format!("ID=alpine\nVERSION_ID={release}\n"))
+            .file(
+                "lib/apk/db/installed",
+                "P:zlib\nV:1.2.13-r1\nA:x86_64\no:zlib\nL:Zlib\n\n",
+            )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    import(&db, &["testdata/osv/alpine"]);
+    for (release, expect) in [("3.18.4", true), ("3.20.3", false)] {
+        let img = ImageSpec::new()
+            .layer(layer(release), Compression::Gzip, "ADD rootfs.tar /")
+            .build();
+        let dir = tmp.path().join(release);
+        let mut layout = Layout::new();
+        layout.add_image(&img, None);
+        layout.write_dir(&dir).unwrap();
+        let v = scan_json(dir.to_str().unwrap(), &db);
+        let found = findings(&v)
+            .iter()
+            .any(|f| f.0 == "zlib" && f.2 == "ALPINE-CVE-2099-0004");
+        assert_eq!(found, expect, "Alpine {release}: {v}");
+    }
+}
+
+#[test]
+fn db_status_reports_counts_and_import_rejects_a_broken_zip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
+    let (code, out, _) = run(&["db", "status", "--db", db.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["records"], 15);
+    assert_eq!(v["ecosystems"]["npm"], 10);
+    assert_eq!(v["ecosystems"]["Alpine:v3.20"], 5);
+    let broken = tmp.path().join("all.zip");
+    std::fs::write(&broken, b"PK\x03\x04 this is not a whole zip").unwrap();
+    let (code, _, err) = run(&["db", "import", "--db", db.to_str().unwrap(), broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a readable zip"), "{err}");
+    // The old database is still there, whole.
+    let (_, out, _) = run(&["db", "status", "--db", db.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["records"], 15);
+}
