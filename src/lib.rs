@@ -11,4 +11,5 @@ pub mod cli;
 pub mod image;
 pub mod inventory;
 pub mod layer;
+pub mod policy;
 pub mod report;

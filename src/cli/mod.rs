@@ -3,6 +3,7 @@
 
 mod db;
 mod inventory;
+mod policy;
 mod scan;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,11 +29,15 @@ pub enum Command {
         after_help = "Examples:\n  imagegate inventory testdata/demo/app.tar\n  docker save app:dev | imagegate inventory - --format json\n  imagegate inventory oci:./layout:v1 --platform linux/arm64"
     )]
     Inventory(inventory::Args),
-    /// Match the image's packages against the local OSV advisory database.
+    /// The gate: match the image's packages against the advisory database and check it
+    /// against the policy. Exit 0 pass, 1 fail, 2 could not run.
     #[command(
-        after_help = "Examples:\n  imagegate scan testdata/demo/app.tar --db testdata/demo/db\n  imagegate scan docker-archive:app.tar --format json --output scan.json"
+        after_help = "Examples:\n  imagegate scan testdata/demo/app.tar --db target/demo-db --policy policies/production.toml\n  docker save app:dev | imagegate scan - --sarif imagegate.sarif --markdown summary.md"
     )]
     Scan(scan::Args),
+    /// Validate or write policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Manage the local advisory database.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -66,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Inventory(args) => inventory::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Db(command) => db::run(command),
+        Command::Policy(command) => policy::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,6 +2,7 @@
 //! it goes.
 
 pub mod db;
+pub mod gate;
 pub mod inventory;
 pub mod scan;
 

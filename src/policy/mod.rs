@@ -1,0 +1,552 @@
+//! The policy file: one TOML file that says what fails the gate and what is only shown.
+//! Parsing keeps every value's position, so a bad size, date or glob is reported with its line
+//! and column; evaluation (in [`evaluate`]) turns an inventory and its advisory matches into
+//! findings.
+
+pub mod evaluate;
+pub mod finding;
+
+use crate::advisory::severity::Level as Severity;
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The built-in policies, also shipped as files in `policies/`.
+pub const DEFAULT: &str = include_str!("../../policies/default.toml");
+pub const PRODUCTION: &str = include_str!("../../policies/production.toml");
+pub const AUDIT: &str = include_str!("../../policies/audit.toml");
+
+/// The file a project keeps its policy in, found in the current directory.
+pub const PROJECT_FILE: &str = "imagegate.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Which vulnerabilities fail the gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Vulnerabilities never fail the gate.
+    Never,
+    AtLeast(Severity),
+}
+
+#[derive(Clone, Debug)]
+pub struct Ignore {
+    /// Any id of the vulnerability (an alias works), or an `IG…` rule.
+    pub id: String,
+    /// `npm:lodash`, `apk:busybox`, or a name in any ecosystem.
+    pub package: Option<String>,
+    pub path: Option<(String, GlobMatcher)>,
+    pub reason: String,
+    pub expires: Option<jiff::civil::Date>,
+    /// Where the entry starts in the policy file.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct VulnerabilityPolicy {
+    pub fail_on: FailOn,
+    /// The lowest severity shown; `None` shows everything, severity "none" included.
+    pub report_from: Option<Severity>,
+    /// Advisories without a fixed version are shown but do not fail.
+    pub only_fixable: bool,
+    /// How a finding with no known severity is weighed.
+    pub unknown_severity: Severity,
+    /// Seconds; an older database is a finding (IG011).
+    pub max_db_age: Option<i64>,
+    pub ignores: Vec<Ignore>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImagePolicy {
+    pub max_size: Option<u64>,
+    pub max_compressed_size: Option<u64>,
+    pub require_non_root: bool,
+    pub require_healthcheck: bool,
+    pub max_layers: Option<usize>,
+    pub required_labels: Vec<String>,
+}
+
+/// A `[packages] deny` entry: `apk:gcc`, `npm:left-*`, or a bare name glob for both.
+#[derive(Clone, Debug)]
+pub struct PackageRule {
+    pub text: String,
+    pub ecosystem: Option<PackageEcosystem>,
+    pub name: GlobMatcher,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackageEcosystem {
+    Apk,
+    Npm,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The file it came from, or `built-in default`.
+    pub origin: String,
+    pub vulnerabilities: VulnerabilityPolicy,
+    pub image: ImagePolicy,
+    pub deny_packages: Vec<PackageRule>,
+    pub deny_dev_dependencies: bool,
+    pub deny_files: Vec<(String, GlobMatcher)>,
+    /// Images the pre-push hook scans (`[hook] images`).
+    pub hook_images: Vec<String>,
+}
+
+// The file as written, with positions.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    vulnerabilities: RawVulnerabilities,
+    #[serde(default)]
+    image: RawImage,
+    #[serde(default)]
+    packages: RawPackages,
+    #[serde(default)]
+    files: RawFiles,
+    #[serde(default)]
+    hook: RawHook,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVulnerabilities {
+    fail_on: Option<Spanned<String>>,
+    report_from: Option<Spanned<String>>,
+    only_fixable: Option<bool>,
+    unknown_severity: Option<Spanned<String>>,
+    max_db_age: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_permanent_ignores: bool,
+    #[serde(default)]
+    ignore: Vec<Spanned<RawIgnore>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIgnore {
+    id: Spanned<String>,
+    package: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    reason: Option<Spanned<String>>,
+    expires: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    max_size: Option<Spanned<toml::Value>>,
+    max_compressed_size: Option<Spanned<toml::Value>>,
+    require_non_root: Option<bool>,
+    require_healthcheck: Option<bool>,
+    max_layers: Option<Spanned<i64>>,
+    #[serde(default)]
+    required_labels: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPackages {
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny_dev_dependencies: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFiles {
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHook {
+    #[serde(default)]
+    images: Vec<String>,
+}
+
+/// 1-based line and column of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+struct Parser<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Parser<'_> {
+    fn error(&self, offset: usize, message: impl Into<String>) -> PolicyError {
+        let (line, column) = position(self.text, offset);
+        PolicyError::Invalid {
+            origin: self.origin.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> PolicyError {
+        self.error(s.span().start, message)
+    }
+
+    fn severity(&self, s: &Spanned<String>, key: &str, extra: &[&str]) -> Result<Option<Severity>, PolicyError> {
+        match s.get_ref().to_ascii_lowercase().as_str() {
+            "critical" => Ok(Some(Severity::Critical)),
+            "high" => Ok(Some(Severity::High)),
+            "medium" => Ok(Some(Severity::Medium)),
+            "low" => Ok(Some(Severity::Low)),
+            other if extra.contains(&other) => Ok(None),
+            other => {
+                let mut allowed = vec!["critical", "high", "medium", "low"];
+                allowed.extend_from_slice(extra);
+                Err(self.at(
+                    s,
+                    format!("{key} = \"{other}\": expected one of {}", allowed.join(", ")),
+                ))
+            }
+        }
+    }
+
+    fn size(&self, s: &Spanned<toml::Value>, key: &str) -> Result<u64, PolicyError> {
+        let parsed = match s.get_ref() {
+            toml::Value::Integer(n) if *n >= 0 => Some(*n as u64),
+            toml::Value::String(text) => parse_size(text),
+            _ => None,
+        };
+        let shown = match s.get_ref() {
+            toml::Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        parsed.ok_or_else(|| {
+            self.at(
+                s,
+                format!("{key}: `{shown}` is not a size; write e.g. \"500MB\", \"1.5GB\" or \"200MiB\""),
+            )
+        })
+    }
+
+    fn glob(&self, s: &Spanned<String>, key: &str) -> Result<GlobMatcher, PolicyError> {
+        Glob::new(s.get_ref())
+            .map(|g| g.compile_matcher())
+            .map_err(|e| self.at(s, format!("{key}: bad glob `{}`: {}", s.get_ref(), e.kind())))
+    }
+
+    fn date(&self, s: &Spanned<toml::Value>) -> Result<jiff::civil::Date, PolicyError> {
+        let text = match s.get_ref() {
+            toml::Value::String(t) => t.clone(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => other.to_string(),
+        };
+        text.parse::<jiff::civil::Date>().map_err(|_| {
+            self.at(
+                s,
+                format!("expires: `{text}` is not a date; write YYYY-MM-DD, e.g. \"2027-01-31\""),
+            )
+        })
+    }
+
+    fn parse(&self) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = toml::from_str(self.text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            self.error(offset, e.message().trim().to_string())
+        })?;
+        let v = raw.vulnerabilities;
+        let fail_on = match &v.fail_on {
+            Some(s) => match self.severity(s, "fail_on", &["none"])? {
+                Some(level) => FailOn::AtLeast(level),
+                None => FailOn::Never,
+            },
+            None => FailOn::AtLeast(Severity::High),
+        };
+        let report_from = match &v.report_from {
+            Some(s) => self.severity(s, "report_from", &["all"])?,
+            None => Some(Severity::Low),
+        };
+        let unknown_severity = match &v.unknown_severity {
+            Some(s) => self.severity(s, "unknown_severity", &[])?.unwrap_or(Severity::Medium),
+            None => Severity::Medium,
+        };
+        let max_db_age = match &v.max_db_age {
+            Some(s) => Some(parse_duration(s.get_ref()).ok_or_else(|| {
+                self.at(
+                    s,
+                    format!(
+                        "max_db_age: `{}` is not a duration; write e.g. \"3d\", \"12h\" or \"1w\"",
+                        s.get_ref()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let mut ignores = Vec::new();
+        for entry in &v.ignore {
+            let start = entry.span().start;
+            let e = entry.get_ref();
+            let reason = match &e.reason {
+                Some(r) if !r.get_ref().trim().is_empty() => r.get_ref().clone(),
+                _ => return Err(self.error(start, format!("ignore `{}`: `reason` is required", e.id.get_ref()))),
+            };
+            let expires = match &e.expires {
+                Some(d) => Some(self.date(d)?),
+                None if v.allow_permanent_ignores => None,
+                None => {
+                    return Err(self.error(
+                        start,
+                        format!(
+                            "ignore `{}`: `expires` is required (a date); set `allow_permanent_ignores = true` in [vulnerabilities] to allow ignores that never expire",
+                            e.id.get_ref()
+                        ),
+                    ));
+                }
+            };
+            if e.id.get_ref().trim().is_empty() {
+                return Err(self.at(&e.id, "ignore: `id` is empty"));
+            }
+            let path = match &e.path {
+                Some(p) => Some((p.get_ref().clone(), self.glob(p, "ignore path")?)),
+                None => None,
+            };
+            ignores.push(Ignore {
+                id: e.id.get_ref().trim().to_string(),
+                package: e.package.as_ref().map(|p| p.get_ref().clone()),
+                path,
+                reason,
+                expires,
+                line: position(self.text, start).0,
+            });
+        }
+        let i = raw.image;
+        let max_layers = match &i.max_layers {
+            Some(n) if *n.get_ref() < 1 => return Err(self.at(n, "max_layers must be at least 1")),
+            Some(n) => Some(*n.get_ref() as usize),
+            None => None,
+        };
+        let mut deny_packages = Vec::new();
+        for d in &raw.packages.deny {
+            let (ecosystem, name) = match d.get_ref().split_once(':') {
+                Some(("apk", n)) => (Some(PackageEcosystem::Apk), n),
+                Some(("npm", n)) => (Some(PackageEcosystem::Npm), n),
+                Some((other, _)) => {
+                    return Err(self.at(
+                        d,
+                        format!("packages.deny: unknown ecosystem `{other}`; use apk:NAME or npm:NAME"),
+                    ));
+                }
+                None => (None, d.get_ref().as_str()),
+            };
+            let name = Glob::new(name)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| self.at(d, format!("packages.deny: bad glob `{name}`: {}", e.kind())))?;
+            deny_packages.push(PackageRule {
+                text: d.get_ref().clone(),
+                ecosystem,
+                name,
+            });
+        }
+        let mut deny_files = Vec::new();
+        for f in &raw.files.deny {
+            deny_files.push((f.get_ref().clone(), self.glob(f, "files.deny")?));
+        }
+        Ok(Policy {
+            origin: self.origin.to_string(),
+            vulnerabilities: VulnerabilityPolicy {
+                fail_on,
+                report_from,
+                only_fixable: v.only_fixable.unwrap_or(true),
+                unknown_severity,
+                max_db_age,
+                ignores,
+            },
+            image: ImagePolicy {
+                max_size: i.max_size.as_ref().map(|s| self.size(s, "max_size")).transpose()?,
+                max_compressed_size: i
+                    .max_compressed_size
+                    .as_ref()
+                    .map(|s| self.size(s, "max_compressed_size"))
+                    .transpose()?,
+                require_non_root: i.require_non_root.unwrap_or(false),
+                require_healthcheck: i.require_healthcheck.unwrap_or(false),
+                max_layers,
+                required_labels: i.required_labels,
+            },
+            deny_packages,
+            deny_dev_dependencies: raw.packages.deny_dev_dependencies,
+            deny_files,
+            hook_images: raw.hook.images,
+        })
+    }
+}
+
+impl Policy {
+    /// Parses policy text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        Parser { origin, text }.parse()
+    }
+
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Policy::parse(&text, &path.display().to_string())
+    }
+
+    /// `--policy`, else `imagegate.toml` in `dir`, else the built-in default.
+    pub fn discover(flag: Option<&Path>, dir: &Path) -> Result<Policy, PolicyError> {
+        if let Some(p) = flag {
+            return Policy::load(p);
+        }
+        let project = dir.join(PROJECT_FILE);
+        if project.is_file() {
+            return Policy::load(&project);
+        }
+        Policy::parse(DEFAULT, "built-in default policy")
+    }
+
+    pub fn preset(name: &str) -> Option<&'static str> {
+        match name {
+            "default" => Some(DEFAULT),
+            "production" => Some(PRODUCTION),
+            "audit" => Some(AUDIT),
+            _ => None,
+        }
+    }
+}
+
+/// `500MB` (decimal), `200MiB` (binary), `1.5GB`, `123` bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0f64.powi(4),
+        _ => return None,
+    };
+    let bytes = number * factor;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes.round() as u64)
+}
+
+/// `3d`, `12h`, `30m`, `1w` → seconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = number.parse().ok()?;
+    let unit_secs = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_policies_parse() {
+        for (name, text) in [("default", DEFAULT), ("production", PRODUCTION), ("audit", AUDIT)] {
+            Policy::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let p = Policy::parse(PRODUCTION, "production").unwrap();
+        assert_eq!(p.image.max_size, Some(500_000_000));
+        assert!(p.image.require_non_root && p.image.require_healthcheck && p.deny_dev_dependencies);
+        assert_eq!(p.vulnerabilities.max_db_age, Some(3 * 86_400));
+        assert_eq!(p.vulnerabilities.fail_on, FailOn::AtLeast(Severity::High));
+    }
+
+    fn error_of(text: &str) -> (usize, usize, String) {
+        match Policy::parse(text, "p.toml") {
+            Err(PolicyError::Invalid {
+                line, column, message, ..
+            }) => (line, column, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let (line, col, msg) = error_of("[image]\nmax_size = \"500XB\"\n");
+        assert_eq!((line, col), (2, 12));
+        assert!(msg.contains("not a size"), "{msg}");
+        let (line, _, msg) = error_of("[image]\nrequire_non_rot = true\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("require_non_rot"), "{msg}");
+        let (line, col, msg) = error_of("[files]\ndeny = [\"ok\", \"a/[b\"]\n");
+        assert_eq!((line, col), (2, 15));
+        assert!(msg.contains("bad glob"), "{msg}");
+        let (line, _, msg) = error_of(
+            "[vulnerabilities]\n\n[[vulnerabilities.ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2027-02-30\"\n",
+        );
+        assert_eq!(line, 6);
+        assert!(msg.contains("not a date"), "{msg}");
+        let (line, _, msg) =
+            error_of("[vulnerabilities]\n[[vulnerabilities.ignore]]\nid = \"CVE-1\"\nexpires = 2027-01-01\n");
+        assert!(msg.contains("reason"), "{msg}");
+        assert!(line >= 2, "{line}");
+        let (_, _, msg) = error_of("[[vulnerabilities.ignore]]\nid = \"CVE-1\"\nreason = \"r\"\n");
+        assert!(msg.contains("expires"), "{msg}");
+        let (_, _, msg) = error_of("[vulnerabilities]\nfail_on = \"severe\"\n");
+        assert!(msg.contains("expected one of"), "{msg}");
+        let (line, _, _) = error_of("[image\n");
+        assert_eq!(line, 1);
+    }
+
+    #[test]
+    fn ignores_accept_toml_dates_and_permanent_when_allowed() {
+        let p = Policy::parse(
+            "[vulnerabilities]\nallow_permanent_ignores = true\n[[vulnerabilities.ignore]]\nid = \"A\"\nreason = \"r\"\n\n[[vulnerabilities.ignore]]\nid = \"B\"\nreason = \"r\"\nexpires = 2027-01-31\n",
+            "p",
+        )
+        .unwrap();
+        let ig = &p.vulnerabilities.ignores;
+        assert_eq!((ig[0].expires, ig[0].line), (None, 3));
+        assert_eq!(ig[1].expires, Some(jiff::civil::date(2027, 1, 31)));
+        assert_eq!(ig[1].line, 7);
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("500MB"), Some(500_000_000));
+        assert_eq!(parse_size("1.5 GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("200MiB"), Some(200 << 20));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("5XB"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_duration("3d"), Some(259_200));
+        assert_eq!(parse_duration("12h"), Some(43_200));
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("3y"), None);
+    }
+}

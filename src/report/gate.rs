@@ -1,0 +1,169 @@
+//! The gate's table (for people) and JSON (schema 1, for tools): the findings, worst first,
+//! and the verdict in one closing line.
+
+use super::scan::DbInfo;
+use super::short_step;
+use crate::inventory::Inventory;
+use crate::policy::evaluate::Outcome;
+use crate::policy::finding::{Finding, Level};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+use std::fmt::Write;
+use std::time::Duration;
+
+#[derive(Serialize)]
+struct GateJson<'a> {
+    schema: u32,
+    verdict: &'a crate::policy::finding::Verdict,
+    policy: &'a str,
+    db: &'a DbInfo,
+    /// Vulnerabilities below `report_from`: counted, not listed.
+    hidden: usize,
+    elapsed_ms: u128,
+    findings: &'a [Finding],
+    inventory: &'a Inventory,
+}
+
+pub fn json(
+    inv: &Inventory,
+    outcome: &Outcome,
+    policy: &str,
+    db: &DbInfo,
+    elapsed: Duration,
+) -> Result<String, serde_json::Error> {
+    let doc = GateJson {
+        schema: 1,
+        verdict: &outcome.verdict,
+        policy,
+        db,
+        hidden: outcome.hidden,
+        elapsed_ms: elapsed.as_millis(),
+        findings: &outcome.findings,
+        inventory: inv,
+    };
+    let mut s = serde_json::to_string_pretty(&doc)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// What a finding is about, in a few words.
+fn subject(f: &Finding) -> String {
+    if let Some(v) = &f.vulnerability {
+        let fixed = if v.fixed.is_empty() {
+            "no fix".to_string()
+        } else {
+            v.fixed.join(", ")
+        };
+        return format!(
+            "{} ({})\n{} → {fixed}",
+            v.package.name, v.package.ecosystem, v.package.version
+        );
+    }
+    let e = &f.evidence;
+    let mut s = f.title.clone();
+    if let Some(p) = e.package.as_ref().or(e.path.as_ref()) {
+        let _ = write!(s, "\n{p}");
+    } else if let (Some(v), Some(l)) = (&e.value, &e.limit) {
+        let _ = write!(s, "\n{v} (limit {l})");
+    }
+    s
+}
+
+fn id(f: &Finding) -> String {
+    match &f.vulnerability {
+        Some(v) => {
+            let sev = match v.severity.score {
+                Some(s) => format!("{} {s:.1}", v.severity.label()),
+                None => v.severity.label().to_string(),
+            };
+            let others: Vec<&str> = v.ids.iter().filter(|i| **i != v.id).map(String::as_str).collect();
+            if others.is_empty() {
+                format!("{}\n{sev}", v.id)
+            } else {
+                format!("{}\n{}\n{sev}", v.id, others.join("\n"))
+            }
+        }
+        None => f.rule.clone(),
+    }
+}
+
+pub fn text(inv: &Inventory, outcome: &Outcome, policy: &str, db: &DbInfo, elapsed: Duration, colour: bool) -> String {
+    let mut out = String::new();
+    let os = inv
+        .os
+        .as_ref()
+        .map(|o| format!("{} {}", o.id, o.version.as_deref().unwrap_or("?")))
+        .unwrap_or("unknown OS".into());
+    let _ = writeln!(
+        out,
+        "Image   {}  ({}, {}, {}, user {})",
+        inv.image.reference,
+        inv.image.platform,
+        os,
+        super::human_size(inv.image.uncompressed_size),
+        if inv.image.user.is_empty() {
+            "root"
+        } else {
+            &inv.image.user
+        }
+    );
+    let _ = writeln!(out, "Policy  {policy}");
+    let built = db
+        .built_at
+        .map(|b| format!(", built {} ({} old)", super::db::timestamp(b), super::db::age(b)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "DB      {} ({} records{built})", db.source, db.records);
+    for level in [Level::Fail, Level::Warn, Level::Info] {
+        let group: Vec<&Finding> = outcome.findings.iter().filter(|f| f.level == level).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(vec!["rule / id", "what", "why", "layer"]);
+        if !colour {
+            t.force_no_tty();
+        }
+        for f in group {
+            let colour_of = match level {
+                Level::Fail => Color::Red,
+                Level::Warn => Color::Yellow,
+                Level::Info => Color::Grey,
+            };
+            let mut rule = Cell::new(id(f));
+            if colour {
+                rule = rule.fg(colour_of);
+            }
+            let layer = match (f.evidence.layer, &f.evidence.created_by) {
+                (Some(i), step) => format!("{i}: {}", short_step(step.as_deref(), 40)),
+                (None, _) => String::new(),
+            };
+            let mut why = f.message.clone();
+            for d in &f.evidence.details {
+                let _ = write!(why, "\n  {d}");
+            }
+            t.add_row(vec![rule, Cell::new(subject(f)), Cell::new(why), Cell::new(layer)]);
+        }
+        let _ = writeln!(
+            out,
+            "\n{} ({})\n{t}",
+            level.as_str().to_uppercase(),
+            outcome.findings.iter().filter(|f| f.level == level).count()
+        );
+    }
+    let hidden = if outcome.hidden > 0 {
+        format!("; {} below report_from not shown", outcome.hidden)
+    } else {
+        String::new()
+    };
+    let verdict = &outcome.verdict.summary;
+    let verdict = if colour {
+        let code = if outcome.verdict.pass { "32" } else { "31" };
+        format!("\x1b[1;{code}m{verdict}\x1b[0m")
+    } else {
+        verdict.clone()
+    };
+    let _ = writeln!(out, "\n{verdict}{hidden} — scanned in {:.2}s", elapsed.as_secs_f64());
+    out
+}
