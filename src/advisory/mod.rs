@@ -1,4 +1,4 @@
-//! OSV advisories: version orders, and (to come) the local index and matching.
+//! OSV advisories: version orders.
 
 pub mod apk_version;
 pub mod db;

@@ -110,6 +110,11 @@ pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
     match output {
+        // A device or pipe (`/dev/null`, `/dev/stdout`) is written as is: renaming over it
+        // would replace it.
+        Some(path) if path.exists() && !path.is_file() => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
         Some(path) => {
             let dir = path
                 .parent()

@@ -1,13 +1,26 @@
-//! `imagegate scan IMAGE`: the inventory matched against the advisory database.
+//! `imagegate scan IMAGE`: the inventory matched against the advisory database and checked
+//! against the policy. Exit 0 when the gate passes, 1 when it fails, 2 when it could not run.
 
 use super::db::DbArg;
-use super::{EXIT_OK, Format, emit};
+use super::emit;
 use crate::advisory::{db, scan};
 use crate::image::{self, LoadOptions, model::Platform};
 use crate::inventory::{self, Collector};
+use crate::policy::Policy;
+use crate::policy::evaluate::{self, Context};
 use crate::report::{self, scan::DbInfo};
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Sarif,
+    Markdown,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -15,24 +28,50 @@ pub struct Args {
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
+    /// Policy file [default: ./imagegate.toml, else the built-in default policy]
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// The image's Dockerfile: SARIF results point at the step that added each finding.
+    #[arg(long)]
+    pub dockerfile: Option<PathBuf>,
     /// Platform to pick from a multi-platform image (os/arch[/variant]).
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write the report to FILE instead of stdout.
+    /// Format of the report on stdout (or --output).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the --format report to FILE instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also write a SARIF report (GitHub code scanning) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the Markdown summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    let started = Instant::now();
     let platform = Platform::parse(&args.platform).ok_or_else(|| {
         anyhow!(
             "--platform `{}`: expected os/arch[/variant], e.g. linux/amd64",
             args.platform
         )
     })?;
-    // The database first: without one there is nothing to decide, so fail before reading.
+    // Policy and database first: without them there is nothing to decide, so fail before reading.
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let policy = Policy::discover(args.policy.as_deref(), &cwd)?;
+    let dockerfile = match &args.dockerfile {
+        Some(p) => Some((
+            p.display().to_string(),
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )),
+        None => None,
+    };
     let dir = args.db.resolve();
     let index = db::open(&dir)?;
     let options = LoadOptions {
@@ -45,15 +84,69 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("warning: {}: {w}", inv.image.reference);
     }
     let result = scan::scan(&inv, &index)?;
+    let known_id = |id: &str| {
+        result
+            .vulnerabilities
+            .iter()
+            .any(|v| v.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+            || index.by_id(id).is_ok_and(|r| !r.is_empty())
+    };
+    let ctx = Context {
+        inventory: &inv,
+        scan: &result,
+        db_built_at: Some(index.meta().built_at),
+        now: jiff::Timestamp::now(),
+        known_id: &known_id,
+    };
+    let outcome = evaluate::evaluate(&policy, &ctx);
     let info = DbInfo {
         source: dir.display().to_string(),
         built_at: Some(index.meta().built_at),
         records: index.meta().records,
     };
-    let text = match args.format {
-        Format::Table => report::scan::text(&inv, &info, &result),
-        Format::Json => report::scan::json(&inv, &info, &result)?,
+    let elapsed = started.elapsed();
+    let gate = report::sarif::GateReport {
+        inventory: &inv,
+        outcome: &outcome,
+        policy_origin: &policy.origin,
+        db: &info,
+        dockerfile: dockerfile.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+        elapsed,
     };
-    emit(&text, args.output.as_deref())?;
-    Ok(EXIT_OK)
+    let render = |format: ReportFormat, colour: bool| -> anyhow::Result<String> {
+        Ok(match format {
+            ReportFormat::Table => report::gate::text(&inv, &outcome, &policy.origin, &info, elapsed, colour),
+            ReportFormat::Json => report::gate::json(&inv, &outcome, &policy.origin, &info, elapsed)?,
+            ReportFormat::Sarif => report::sarif::sarif(&gate)?,
+            ReportFormat::Markdown => report::markdown::markdown(&gate),
+        })
+    };
+    // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
+    let colour = args.output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    emit(&render(args.format, colour)?, args.output.as_deref())?;
+    for (path, format) in [
+        (&args.sarif, ReportFormat::Sarif),
+        (&args.json, ReportFormat::Json),
+        (&args.markdown, ReportFormat::Markdown),
+    ] {
+        if let Some(path) = path {
+            emit(&render(format, false)?, Some(path))?;
+        }
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        append(&PathBuf::from(summary), &report::markdown::markdown(&gate))?;
+    }
+    Ok(outcome.verdict.exit_code())
+}
+
+fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.display()))?;
+    writeln!(f, "{text}").with_context(|| format!("writing $GITHUB_STEP_SUMMARY ({})", path.display()))
 }

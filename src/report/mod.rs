@@ -4,6 +4,8 @@
 pub mod db;
 pub mod gate;
 pub mod inventory;
+pub mod markdown;
+pub mod sarif;
 pub mod scan;
 
 /// `12.3 MB`: decimal units, as `docker images` prints sizes.
