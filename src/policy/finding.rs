@@ -252,3 +252,24 @@ impl Verdict {
         if self.pass { 0 } else { 1 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_documents_every_rule() {
+        let readme = include_str!("../../README.md");
+        for r in RULES {
+            assert!(
+                readme.contains(&format!("| `{}` | `{}` |", r.id, r.name)),
+                "README.md lacks {} ({})",
+                r.id,
+                r.name
+            );
+        }
+        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len(), "rule ids are unique");
+    }
+}
