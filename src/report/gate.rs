@@ -164,6 +164,15 @@ pub fn text(inv: &Inventory, outcome: &Outcome, policy: &str, db: &DbInfo, elaps
     } else {
         verdict.clone()
     };
-    let _ = writeln!(out, "\n{verdict}{hidden} — scanned in {:.2}s", elapsed.as_secs_f64());
+    let _ = writeln!(out, "\n{verdict}{hidden} — scanned in {}", elapsed_text(elapsed));
     out
+}
+
+/// `8 ms`, `2.41 s`.
+fn elapsed_text(d: Duration) -> String {
+    if d.as_secs() < 1 {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
 }
