@@ -8,3 +8,4 @@ pub mod npm_version;
 pub mod osv;
 pub mod scan;
 pub mod severity;
+pub mod update;

@@ -1,12 +1,30 @@
 //! `imagegate db import | status` (and `update`, where the build has it).
 
 use super::{EXIT_OK, Format, emit};
-use crate::advisory::db;
+use crate::advisory::{db, update};
 use crate::report::db as db_report;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DbCommand {
+    /// Download OSV's npm and Alpine dumps (conditional requests, retries, incremental where
+    /// the source offers modified_id.csv) and rebuild the index.
+    #[command(
+        after_help = "Examples:\n  imagegate db update\n  imagegate db update --ecosystem npm --mirror https://osv-mirror.example.com"
+    )]
+    Update {
+        /// Ecosystems to download [default: npm and Alpine]
+        #[arg(long = "ecosystem", value_name = "NAME")]
+        ecosystems: Vec<String>,
+        /// Base URL of an OSV dump mirror [default: $IMAGEGATE_OSV_MIRROR, else OSV's bucket]
+        #[arg(long)]
+        mirror: Option<String>,
+        /// Always download the whole dumps.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Import OSV records from an `all.zip` dump or a directory of JSON records (for offline
     /// runners: copy the zip in, import, scan).
     #[command(
@@ -47,6 +65,26 @@ impl DbArg {
 
 pub fn run(command: DbCommand) -> anyhow::Result<u8> {
     match command {
+        DbCommand::Update {
+            ecosystems,
+            mirror,
+            full,
+            db,
+        } => {
+            let mut options = update::UpdateOptions {
+                mirror,
+                incremental: !full,
+                ..Default::default()
+            };
+            if !ecosystems.is_empty() {
+                options.ecosystems = ecosystems;
+            }
+            let report = update::update(&db.resolve(), &options)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            emit(&format!("{report}\n"), None)?;
+        }
         DbCommand::Import { paths, replace, db } => {
             let dir = db.resolve();
             let report = db::import(&dir, &paths, replace)?;
