@@ -1,10 +1,7 @@
 //! `imagegate inventory IMAGE`
 
 use super::{EXIT_OK, Format, emit};
-use crate::image::{self, LoadOptions, model::Platform};
-use crate::inventory::{self, Collector};
 use crate::report;
-use anyhow::anyhow;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -23,21 +20,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let platform = Platform::parse(&args.platform).ok_or_else(|| {
-        anyhow!(
-            "--platform `{}`: expected os/arch[/variant], e.g. linux/amd64",
-            args.platform
-        )
-    })?;
-    let options = LoadOptions {
-        platform,
-        ..LoadOptions::default()
-    };
-    let image = image::load(&args.image, &options, &Collector)?;
-    let inv = inventory::build(image);
-    for w in &inv.warnings {
-        eprintln!("warning: {}: {w}", inv.image.reference);
-    }
+    let platform = super::parse_platform(&args.platform)?;
+    let inv = super::read_inventory(&args.image, platform)?;
     let text = match args.format {
         Format::Table => report::inventory::text(&inv),
         Format::Json => report::inventory::json(&inv)?,

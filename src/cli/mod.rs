@@ -105,6 +105,26 @@ fn describe(e: &anyhow::Error) -> String {
         .collect()
 }
 
+/// Parses `--platform`.
+fn parse_platform(text: &str) -> anyhow::Result<crate::image::model::Platform> {
+    crate::image::model::Platform::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("--platform `{text}`: expected os/arch[/variant], e.g. linux/amd64"))
+}
+
+/// Reads IMAGE and lists what it ships; the inventory's warnings go to stderr.
+fn read_inventory(image: &str, platform: crate::image::model::Platform) -> anyhow::Result<crate::inventory::Inventory> {
+    let options = crate::image::LoadOptions {
+        platform,
+        ..Default::default()
+    };
+    let loaded = crate::image::load(image, &options, &crate::inventory::Collector)?;
+    let inv = crate::inventory::build(loaded);
+    for w in &inv.warnings {
+        eprintln!("warning: {}: {w}", inv.image.reference);
+    }
+    Ok(inv)
+}
+
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.
 pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
     use anyhow::Context;

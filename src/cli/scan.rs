@@ -4,12 +4,10 @@
 use super::db::DbArg;
 use super::emit;
 use crate::advisory::{db, scan};
-use crate::image::{self, LoadOptions, model::Platform};
-use crate::inventory::{self, Collector};
 use crate::policy::Policy;
 use crate::policy::evaluate::{self, Context};
 use crate::report::{self, scan::DbInfo};
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -56,12 +54,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let platform = Platform::parse(&args.platform).ok_or_else(|| {
-        anyhow!(
-            "--platform `{}`: expected os/arch[/variant], e.g. linux/amd64",
-            args.platform
-        )
-    })?;
+    let platform = super::parse_platform(&args.platform)?;
     // Policy and database first: without them there is nothing to decide, so fail before reading.
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let policy = Policy::discover(args.policy.as_deref(), &cwd)?;
@@ -74,15 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let dir = args.db.resolve();
     let index = db::open(&dir)?;
-    let options = LoadOptions {
-        platform,
-        ..LoadOptions::default()
-    };
-    let image = image::load(&args.image, &options, &Collector)?;
-    let inv = inventory::build(image);
-    for w in &inv.warnings {
-        eprintln!("warning: {}: {w}", inv.image.reference);
-    }
+    let inv = super::read_inventory(&args.image, platform)?;
     let result = scan::scan(&inv, &index)?;
     let known_id = |id: &str| {
         result
