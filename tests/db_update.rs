@@ -824,9 +824,8 @@ fn updates_racing_each_other_and_scans_never_show_a_broken_index() {
 
 /// A dump the size of OSV's npm one (by hand: `cargo test --release --test db_update -- --ignored`,
 /// `IG_RECORDS` to change the size): the time, and the peak memory of the update, which must stay
-/// under 1 GiB. It needs `db::read_zip` to drop each zip entry before `builder.add`: while the
-/// entry's inflate buffers are live, the builder's allocations fragment glibc's heap (~20 KB per
-/// record: 2.2 GiB for 100k records, 285 MiB with the entry dropped).
+/// under 1 GiB. A measurement rather than coverage, so it is not run by default; `db::read_zip`
+/// reuses one inflater for that reason (a new one per entry fragmented the heap: 2.2 GiB at 100k).
 #[test]
 #[ignore]
 fn a_dump_the_size_of_npm_stays_within_memory() {
