@@ -8,7 +8,6 @@ use super::osv::{Ecosystem, Record};
 use super::severity::{self, Level, Severity};
 use crate::inventory::{Inventory, LayerRef};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Where advisories come from: the local index, or (with `--online`) the OSV API.
 pub trait Advisories {
@@ -102,17 +101,6 @@ pub struct ScanResult {
     pub packages_checked: usize,
 }
 
-impl ScanResult {
-    /// Counts by severity label, for the summary line.
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        let mut c = BTreeMap::new();
-        for v in &self.vulnerabilities {
-            *c.entry(v.severity.label()).or_default() += 1;
-        }
-        c
-    }
-}
-
 /// A package to look up, whatever its ecosystem.
 struct Query<'a> {
     ecosystem: Ecosystem,
@@ -194,14 +182,7 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
     }
     result.vulnerabilities.sort_by(|a, b| {
         b.severity
-            .level
-            .cmp(&a.severity.level)
-            .then_with(|| {
-                b.severity
-                    .score
-                    .partial_cmp(&a.severity.score)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
+            .cmp_worse(&a.severity)
             .then_with(|| a.package.name.cmp(&b.package.name))
             .then_with(|| a.id.cmp(&b.id))
     });
@@ -231,23 +212,22 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
     let records: Vec<&Record> = matched.iter().map(|(r, _)| r).collect();
     for group in matcher::fold(&records) {
         let members: Vec<&(Record, AffectedMatch)> = group.records.iter().map(|&i| &matched[i]).collect();
-        // Records elsewhere in the database that share an id can lend a severity.
         let mut related: Vec<Record> = members.iter().map(|(r, _)| r.clone()).collect();
-        for id in &group.ids {
-            for r in source.by_id(id)? {
-                if !related.iter().any(|o| o.id == r.id) {
-                    related.push(r);
+        // Records elsewhere in the database that share an id can lend a severity; look them up
+        // only when some member states none itself (each lookup parses whole records).
+        if members.iter().any(|(r, _)| severity::of_record(r).level.is_none()) {
+            for id in &group.ids {
+                for r in source.by_id(id)? {
+                    if !related.iter().any(|o| o.id == r.id) {
+                        related.push(r);
+                    }
                 }
             }
         }
         let severity = members
             .iter()
             .map(|(r, _)| severity::resolve(r, &related))
-            .max_by(|a, b| {
-                a.level
-                    .cmp(&b.level)
-                    .then(a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal))
-            })
+            .max_by(|a, b| a.cmp_worse(b))
             .unwrap_or_else(Severity::unknown);
         let mut fixed: Vec<String> = Vec::new();
         for (_, m) in &members {

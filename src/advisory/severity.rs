@@ -149,6 +149,16 @@ impl Severity {
     pub fn label(&self) -> &'static str {
         self.level.map_or("unknown", Level::as_str)
     }
+
+    /// Orders by level, then score: `Greater` is worse. Unknown sorts below every level.
+    #[must_use]
+    pub fn cmp_worse(&self, other: &Self) -> std::cmp::Ordering {
+        self.level.cmp(&other.level).then(
+            self.score
+                .partial_cmp(&other.score)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    }
 }
 
 /// The severity `record` itself states (steps 1–3), else unknown.

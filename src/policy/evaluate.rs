@@ -72,17 +72,17 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
         }
     }
     apply_ignores(policy, ctx, &mut findings);
+    // Worst first: by gate level, then by the vulnerability's severity, then by rule id.
     findings.sort_by(|a, b| {
         b.level.cmp(&a.level).then_with(|| {
-            let sa = a
-                .vulnerability
-                .as_ref()
-                .map(|v| (v.severity.level, v.severity.score.map(|s| (s * 10.0) as i64)));
-            let sb = b
-                .vulnerability
-                .as_ref()
-                .map(|v| (v.severity.level, v.severity.score.map(|s| (s * 10.0) as i64)));
-            sb.cmp(&sa).then_with(|| a.rule.cmp(&b.rule))
+            fn severity(f: &Finding) -> Option<&crate::advisory::severity::Severity> {
+                f.vulnerability.as_ref().map(|v| &v.severity)
+            }
+            match (severity(a), severity(b)) {
+                (Some(sa), Some(sb)) => sb.cmp_worse(sa),
+                (sa, sb) => sb.is_some().cmp(&sa.is_some()),
+            }
+            .then_with(|| a.rule.cmp(&b.rule))
         })
     });
     let verdict = Verdict::of(&findings);
