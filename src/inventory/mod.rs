@@ -10,7 +10,7 @@ use crate::image::digest::Digest;
 use crate::image::model::{Healthcheck, History};
 use crate::image::{Image, LayerInfo};
 use crate::layer::{Capture, CaptureError, Filesystem, NodeKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ const TEXT_FILES: [&str; 6] = [
 const GLOBAL_NODE_MODULES: &str = "usr/local/lib/node_modules/";
 
 /// A file read from a layer, parsed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Fact {
     ApkDb {
         records: Arc<Vec<apk::ApkRecord>>,
@@ -52,6 +52,11 @@ pub struct Collector;
 
 impl Capture for Collector {
     type Fact = Fact;
+
+    /// Bump when `wants` or `capture` change what a layer's walk holds.
+    fn analyzer(&self) -> Option<&str> {
+        Some("inventory-1")
+    }
 
     fn wants(&self, path: &str) -> Option<u64> {
         if APK_DBS.contains(&path) {

@@ -5,6 +5,7 @@
 //! Whiteouts are recorded here and applied later, in layer order, by [`merge`]; that split is
 //! what lets layers be walked in parallel.
 
+pub mod cache;
 pub mod merge;
 
 use crate::image::digest::{Algorithm, Digest, Hasher};
@@ -19,11 +20,18 @@ pub use merge::{Event, Filesystem, FsNode};
 
 /// Decides which files of a layer are read, and turns their bytes into facts.
 pub trait Capture: Sync {
-    type Fact: Clone + Send;
+    /// Serializable so a layer's walk can be cached.
+    type Fact: Clone + Send + serde::Serialize + serde::de::DeserializeOwned;
     /// The size cap if the file at `path` (normalized, no leading `/`) should be read.
     fn wants(&self, path: &str) -> Option<u64>;
     /// Parses a wanted file. A non-fatal error becomes a warning naming the path.
     fn capture(&self, path: &str, bytes: &[u8]) -> Result<Self::Fact, CaptureError>;
+    /// Names what this capture reads and how it parses it, for the layer cache: walks made
+    /// by another analyzer (or another version of this one) are never reused. `None`: the
+    /// walks are not cached.
+    fn analyzer(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +52,7 @@ pub enum Compression {
 }
 
 /// What a tar entry does to the filesystem of the layers below.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Change<F> {
     /// `dir/.wh.name`: removes `dir/name` and everything below it.
     Whiteout(String),
@@ -53,7 +61,7 @@ pub enum Change<F> {
     Add(Node<F>),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Node<F> {
     pub path: String,
     pub kind: NodeKind,
@@ -79,7 +87,7 @@ pub enum NodeKind {
 }
 
 /// The result of walking one layer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LayerWalk<F> {
     pub compression: Compression,
     /// Digest and size of the blob as stored (what the manifest names).
@@ -93,6 +101,8 @@ pub struct LayerWalk<F> {
     /// Hardlinks at wanted paths whose target this pass had not read (pnpm links every
     /// `package.json` to a store file with a hash for a name): (index into `changes`, target).
     /// [`resolve_links`] reads them in a second pass where the blob can be read again.
+    /// Never cached: a cached walk has resolved them.
+    #[serde(skip)]
     pub unresolved_links: Vec<(usize, String)>,
 }
 

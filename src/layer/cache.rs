@@ -1,0 +1,413 @@
+//! The per-layer cache: a layer's walk is a pure function of its uncompressed digest (diff_id)
+//! and of the analyzer that read it, so it is stored under those and reused — a re-scan of a
+//! registry image downloads only manifest and config, and an audit walks a base layer shared
+//! by many tags once.
+//!
+//! Entries are written to a temporary file and renamed into place: readers see a whole entry
+//! or none, and parallel scans (parallel CI jobs) never block each other on a lock. Each entry
+//! repeats its key and is checked on read; anything unreadable is deleted and walked again.
+
+use super::LayerWalk;
+use crate::image::digest::Digest;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+const EXTENSION: &str = "walk";
+/// Entries larger than this are not read (a real walk is a few MB at most).
+const MAX_ENTRY: u64 = 256 << 20;
+/// And may not expand past this.
+const MAX_DECODED: u64 = 2 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("layer cache {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("layer cache: a walk with unresolved hardlinks is not cached")]
+    Unresolved,
+}
+
+/// How much the cache holds (or, from `clean`, held).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheStatus {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+pub struct LayerCache {
+    dir: PathBuf,
+    /// diff_ids being walked by this process, so a second worker waits for the first.
+    in_flight: Mutex<HashSet<String>>,
+    done: Condvar,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+struct Key {
+    diff_id: Digest,
+    analyzer: String,
+    version: String,
+}
+
+#[derive(Serialize)]
+struct EntryOut<'a, F> {
+    key: Key,
+    walk: &'a LayerWalk<F>,
+}
+
+#[derive(Deserialize)]
+struct EntryIn<F> {
+    key: Key,
+    walk: LayerWalk<F>,
+}
+
+/// Holds a diff_id for this process until dropped; see [`LayerCache::claim`].
+pub struct Claim<'a> {
+    cache: &'a LayerCache,
+    key: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut set = self.cache.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.key);
+        self.cache.done.notify_all();
+    }
+}
+
+impl LayerCache {
+    pub fn new(dir: PathBuf) -> LayerCache {
+        LayerCache {
+            dir,
+            in_flight: Mutex::new(HashSet::new()),
+            done: Condvar::new(),
+        }
+    }
+
+    /// `$IMAGEGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/imagegate/layers`, else
+    /// `~/.cache/imagegate/layers`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("IMAGEGATE_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("imagegate/layers")))
+            .or_else(|| var("HOME").map(|h| h.join(".cache/imagegate/layers")))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, diff_id: &Digest, analyzer: &str) -> PathBuf {
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        self.dir.join(format!(
+            "{}-{}.{}.{}.{EXTENSION}",
+            diff_id.algorithm_name(),
+            diff_id.hex(),
+            safe(analyzer),
+            safe(env!("CARGO_PKG_VERSION"))
+        ))
+    }
+
+    /// The cached walk, or `None` on a miss. An entry that cannot be read, or whose key is not
+    /// the one asked for, is deleted.
+    pub fn get<F: DeserializeOwned>(&self, diff_id: &Digest, analyzer: &str) -> Option<LayerWalk<F>> {
+        let path = self.path(diff_id, analyzer);
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!("layer cache {}: {e}", path.display());
+                return None;
+            }
+        };
+        let wanted = Key {
+            diff_id: diff_id.clone(),
+            analyzer: analyzer.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        let read = || -> Result<LayerWalk<F>, String> {
+            if file.metadata().map_err(|e| e.to_string())?.len() > MAX_ENTRY {
+                return Err("entry too large".into());
+            }
+            let decoder = zstd::stream::read::Decoder::new(file.take(MAX_ENTRY)).map_err(|e| e.to_string())?;
+            let entry: EntryIn<F> =
+                serde_json::from_reader(io::BufReader::new(decoder.take(MAX_DECODED))).map_err(|e| e.to_string())?;
+            if entry.key != wanted || &entry.walk.diff_id != diff_id {
+                return Err("the entry is for another layer or analyzer".into());
+            }
+            Ok(entry.walk)
+        };
+        match read() {
+            Ok(walk) => Some(walk),
+            Err(why) => {
+                tracing::warn!("layer cache {}: ignored and removed: {why}", path.display());
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Stores a walk (verified by the caller) under its diff_id, atomically.
+    pub fn put<F: Serialize>(&self, diff_id: &Digest, analyzer: &str, walk: &LayerWalk<F>) -> Result<(), CacheError> {
+        if !walk.unresolved_links.is_empty() {
+            return Err(CacheError::Unresolved);
+        }
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let path = self.path(diff_id, analyzer);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        let entry = EntryOut {
+            key: Key {
+                diff_id: diff_id.clone(),
+                analyzer: analyzer.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            walk,
+        };
+        let write = |file: &mut std::fs::File| -> io::Result<()> {
+            let mut encoder = zstd::stream::write::Encoder::new(io::BufWriter::new(file), 3)?;
+            serde_json::to_writer(&mut encoder, &entry)?;
+            encoder.finish()?.flush()
+        };
+        write(tmp.as_file_mut()).map_err(io_err(tmp.path()))?;
+        tmp.persist(&path).map_err(|e| CacheError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Serializes walks of one diff_id within this process: the second caller waits until the
+    /// first drops its claim, then finds the walk with [`Self::get`]. Other diff_ids never
+    /// wait. Across processes there is no lock: at worst two jobs both walk a layer and both
+    /// rename the same content into place.
+    pub fn claim(&self, diff_id: &Digest) -> Claim<'_> {
+        let key = diff_id.to_string();
+        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        while set.contains(&key) {
+            set = self.done.wait(set).unwrap_or_else(|p| p.into_inner());
+        }
+        set.insert(key.clone());
+        Claim { cache: self, key }
+    }
+
+    fn entries(&self) -> Result<Vec<(PathBuf, u64, bool)>, CacheError> {
+        let read = match std::fs::read_dir(&self.dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(CacheError::Io {
+                    path: self.dir.clone(),
+                    source,
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for entry in read.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_entry = path.extension().is_some_and(|e| e == EXTENSION);
+            if !is_entry && !name.starts_with(".tmp-") {
+                continue;
+            }
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push((path, len, is_entry));
+        }
+        Ok(out)
+    }
+
+    pub fn status(&self) -> Result<CacheStatus, CacheError> {
+        let mut status = CacheStatus::default();
+        for (_, len, is_entry) in self.entries()? {
+            if is_entry {
+                status.entries += 1;
+                status.bytes += len;
+            }
+        }
+        Ok(status)
+    }
+
+    /// Removes every entry (and temporary files left by killed writers).
+    pub fn clean(&self) -> Result<CacheStatus, CacheError> {
+        let mut removed = CacheStatus::default();
+        for (path, len, is_entry) in self.entries()? {
+            match std::fs::remove_file(&path) {
+                Ok(()) if is_entry => {
+                    removed.entries += 1;
+                    removed.bytes += len;
+                }
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(CacheError::Io { path, source }),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::digest::Algorithm;
+    use crate::inventory::{Collector, Fact};
+    use crate::layer::{self, Change, Limits};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A real walk: a layer with an apk database and a package.json.
+    fn walk() -> LayerWalk<Fact> {
+        let mut b = tar::Builder::new(Vec::new());
+        let files: [(&str, &[u8]); 2] = [
+            (
+                "lib/apk/db/installed",
+                b"P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nP:libcrypto3\nV:3.3.2-r0\no:openssl\n\n",
+            ),
+            (
+                "app/node_modules/lodash/package.json",
+                br#"{"name":"lodash","version":"4.17.20"}"#,
+            ),
+        ];
+        for (path, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        layer::walk(
+            &bytes[..],
+            &Collector,
+            &Limits::default(),
+            Algorithm::Sha256,
+            Algorithm::Sha256,
+        )
+        .unwrap()
+    }
+
+    fn facts(w: &LayerWalk<Fact>) -> String {
+        let nodes: Vec<_> = w
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Add(n) => format!("{} {:?} {:?}", n.path, n.kind, n.fact),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        nodes.join("\n")
+    }
+
+    #[test]
+    fn a_walk_round_trips_and_misses_for_another_analyzer() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path().join("layers"));
+        let w = walk();
+        assert!(cache.get::<Fact>(&w.diff_id, "inventory-1").is_none());
+        cache.put(&w.diff_id, "inventory-1", &w).unwrap();
+        let back: LayerWalk<Fact> = cache.get(&w.diff_id, "inventory-1").unwrap();
+        assert_eq!(facts(&back), facts(&w));
+        assert!(facts(&back).contains("lodash") && facts(&back).contains("libcrypto3"));
+        assert_eq!(
+            (back.diff_id, back.uncompressed_size),
+            (w.diff_id.clone(), w.uncompressed_size)
+        );
+        assert!(cache.get::<Fact>(&w.diff_id, "inventory-2").is_none());
+        assert!(cache.get::<Fact>(&Digest::sha256_of(b"other"), "inventory-1").is_none());
+        assert_eq!(cache.status().unwrap().entries, 1);
+        let removed = cache.clean().unwrap();
+        assert_eq!(removed.entries, 1);
+        assert_eq!(cache.status().unwrap(), CacheStatus::default());
+    }
+
+    #[test]
+    fn damaged_or_foreign_entries_are_ignored_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path().to_path_buf());
+        let w = walk();
+        cache.put(&w.diff_id, "inventory-1", &w).unwrap();
+        let path = cache.path(&w.diff_id, "inventory-1");
+        let good = std::fs::read(&path).unwrap();
+        for damaged in [good[..good.len() / 2].to_vec(), b"garbage".to_vec(), Vec::new()] {
+            std::fs::write(&path, &damaged).unwrap();
+            assert!(cache.get::<Fact>(&w.diff_id, "inventory-1").is_none());
+            assert!(!path.exists(), "a damaged entry is removed");
+        }
+        // A valid entry renamed to another layer's name is not trusted.
+        let other = Digest::sha256_of(b"other layer");
+        std::fs::write(cache.path(&other, "inventory-1"), &good).unwrap();
+        assert!(cache.get::<Fact>(&other, "inventory-1").is_none());
+    }
+
+    #[test]
+    fn concurrent_writers_never_show_readers_a_partial_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(LayerCache::new(dir.path().to_path_buf()));
+        let w = Arc::new(walk());
+        cache.put(&w.diff_id, "inventory-1", &w).unwrap();
+        let misses = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        cache.put(&w.diff_id, "inventory-1", &w).unwrap();
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..200 {
+                    match cache.get::<Fact>(&w.diff_id, "inventory-1") {
+                        Some(back) => assert_eq!(facts(&back), facts(&w)),
+                        None => {
+                            misses.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        });
+        assert_eq!(
+            misses.load(Ordering::Relaxed),
+            0,
+            "rename is atomic: never a miss, never garbage"
+        );
+        assert_eq!(cache.status().unwrap().entries, 1, "no temporary files left behind");
+    }
+
+    #[test]
+    fn claims_serialize_one_layer_and_not_others() {
+        let cache = LayerCache::new(PathBuf::from("/nonexistent"));
+        let (a, b) = (Digest::sha256_of(b"a"), Digest::sha256_of(b"b"));
+        let inside = AtomicUsize::new(0);
+        let max_inside = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let _claim = cache.claim(&a);
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_inside.fetch_max(now, Ordering::SeqCst);
+                    // Another layer is not held up by a claim on `a`.
+                    drop(cache.claim(&b));
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert_eq!(max_inside.load(Ordering::SeqCst), 1);
+    }
+}
