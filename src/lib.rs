@@ -7,6 +7,7 @@
 //! files; [`report`] prints it; [`cli`] wires the subcommands to exit codes.
 
 pub mod advisory;
+pub mod audit;
 pub mod cli;
 pub mod image;
 pub mod inventory;

@@ -386,7 +386,7 @@ fn errors_exit_2_never_0_or_1() {
         (vec!["scan", demo, "--db", "/nonexistent/db"], "no advisory database"),
         (
             vec!["scan", "/nonexistent/image.tar", "--db", db],
-            "not a file or directory",
+            "no such file or directory",
         ),
         (
             vec!["scan", demo, "--db", db, "--policy", "/nonexistent/policy.toml"],

@@ -1,9 +1,12 @@
 //! The command line: one file per subcommand. Every failure becomes exit code 2 with a message
 //! on stderr; success is 0 (and, once the gate lands, 1 for a failing policy).
 
+mod audit;
+mod cache;
 mod db;
 mod inventory;
 mod policy;
+mod pull;
 mod scan;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,6 +44,14 @@ pub enum Command {
     /// Manage the local advisory database.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Audit every image in a registry: catalog, tags, one scan per digest, summaries.
+    #[command(
+        after_help = "Examples:\n  imagegate audit registry.example.com --repo 'team/*' --latest 3 --out audit\n  imagegate audit registry.example.com --shard 2/4 --out shard-2\n  imagegate audit merge shard-1 shard-2 shard-3 shard-4 --out audit"
+    )]
+    Audit(audit::Args),
+    /// The per-layer cache of registry pulls.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -72,6 +83,8 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Db(command) => db::run(command),
         Command::Policy(command) => policy::run(command),
+        Command::Cache(command) => cache::run(command),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -112,12 +125,8 @@ fn parse_platform(text: &str) -> anyhow::Result<crate::image::model::Platform> {
 }
 
 /// Reads IMAGE and lists what it ships; the inventory's warnings go to stderr.
-fn read_inventory(image: &str, platform: crate::image::model::Platform) -> anyhow::Result<crate::inventory::Inventory> {
-    let options = crate::image::LoadOptions {
-        platform,
-        ..Default::default()
-    };
-    let loaded = crate::image::load(image, &options, &crate::inventory::Collector)?;
+fn read_inventory(image: &str, options: &crate::image::LoadOptions) -> anyhow::Result<crate::inventory::Inventory> {
+    let loaded = crate::image::load(image, options, &crate::inventory::Collector)?;
     let inv = crate::inventory::build(loaded);
     for w in &inv.warnings {
         eprintln!("warning: {}: {w}", inv.image.reference);

@@ -3,9 +3,9 @@
 
 use super::db::DbArg;
 use super::emit;
-use crate::advisory::{db, scan};
+use crate::advisory::db;
 use crate::policy::Policy;
-use crate::policy::evaluate::{self, Context};
+use crate::policy::evaluate;
 use crate::report::{self, scan::DbInfo};
 use anyhow::Context as _;
 use std::io::IsTerminal;
@@ -22,7 +22,7 @@ pub enum ReportFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or -.
+    /// REGISTRY/REPO[:TAG|@DIGEST], docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or -.
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
@@ -32,9 +32,8 @@ pub struct Args {
     /// The image's Dockerfile: SARIF results point at the step that added each finding.
     #[arg(long)]
     pub dockerfile: Option<PathBuf>,
-    /// Platform to pick from a multi-platform image (os/arch[/variant]).
-    #[arg(long, default_value = "linux/amd64")]
-    pub platform: String,
+    #[command(flatten)]
+    pub pull: super::pull::PullArgs,
     /// Format of the report on stdout (or --output).
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -54,7 +53,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let platform = super::parse_platform(&args.platform)?;
+    let load = args.pull.load_options()?;
     // Policy and database first: without them there is nothing to decide, so fail before reading.
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let policy = Policy::discover(args.policy.as_deref(), &cwd)?;
@@ -67,23 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let dir = args.db.resolve();
     let index = db::open(&dir)?;
-    let inv = super::read_inventory(&args.image, platform)?;
-    let result = scan::scan(&inv, &index)?;
-    let known_id = |id: &str| {
-        result
-            .vulnerabilities
-            .iter()
-            .any(|v| v.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
-            || index.by_id(id).is_ok_and(|r| !r.is_empty())
-    };
-    let ctx = Context {
-        inventory: &inv,
-        scan: &result,
-        db_built_at: Some(index.meta().built_at),
-        now: jiff::Timestamp::now(),
-        known_id: &known_id,
-    };
-    let outcome = evaluate::evaluate(&policy, &ctx);
+    let inv = super::read_inventory(&args.image, &load)?;
+    let (_, outcome) = evaluate::gate(&policy, &inv, &index, Some(index.meta().built_at))?;
     let info = DbInfo {
         source: dir.display().to_string(),
         built_at: Some(index.meta().built_at),

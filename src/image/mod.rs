@@ -4,24 +4,33 @@
 
 pub mod digest;
 pub mod model;
+pub mod registry;
+mod remote;
 pub mod source;
 pub mod store;
 
-use crate::layer::{Capture, Change, Compression, Limits, WalkError};
+use crate::layer::cache::LayerCache;
+use crate::layer::{Capture, Change, Compression, LayerWalk, Limits, WalkError};
 use digest::{Algorithm, Digest};
 use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
 use rayon::prelude::*;
 use serde::Serialize;
 use source::{ImageSource, Selector};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use store::{Store, StoreError};
 
 /// How to load an image.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LoadOptions {
     /// Platform to pick from a multi-platform index.
     pub platform: Platform,
     pub limits: Limits,
+    /// Credentials, plain-HTTP hosts and timeouts for registry pulls.
+    pub registry: registry::RegistryOptions,
+    /// Walks of registry layers, by diff_id; `None` walks every layer. Local images are
+    /// always read: their bytes are already here, and reading them verifies them.
+    pub cache: Option<Arc<LayerCache>>,
 }
 
 impl Default for LoadOptions {
@@ -29,6 +38,8 @@ impl Default for LoadOptions {
         LoadOptions {
             platform: default_platform(),
             limits: Limits::default(),
+            registry: Default::default(),
+            cache: None,
         }
     }
 }
@@ -57,6 +68,11 @@ pub enum ImageError {
     },
     #[error("image `{image}`: {message}")]
     Layout { image: String, message: String },
+    #[error("image `{image}`: {source}")]
+    Registry {
+        image: String,
+        source: Box<registry::RegistryError>,
+    },
     #[error("image `{image}`: no image for platform {wanted}; the index has: {}", available.join(", "))]
     Platform {
         image: String,
@@ -163,6 +179,7 @@ pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> 
         source,
     };
     let (store, select) = match &source {
+        ImageSource::Registry(reference) => return ctx.load_remote(reference, capture),
         ImageSource::OciDir { dir, select } => (Store::dir(dir), select.clone()),
         ImageSource::DockerArchive { path, select } | ImageSource::OciArchive { path, select } => (
             Store::tar_file(path, capture, &options.limits).map_err(store_err)?,
@@ -186,6 +203,28 @@ pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> 
 struct Ctx<'a> {
     image: String,
     options: &'a LoadOptions,
+}
+
+impl Ctx<'_> {
+    fn load_remote<C: Capture>(
+        &self,
+        reference: &registry::Reference,
+        capture: &C,
+    ) -> Result<Image<C::Fact>, ImageError> {
+        let client = registry::Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?;
+        let chosen = self.choose_remote(&client, reference)?;
+        let blobs = remote::RemoteBlobs {
+            client,
+            reference: reference.clone(),
+            cache: self.options.cache.as_deref(),
+        };
+        // Its own pool: layer downloads wait on the network, so more of them than cores run at once.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(remote::PARALLEL_DOWNLOADS)
+            .build()
+            .map_err(|e| self.layout(format!("starting download threads: {e}")))?;
+        pool.install(|| self.finish(&blobs, chosen, capture))
+    }
 }
 
 fn blob_path(d: &Digest) -> String {
@@ -273,7 +312,7 @@ impl Ctx<'_> {
             // A layout holding one multi-platform image lists its platforms directly.
             several if several.iter().all(|m| m.platform.is_some()) => {
                 let entries: Vec<model::Descriptor> = several.iter().map(|m| (*m).clone()).collect();
-                self.pick_platform(store, &entries)?
+                self.pick_local_platform(store, &entries)?
             }
             [] => {
                 return Err(match select {
@@ -335,17 +374,13 @@ impl Ctx<'_> {
         let Some(entries) = manifest.manifests.as_ref().filter(|_| manifest.config.is_none()) else {
             return Ok((d.digest, manifest));
         };
-        let m = self.pick_platform(store, entries)?;
+        let m = self.pick_local_platform(store, entries)?;
         self.resolve_manifest(store, m, depth + 1)
     }
 
     /// Picks the entry for the requested platform: an exact match first, then one that
     /// satisfies it (a request without a variant takes any variant).
-    fn pick_platform(
-        &self,
-        store: &Store<impl Clone + Send>,
-        entries: &[model::Descriptor],
-    ) -> Result<model::Descriptor, ImageError> {
+    fn pick_platform(&self, entries: &[model::Descriptor]) -> Result<model::Descriptor, ImageError> {
         let wanted = &self.options.platform;
         // Attestation manifests carry platform unknown/unknown; they are never an image.
         let images: Vec<&model::Descriptor> = entries
@@ -364,17 +399,27 @@ impl Ctx<'_> {
                 available: images.iter().map(|m| platform_of(&m).to_string()).collect(),
             });
         };
+        Ok((*m).clone())
+    }
+
+    /// [`Self::pick_platform`] for a local layout, whose index may name platforms it holds no blobs for.
+    fn pick_local_platform(
+        &self,
+        store: &Store<impl Clone + Send>,
+        entries: &[model::Descriptor],
+    ) -> Result<model::Descriptor, ImageError> {
+        let m = self.pick_platform(entries)?;
         if store
             .size(&blob_path(&m.digest))
             .map_err(|e| self.store_err(e))?
             .is_none()
         {
             return Err(self.layout(format!(
-                "the index names {wanted} as {} but its blobs are not in the image (saved for another platform?)",
-                m.digest
+                "the index names {} as {} but its blobs are not in the image (saved for another platform?)",
+                self.options.platform, m.digest
             )));
         }
-        Ok((*m).clone())
+        Ok(m)
     }
 
     fn choose_docker(&self, store: &Store<impl Clone + Send>, select: Option<&Selector>) -> Result<Chosen, ImageError> {
@@ -449,7 +494,7 @@ impl Ctx<'_> {
     /// it with its history entry.
     fn finish<C: Capture>(
         &self,
-        store: &Store<C::Fact>,
+        blobs: &impl LayerBlobs<C>,
         chosen: Chosen,
         capture: &C,
     ) -> Result<Image<C::Fact>, ImageError> {
@@ -464,7 +509,7 @@ impl Ctx<'_> {
         }
         // Sizes first: a manifest that lies about a blob fails before anything is read.
         for (index, l) in chosen.layers.iter().enumerate() {
-            let stored = store.size(&l.path).map_err(|e| self.store_err(e))?;
+            let stored = blobs.stored_size(l).map_err(|e| self.store_err(e))?;
             let stored = stored.ok_or_else(|| self.layout(format!("layer {index} blob `{}` is missing", l.path)))?;
             if let Some(d) = &l.descriptor
                 && d.size != stored
@@ -482,14 +527,7 @@ impl Ctx<'_> {
             .layers
             .par_iter()
             .zip(config.rootfs.diff_ids.par_iter())
-            .map(|(l, diff_id)| {
-                let blob_alg = l
-                    .descriptor
-                    .as_ref()
-                    .map_or(Algorithm::Sha256, |d| d.digest.algorithm());
-                let size = l.descriptor.as_ref().map(|d| d.size);
-                store.walk(&l.path, size, capture, limits, (blob_alg, diff_id.algorithm()))
-            })
+            .map(|(l, diff_id)| blobs.walk(l, diff_id, capture, limits))
             .collect();
 
         let mut history = config.history.iter().filter(|h| !h.empty_layer);
@@ -564,6 +602,47 @@ impl Ctx<'_> {
             config,
             layers,
         })
+    }
+}
+
+/// Where an image's layer blobs are read from: a local store, or a registry.
+trait LayerBlobs<C: Capture>: Sync {
+    /// The size of the blob as stored, `None` when it is missing.
+    fn stored_size(&self, layer: &LayerRef) -> Result<Option<u64>, StoreError>;
+    /// Walks the layer; `diff_id` is what the config says its uncompressed tar hashes to.
+    fn walk(
+        &self,
+        layer: &LayerRef,
+        diff_id: &Digest,
+        capture: &C,
+        limits: &Limits,
+    ) -> Result<LayerWalk<C::Fact>, WalkError>;
+}
+
+impl<C: Capture> LayerBlobs<C> for Store<C::Fact> {
+    fn stored_size(&self, layer: &LayerRef) -> Result<Option<u64>, StoreError> {
+        self.size(&layer.path)
+    }
+    fn walk(
+        &self,
+        layer: &LayerRef,
+        diff_id: &Digest,
+        capture: &C,
+        limits: &Limits,
+    ) -> Result<LayerWalk<C::Fact>, WalkError> {
+        let blob_alg = layer
+            .descriptor
+            .as_ref()
+            .map_or(Algorithm::Sha256, |d| d.digest.algorithm());
+        let size = layer.descriptor.as_ref().map(|d| d.size);
+        Store::walk(
+            self,
+            &layer.path,
+            size,
+            capture,
+            limits,
+            (blob_alg, diff_id.algorithm()),
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the user typed as IMAGE, parsed into where to read the image from.
 
 use super::digest::Digest;
+use super::registry::Reference;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub enum ImageSource {
     OciArchive { path: PathBuf, select: Option<Selector> },
     /// A `docker save` stream on standard input.
     Stdin,
+    /// An image in a registry (`alpine`, `ghcr.io/org/app:1.2`, `host:5000/app@sha256:…`).
+    Registry(Reference),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +33,7 @@ pub enum SourceError {
     #[error("image `{0}`: no such file or directory")]
     Missing(String),
     #[error(
-        "image `{0}`: not a file or directory; give docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH or - (registry pulls are not supported yet)"
+        "image `{0}`: not a file, a directory or a registry reference; give docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH, -, or REGISTRY/REPO[:TAG|@DIGEST]"
     )]
     Unknown(String),
     #[error("image `{0}`: {1}")]
@@ -68,8 +71,31 @@ impl ImageSource {
                 select: None,
             });
         }
-        Err(SourceError::Unknown(reference.to_string()))
+        if let Some(rest) = reference
+            .strip_prefix("registry:")
+            .or(reference.strip_prefix("docker://"))
+        {
+            return Reference::parse(rest)
+                .map(ImageSource::Registry)
+                .map_err(|e| SourceError::Invalid(reference.into(), e.to_string()));
+        }
+        // `app.tar` or `./out/app` is a file the user expected to exist, not a registry image
+        // to look for on Docker Hub.
+        if looks_like_path(reference) {
+            return Err(SourceError::Missing(reference.to_string()));
+        }
+        Reference::parse(reference)
+            .map(ImageSource::Registry)
+            .map_err(|_| SourceError::Unknown(reference.to_string()))
     }
+}
+
+fn looks_like_path(reference: &str) -> bool {
+    let lower = reference.to_ascii_lowercase();
+    reference.starts_with(['/', '.', '~'])
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst", ".json"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
 }
 
 /// Splits `PATH[:TAG|@DIGEST]`. Paths may contain `:` and tags may too (`app:dev`), so the
@@ -154,8 +180,24 @@ mod tests {
         );
         assert!(matches!(
             ImageSource::parse("/no/such/thing"),
+            Err(SourceError::Missing(_))
+        ));
+        assert!(matches!(ImageSource::parse("app.tar"), Err(SourceError::Missing(_))));
+        assert!(matches!(
+            ImageSource::parse("Not An Image!"),
             Err(SourceError::Unknown(_))
         ));
+        let Ok(ImageSource::Registry(r)) = ImageSource::parse("127.0.0.1:5000/team/app:v1") else {
+            panic!("a registry reference");
+        };
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "team/app", Some("v1"))
+        );
+        let Ok(ImageSource::Registry(r)) = ImageSource::parse("alpine") else {
+            panic!("docker.io shorthand");
+        };
+        assert_eq!(r.to_string(), "docker.io/library/alpine:latest");
         assert!(matches!(
             ImageSource::parse("oci:/no/such:tag"),
             Err(SourceError::Missing(_))

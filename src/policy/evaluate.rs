@@ -3,7 +3,8 @@
 
 use super::finding::{Evidence, Finding, Level, Verdict};
 use super::{FailOn, Ignore, PackageEcosystem, Policy};
-use crate::advisory::scan::{NoteKind, ScanResult, Vulnerability};
+use crate::advisory::index::IndexError;
+use crate::advisory::scan::{Advisories, NoteKind, ScanResult, Vulnerability};
 use crate::inventory::{Inventory, LayerRef};
 use crate::report::human_size;
 
@@ -24,6 +25,34 @@ pub struct Outcome {
     /// Vulnerabilities below `report_from`, counted but not listed.
     pub hidden: usize,
     pub verdict: Verdict,
+}
+
+/// The whole decision for one image: match its packages against the advisories, then
+/// evaluate the policy. `db_built_at` is `None` for live sources (no age to check).
+pub fn gate(
+    policy: &Policy,
+    inventory: &Inventory,
+    advisories: &dyn Advisories,
+    db_built_at: Option<i64>,
+) -> Result<(ScanResult, Outcome), IndexError> {
+    let scan = crate::advisory::scan::scan(inventory, advisories)?;
+    let known_id = |id: &str| {
+        scan.vulnerabilities
+            .iter()
+            .any(|v| v.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
+            || advisories.by_id(id).is_ok_and(|r| !r.is_empty())
+    };
+    let outcome = evaluate(
+        policy,
+        &Context {
+            inventory,
+            scan: &scan,
+            db_built_at,
+            now: jiff::Timestamp::now(),
+            known_id: &known_id,
+        },
+    );
+    Ok((scan, outcome))
 }
 
 pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {

@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1378,7 +1380,7 @@ pub const DEMO_CREATED_BY: &[&str] = &[
     "RUN /bin/sh -c rm -rf node_modules/minimist # buildkit",
 ];
 
-fn demo_base_layer() -> Layer {
+pub fn demo_base_layer() -> Layer {
     let busybox_applets = [
         "ash", "cat", "chmod", "chown", "cp", "date", "dd", "df", "echo", "grep", "gunzip", "gzip", "hostname", "kill",
         "ln", "ls", "mkdir", "mount", "mv", "ping", "ps", "pwd", "rm", "sed", "sh", "sleep", "tar", "touch", "umount",

@@ -1,0 +1,67 @@
+//! How IMAGE is read: the platform, registry credentials and plain-HTTP hosts, and the layer
+//! cache. Shared by `inventory`, `scan`, `audit` and the hook.
+
+use crate::image::LoadOptions;
+use crate::image::registry::RegistryOptions;
+use crate::layer::cache::LayerCache;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PullArgs {
+    /// Platform to pick from a multi-platform image (os/arch[/variant]).
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: String,
+    /// Registry user name (sent only to the registry of the image).
+    #[arg(long, env = "IMAGEGATE_USERNAME")]
+    pub username: Option<String>,
+    /// Registry password or token (sent only to the registry of the image).
+    #[arg(long, env = "IMAGEGATE_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// A registry (HOST:PORT) to reach over plain HTTP; 127.0.0.1 and localhost always are.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub insecure: Vec<String>,
+    /// Seconds a registry may stay silent before the pull fails.
+    #[arg(long, env = "IMAGEGATE_REGISTRY_TIMEOUT", default_value_t = 30, value_name = "SECS")]
+    pub registry_timeout: u64,
+    /// Walk every layer again instead of using the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The layer cache [default: $XDG_CACHE_HOME/imagegate/layers]
+    #[arg(long, env = "IMAGEGATE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl PullArgs {
+    pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
+        let platform = super::parse_platform(&self.platform)?;
+        let mut registry = RegistryOptions {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            insecure: self.insecure.clone(),
+            read_timeout: Duration::from_secs(self.registry_timeout.max(1)),
+            ..Default::default()
+        };
+        if registry.username.is_some() != registry.password.is_some() {
+            anyhow::bail!("--username and --password go together (or IMAGEGATE_USERNAME and IMAGEGATE_PASSWORD)");
+        }
+        registry.connect_timeout = registry.connect_timeout.min(registry.read_timeout);
+        let cache = if self.no_cache {
+            None
+        } else {
+            cache_dir(self.cache_dir.as_ref())
+        };
+        Ok(LoadOptions {
+            platform,
+            registry,
+            cache: cache.map(|dir| Arc::new(LayerCache::new(dir))),
+            ..Default::default()
+        })
+    }
+}
+
+/// The layer cache directory: `--cache-dir`, else the default; `None` when there is no home.
+pub fn cache_dir(explicit: Option<&PathBuf>) -> Option<PathBuf> {
+    explicit.cloned().or_else(LayerCache::default_dir)
+}

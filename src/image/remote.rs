@@ -1,0 +1,154 @@
+//! Images in a registry: the manifest chain and the config fetched over HTTP, layer blobs
+//! streamed straight into the walk (several at a time), walks cached by diff_id.
+
+use super::digest::Digest;
+use super::registry::{Client, Reference, RegistryError};
+use super::{Chosen, Ctx, ImageError, LayerBlobs, LayerRef, model};
+use crate::image::store::StoreError;
+use crate::layer::cache::LayerCache;
+use crate::layer::{self, Capture, Compression, LayerWalk, Limits, WalkError};
+use std::io::{self, Read};
+
+/// Blobs downloaded at once. Downloads wait on the network, not the CPU, so more than the
+/// machine's cores pay off; registries throttle clients that open many more.
+pub const PARALLEL_DOWNLOADS: usize = 4;
+
+/// Manifest lists nest at most this deep (real images use one level).
+const MAX_INDEX_DEPTH: usize = 4;
+
+pub(super) struct RemoteBlobs<'a> {
+    pub client: Client,
+    pub reference: Reference,
+    pub cache: Option<&'a LayerCache>,
+}
+
+impl Ctx<'_> {
+    pub(super) fn registry_err(&self, source: RegistryError) -> ImageError {
+        ImageError::Registry {
+            image: self.image.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Follows the reference (through manifest lists, by platform) to one image manifest and
+    /// its config. Every manifest fetched by digest is checked against that digest.
+    pub(super) fn choose_remote(&self, client: &Client, reference: &Reference) -> Result<Chosen, ImageError> {
+        let mut wanted = reference.manifest_ref();
+        let mut expected: Option<Digest> = reference.digest.clone();
+        for _ in 0..=MAX_INDEX_DEPTH {
+            let fetched = client.manifest(reference, &wanted).map_err(|e| self.registry_err(e))?;
+            if let Some(expected) = &expected
+                && &fetched.digest != expected
+            {
+                return Err(ImageError::Digest {
+                    image: self.image.clone(),
+                    what: format!("manifest {wanted}"),
+                    expected: expected.clone(),
+                    actual: fetched.digest,
+                });
+            }
+            let path = format!("manifest {}", fetched.digest);
+            let manifest: model::Manifest = self.parse(&fetched.bytes, &path, "an image manifest or index")?;
+            if let Some(entries) = manifest.manifests.as_ref().filter(|_| manifest.config.is_none()) {
+                let pick = self.pick_platform(entries)?;
+                wanted = pick.digest.to_string();
+                expected = Some(pick.digest);
+                continue;
+            }
+            let config = manifest.config.ok_or_else(|| {
+                self.layout(format!(
+                    "manifest {} ({}) has no config; only OCI and Docker schema 2 images are supported",
+                    fetched.digest, fetched.media_type
+                ))
+            })?;
+            let config_bytes = client
+                .blob_bytes(reference, &config.digest, config.size)
+                .map_err(|e| self.registry_err(e))?;
+            let layers = manifest
+                .layers
+                .into_iter()
+                .map(|d| LayerRef {
+                    path: d.digest.to_string(),
+                    descriptor: Some(d),
+                })
+                .collect();
+            return Ok(Chosen {
+                manifest_digest: Some(fetched.digest),
+                config_digest: config.digest,
+                config_bytes,
+                repo_tags: vec![reference.to_string()],
+                layers,
+            });
+        }
+        Err(self.layout(format!("manifest lists nested more than {MAX_INDEX_DEPTH} deep")))
+    }
+}
+
+impl<C: Capture> LayerBlobs<C> for RemoteBlobs<'_> {
+    /// The registry is asked for the blob only when it is walked; the walk checks its real size.
+    fn stored_size(&self, layer: &LayerRef) -> Result<Option<u64>, StoreError> {
+        Ok(layer.descriptor.as_ref().map(|d| d.size))
+    }
+
+    fn walk(
+        &self,
+        layer: &LayerRef,
+        diff_id: &Digest,
+        capture: &C,
+        limits: &Limits,
+    ) -> Result<LayerWalk<C::Fact>, WalkError> {
+        let Some(d) = &layer.descriptor else {
+            return Err(WalkError::Io(io::Error::other("a registry layer without a descriptor")));
+        };
+        let cache = self.cache.zip(capture.analyzer());
+        // Another worker of this process walking the same layer finishes first; we then find
+        // its result in the cache instead of downloading the blob again.
+        let _claim = cache.map(|(c, _)| c.claim(diff_id));
+        if let Some((cache, analyzer)) = cache
+            && let Some(mut hit) = cache.get::<C::Fact>(diff_id, analyzer)
+        {
+            // The walk was verified against this diff_id when it was cached. The blob itself
+            // (which may be compressed differently in this image) is not downloaded.
+            hit.blob_digest = d.digest.clone();
+            hit.blob_size = d.size;
+            hit.compression = compression_of(&d.media_type).unwrap_or(hit.compression);
+            return Ok(hit);
+        }
+        let open = || -> Result<_, WalkError> {
+            let blob = self
+                .client
+                .open_blob(&self.reference, &d.digest, d.size)
+                .map_err(|e| WalkError::Io(io::Error::other(e)))?;
+            // One byte more than promised is enough to catch a blob that is too long.
+            Ok(blob.take(d.size.saturating_add(1)))
+        };
+        let mut walk = layer::walk(open()?, capture, limits, d.digest.algorithm(), diff_id.algorithm())?;
+        if !walk.unresolved_links.is_empty() {
+            // pnpm hardlinks: a second download of this one layer resolves them.
+            layer::resolve_links(open()?, capture, limits, &mut walk)?;
+        }
+        // Only a verified walk may be cached; the caller rejects the others.
+        if let Some((cache, analyzer)) = cache
+            && walk.blob_digest == d.digest
+            && walk.blob_size == d.size
+            && &walk.diff_id == diff_id
+            && let Err(e) = cache.put(diff_id, analyzer, &walk)
+        {
+            tracing::warn!("layer cache: {e}");
+        }
+        Ok(walk)
+    }
+}
+
+/// The compression a layer media type names, for cached walks whose blob was not read.
+fn compression_of(media_type: &str) -> Option<Compression> {
+    if media_type.ends_with("gzip") {
+        Some(Compression::Gzip)
+    } else if media_type.ends_with("zstd") {
+        Some(Compression::Zstd)
+    } else if media_type.ends_with(".tar") {
+        Some(Compression::None)
+    } else {
+        None
+    }
+}

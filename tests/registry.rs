@@ -1,0 +1,601 @@
+//! End-to-end tests of registry pulls, the layer cache and the registry audit, against a real
+//! registry (Debian's `docker-registry`, started per test on a free 127.0.0.1 port; see
+//! `tests/support/registry.rs`) with images the tests build and push.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use support::registry::{Action, FaultProxy, Registry};
+use support::*;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with its own layer cache (unless `env` sets one) and no ambient config.
+fn imagegate(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::cargo_bin("imagegate").expect("binary");
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env("IMAGEGATE_CACHE_DIR", home.path().join("cache"))
+        .env("DOCKER_CONFIG", home.path().join("docker"))
+        .env("IMAGEGATE_REGISTRY_TIMEOUT", "10")
+        .env_remove("IMAGEGATE_USERNAME")
+        .env_remove("IMAGEGATE_PASSWORD")
+        .env_remove("IMAGEGATE_DB")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn db() -> &'static Path {
+    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DB.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("db");
+        let root = repo_root();
+        let r = imagegate(
+            &[
+                "db",
+                "import",
+                "--db",
+                db.to_str().unwrap(),
+                root.join("testdata/osv/npm").to_str().unwrap(),
+                root.join("testdata/osv/alpine").to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        (tmp, db)
+    })
+    .1
+}
+
+fn demo_path() -> String {
+    repo_root().join("testdata/demo/app.tar").display().to_string()
+}
+
+/// The packages of an inventory report, without what depends on where the image came from.
+fn packages(inventory_json: &str) -> Value {
+    let v: Value = serde_json::from_str(inventory_json).unwrap_or_else(|e| panic!("{e}: {inventory_json}"));
+    serde_json::json!({
+        "os": v["os"],
+        "apk": v["apk"],
+        "npm": v["npm"],
+        "users": v["users"],
+    })
+}
+
+fn inventory(image: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut args = vec!["inventory", image, "--format", "json"];
+    args.extend_from_slice(extra);
+    imagegate(&args, env)
+}
+
+fn scan_json(image: &str, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    let mut args = vec!["scan", image, "--db", db().to_str().unwrap(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let r = imagegate(&args, env);
+    assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
+    (r.code, serde_json::from_str(&r.stdout).unwrap(), r.stderr)
+}
+
+fn finding_rules(v: &Value) -> Vec<String> {
+    let mut r: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    r.sort();
+    r
+}
+
+#[test]
+fn oci_and_docker_manifests_read_like_the_local_archive() {
+    let registry = Registry::start();
+    let local = inventory(&demo_path(), &[], &[]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    let expected = packages(&local.stdout);
+    assert!(expected["npm"].as_array().is_some_and(|a| !a.is_empty()));
+
+    let oci = demo_spec().build();
+    registry.push("demo/app", Some("oci"), &oci);
+    let docker = demo_spec().media(MediaTypes::Docker).build();
+    registry.push("demo/app", Some("docker"), &docker);
+    for (tag, built) in [("oci", &oci), ("docker", &docker)] {
+        let image = format!("{}/demo/app:{tag}", registry.addr());
+        let r = inventory(&image, &[], &[]);
+        assert_eq!(r.code, 0, "{tag}: {}", r.stderr);
+        assert_eq!(packages(&r.stdout), expected, "{tag}");
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["image"]["manifest_digest"], built.manifest_digest, "{tag}");
+        // By digest too.
+        let by_digest = format!("{}/demo/app@{}", registry.addr(), built.manifest_digest);
+        let r = inventory(&by_digest, &[], &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(packages(&r.stdout), expected);
+    }
+    // And the gate decides the same way as for the archive.
+    let (code, v, _) = scan_json(&format!("{}/demo/app:oci", registry.addr()), &[], &[]);
+    let (local_code, local_v, _) = scan_json(&demo_path(), &[], &[]);
+    assert_eq!((code, finding_rules(&v)), (local_code, finding_rules(&local_v)));
+}
+
+#[test]
+fn a_multi_platform_index_gives_the_platform_asked_for() {
+    let registry = Registry::start();
+    let amd = ImageSpec::new()
+        .layer(
+            Layer::new().file("etc/alpine-release", "3.20.3\n"),
+            Compression::Gzip,
+            "ADD amd64",
+        )
+        .build();
+    let arm = ImageSpec::new()
+        .platform("linux", "arm64", Some("v8"))
+        .layer(
+            Layer::new().file("etc/alpine-release", "3.19.4\n"),
+            Compression::Gzip,
+            "ADD arm64",
+        )
+        .build();
+    registry.push_index("multi", "v1", &[&amd, &arm], OCI_INDEX);
+    registry.push_index(
+        "multi",
+        "list",
+        &[&amd, &arm],
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    );
+    for tag in ["v1", "list"] {
+        let image = format!("{}/multi:{tag}", registry.addr());
+        for (platform, release, digest) in [
+            ("linux/arm64", "3.19.4", &arm.manifest_digest),
+            ("linux/amd64", "3.20.3", &amd.manifest_digest),
+        ] {
+            let r = inventory(&image, &["--platform", platform], &[]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let v: Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!(v["os"]["version"], release, "{tag} {platform}: {}", v["os"]);
+            assert_eq!(&v["image"]["manifest_digest"], digest);
+        }
+        let r = inventory(&image, &["--platform", "linux/s390x"], &[]);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("linux/arm64"), "lists what there is: {}", r.stderr);
+    }
+}
+
+#[test]
+fn basic_auth_from_flags_env_and_a_credential_helper_and_a_wrong_password() {
+    let registry = Registry::start_with_htpasswd("ci", "s3cret-pw");
+    let built = demo_spec().build();
+    registry.push("private/app", Some("1.0"), &built);
+    let image = format!("{}/private/app:1.0", registry.addr());
+
+    let r = inventory(&image, &["--username", "ci", "--password", "s3cret-pw"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = inventory(
+        &image,
+        &[],
+        &[("IMAGEGATE_USERNAME", "ci"), ("IMAGEGATE_PASSWORD", "s3cret-pw")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let r = inventory(&image, &["--username", "ci", "--password", "wrong-pw-123"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("authentication failed for") && r.stderr.contains(registry.addr()),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("wrong-pw-123") && !r.stdout.contains("wrong-pw-123"));
+    let r = inventory(&image, &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
+
+    // ~/.docker/config.json naming a credential helper, found on PATH.
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-igtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{}\" ] || exit 1\necho '{{\"Username\":\"ci\",\"Secret\":\"s3cret-pw\"}}'\n",
+            registry.addr()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"igtest"}}}}"#, registry.addr()),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let r = inventory(
+        &image,
+        &[],
+        &[("DOCKER_CONFIG", docker.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn missing_repositories_and_tags_and_a_dead_registry_exit_2_and_say_so() {
+    let mut registry = Registry::start();
+    registry.push("demo/app", Some("1.0"), &demo_spec().build());
+    let r = inventory(&format!("{}/demo/app:nope", registry.addr()), &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no such") && r.stderr.contains("nope"),
+        "{}",
+        r.stderr
+    );
+    let r = inventory(&format!("{}/no/such:1.0", registry.addr()), &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no such"), "{}", r.stderr);
+    let addr = registry.addr().to_string();
+    registry.stop();
+    let started = Instant::now();
+    let r = inventory(&format!("{addr}/demo/app:1.0"), &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unreachable") && r.stderr.contains(&addr),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried_and_a_hang_times_out() {
+    let registry = Registry::start();
+    let built = demo_spec().build();
+    registry.push("demo/app", Some("1.0"), &built);
+    let local = inventory(&demo_path(), &[], &[]);
+    let expected = packages(&local.stdout);
+
+    // 429 (Retry-After: 1) twice on the manifest, then 500 three times on a layer blob.
+    let layer = built.layers[2].digest.clone();
+    let proxy = FaultProxy::start(registry.addr(), move |path, n| {
+        if path.contains("/manifests/") && n < 2 {
+            Action::Answer(429, vec![("Retry-After".into(), "1".into())])
+        } else if path.contains(&layer) && n < 3 {
+            Action::Answer(500, vec![])
+        } else {
+            Action::Forward
+        }
+    });
+    let image = format!("{}/demo/app:1.0", proxy.addr());
+    let r = inventory(&image, &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(packages(&r.stdout), expected);
+    assert_eq!(proxy.count("/manifests/"), 3);
+
+    // 500 forever: exit 2, naming the host and the status.
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Answer(500, vec![]));
+    let r = inventory(&format!("{}/demo/app:1.0", proxy.addr()), &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(proxy.addr()) && r.stderr.contains("500"),
+        "{}",
+        r.stderr
+    );
+
+    // A 429 asking for an hour fails at once, saying when to come back.
+    let proxy = FaultProxy::start(registry.addr(), |_, _| {
+        Action::Answer(429, vec![("Retry-After".into(), "3600".into())])
+    });
+    let r = inventory(&format!("{}/demo/app:1.0", proxy.addr()), &[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("rate limited (retry after 3600 s)"), "{}", r.stderr);
+
+    // A registry that accepts and never answers.
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Hang);
+    let started = Instant::now();
+    let r = inventory(
+        &format!("{}/demo/app:1.0", proxy.addr()),
+        &["--registry-timeout", "1"],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_blob_cut_mid_body_is_resumed_and_a_registry_stopped_mid_pull_fails() {
+    let registry = Arc::new(Mutex::new(Registry::start()));
+    let built = demo_spec().build();
+    let addr = registry.lock().unwrap().addr().to_string();
+    registry.lock().unwrap().push("demo/app", Some("1.0"), &built);
+    let local = inventory(&demo_path(), &[], &[]);
+    let expected = packages(&local.stdout);
+
+    let layer = built.layers[0].digest.clone();
+    let half = built.layers[0].blob.len() / 2;
+    let cut = layer.clone();
+    let proxy = FaultProxy::start(&addr, move |path, n| {
+        if path.contains(&cut) && n == 0 {
+            Action::Cut(half)
+        } else {
+            Action::Forward
+        }
+    });
+    let r = inventory(&format!("{}/demo/app:1.0", proxy.addr()), &["--no-cache"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        packages(&r.stdout),
+        expected,
+        "resumed: the same inventory as a clean pull"
+    );
+    assert_eq!(proxy.count(&layer), 2);
+
+    // The registry dies while sending a layer.
+    let dying = registry.clone();
+    let proxy = FaultProxy::start(&addr, move |path, _| {
+        if path.contains("/blobs/") && !path.contains(&built.config_digest) {
+            dying.lock().unwrap().stop();
+        }
+        Action::Forward
+    });
+    let r = inventory(&format!("{}/demo/app:1.0", proxy.addr()), &["--no-cache"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("unreachable"), "{}", r.stderr);
+}
+
+#[test]
+fn cached_layers_are_not_downloaded_again_and_damage_is_ignored() {
+    let registry = Registry::start();
+    let built = demo_spec().build();
+    registry.push("demo/app", Some("1.0"), &built);
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
+    let image = format!("{}/demo/app:1.0", proxy.addr());
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("IMAGEGATE_CACHE_DIR", cache.path().to_str().unwrap())];
+    let layer_fetches = |p: &FaultProxy| built.layers.iter().map(|l| p.count(&l.digest)).sum::<usize>();
+
+    let (code, first, _) = scan_json(&image, &[], &env);
+    assert_eq!(layer_fetches(&proxy), built.layers.len());
+    let (code2, second, _) = scan_json(&image, &[], &env);
+    assert_eq!(layer_fetches(&proxy), built.layers.len(), "no layer downloaded again");
+    assert_eq!((code, finding_rules(&first)), (code2, finding_rules(&second)));
+    assert_eq!(first["inventory"]["npm"], second["inventory"]["npm"]);
+
+    scan_json(&image, &["--no-cache"], &env);
+    assert_eq!(layer_fetches(&proxy), 2 * built.layers.len(), "--no-cache downloads");
+
+    let status = imagegate(&["cache", "status", "--format", "json"], &env);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["entries"], built.layers.len());
+
+    // Every entry overwritten with garbage: ignored, walked again, same answer.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"\x28\xb5\x2f\xfd garbage").unwrap();
+    }
+    let (code3, third, _) = scan_json(&image, &[], &env);
+    assert_eq!((code3, finding_rules(&third)), (code, finding_rules(&first)));
+    assert_eq!(layer_fetches(&proxy), 3 * built.layers.len());
+
+    let r = imagegate(&["cache", "clean"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("removed {} layer walks", built.layers.len())),
+        "{}",
+        r.stdout
+    );
+    let status = imagegate(&["cache", "status", "--format", "json"], &env);
+    assert_eq!(serde_json::from_str::<Value>(&status.stdout).unwrap()["entries"], 0);
+}
+
+#[test]
+fn two_scans_sharing_one_cache_at_once_both_succeed_alike() {
+    let registry = Registry::start();
+    registry.push("demo/app", Some("1.0"), &demo_spec().build());
+    let image = format!("{}/demo/app:1.0", registry.addr());
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap().to_string();
+    for _ in 0..3 {
+        let results: Vec<(i32, Value, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| scan_json(&image, &[], &[("IMAGEGATE_CACHE_DIR", cache_dir.as_str())])))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results[0].0, results[1].0);
+        assert_eq!(finding_rules(&results[0].1), finding_rules(&results[1].1));
+        assert_eq!(results[0].1["inventory"]["apk"], results[1].1["inventory"]["apk"]);
+    }
+}
+
+/// An image that passes the default policy: a small Alpine-like base, no packages with
+/// advisories, user 1001 and a health check.
+fn passing(extra: &str) -> ImageSpec {
+    ImageSpec::new()
+        .layer(
+            Layer::new().file("etc/alpine-release", "3.20.3\n").file(
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/sbin/nologin\n",
+            ),
+            Compression::Gzip,
+            "ADD rootfs /",
+        )
+        .layer(
+            Layer::new().file("app/version.txt", extra),
+            Compression::Gzip,
+            "COPY version.txt /app/",
+        )
+        .user("1001")
+        .healthcheck(&["CMD", "true"])
+}
+
+/// Three repositories sharing the demo's base layer, one tag pointing at another's digest,
+/// one image whose layer blob is gone.
+fn audit_registry() -> (Registry, FaultProxy, String) {
+    let registry = Registry::start();
+    let web = demo_spec().build();
+    registry.push("team/web", Some("1.0.0"), &web);
+    registry.push("team/web", Some("1.1.0"), &demo_spec().label("rev", "2").build());
+    registry.push("team/web", Some("latest"), &demo_spec().label("rev", "2").build());
+    registry.push("team/api", Some("2.0.0"), &passing("api 2").build());
+    registry.push("team/api", Some("2.1.0"), &passing("api 2.1").build());
+    registry.push("tools/ci", Some("0.1.0"), &passing("ci").build());
+    let broken = passing("broken").build();
+    registry.push("tools/broken", Some("1.0"), &broken);
+    registry.delete_blob("tools/broken", &broken.layers[1].digest);
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
+    let base = web.layers[0].digest.clone();
+    (registry, proxy, base)
+}
+
+fn audit(proxy: &FaultProxy, extra: &[&str], out: &Path) -> (Run, Value) {
+    let mut args = vec![
+        "audit",
+        proxy.addr(),
+        "--db",
+        db().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--concurrency",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let r = imagegate(&args, &[]);
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .unwrap_or_else(|e| panic!("{e}; exit {}: {}", r.code, r.stderr));
+    (r, serde_json::from_str(&summary).unwrap())
+}
+
+fn rows(summary: &Value) -> Vec<(String, String)> {
+    summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                format!("{}:{}", i["repository"].as_str().unwrap(), i["tag"].as_str().unwrap()),
+                i["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn audit_scans_each_digest_once_reports_broken_images_and_goes_on() {
+    let (_registry, proxy, base) = audit_registry();
+    let out = tempfile::tempdir().unwrap();
+    let (r, summary) = audit(&proxy, &[], out.path());
+    assert_eq!(r.code, 2, "a broken image makes the audit exit 2: {}", r.stderr);
+    assert_eq!(
+        rows(&summary),
+        [
+            ("team/api:2.0.0", "pass"),
+            ("team/api:2.1.0", "pass"),
+            ("team/web:1.0.0", "fail"),
+            ("team/web:1.1.0", "fail"),
+            ("tools/broken:1.0", "error"),
+            ("tools/ci:0.1.0", "pass"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let images = summary["images"].as_array().unwrap();
+    let web11 = images.iter().find(|i| i["tag"] == "1.1.0").unwrap();
+    assert_eq!(
+        web11["tags"],
+        serde_json::json!(["1.1.0", "latest"]),
+        "one scan per digest"
+    );
+    assert!(web11["counts"]["high"].as_u64().unwrap() > 0, "{web11}");
+    assert!(!web11["top_findings"].as_array().unwrap().is_empty());
+    let broken = images.iter().find(|i| i["verdict"] == "error").unwrap();
+    assert!(broken["error"].as_str().unwrap().contains("no such"), "{broken}");
+    // Per-image reports exist and are what `scan` writes.
+    let report = out.path().join(web11["report"].as_str().unwrap());
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(report["verdict"]["pass"], false);
+    let sarif = std::fs::read_to_string(out.path().join(web11["sarif"].as_str().unwrap())).unwrap();
+    assert!(sarif.contains("\"version\": \"2.1.0\"") || sarif.contains("\"version\":\"2.1.0\""));
+    assert!(
+        std::fs::read_to_string(out.path().join("summary.md"))
+            .unwrap()
+            .contains("| `")
+    );
+    assert!(
+        r.stdout.contains("6 images: 3 pass, 2 fail, 1 could not be scanned"),
+        "{}",
+        r.stdout
+    );
+    // The shared base layer was downloaded once for the two web images.
+    assert_eq!(proxy.count(&base), 1);
+}
+
+#[test]
+fn audit_filters_by_glob_and_latest_and_shards_merge_to_the_whole() {
+    let (_registry, proxy, _) = audit_registry();
+    let out = tempfile::tempdir().unwrap();
+    let (r, summary) = audit(
+        &proxy,
+        &["--repo", "team/*", "--latest", "1"],
+        &out.path().join("latest"),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        rows(&summary).into_iter().map(|(i, _)| i).collect::<Vec<_>>(),
+        ["team/api:2.1.0", "team/web:1.1.0"]
+    );
+    let (_, summary) = audit(&proxy, &["--tag", "2.*"], &out.path().join("tags"));
+    assert_eq!(
+        rows(&summary).into_iter().map(|(i, _)| i).collect::<Vec<_>>(),
+        ["team/api:2.0.0", "team/api:2.1.0"]
+    );
+
+    let (_, whole) = audit(&proxy, &[], &out.path().join("whole"));
+    let mut shard_dirs = Vec::new();
+    let mut seen = 0;
+    for k in 1..=3 {
+        let dir = out.path().join(format!("shard-{k}"));
+        let (_, part) = audit(&proxy, &["--shard", &format!("{k}/3")], &dir);
+        seen += part["images"].as_array().unwrap().len();
+        shard_dirs.push(dir);
+    }
+    assert_eq!(
+        seen,
+        whole["images"].as_array().unwrap().len(),
+        "each image in exactly one shard"
+    );
+    let merged_dir = out.path().join("merged");
+    let mut args = vec!["audit", "merge"];
+    let dirs: Vec<String> = shard_dirs.iter().map(|d| d.display().to_string()).collect();
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--out", merged_dir.to_str().unwrap()]);
+    let r = imagegate(&args, &[]);
+    assert_eq!(r.code, 2, "the broken image is in one shard: {}", r.stderr);
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(merged_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(rows(&merged), rows(&whole));
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 3);
+
+    let r = imagegate(&["audit", proxy.addr(), "--shard", "4/3"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--shard"), "{}", r.stderr);
+}
