@@ -3,6 +3,7 @@
 //! the inventory.
 
 pub mod digest;
+pub mod engine;
 pub mod model;
 pub mod registry;
 mod remote;
@@ -68,6 +69,11 @@ pub enum ImageError {
     },
     #[error("image `{image}`: {message}")]
     Layout { image: String, message: String },
+    #[error("image `{image}`: {source}")]
+    Engine {
+        image: String,
+        source: Box<engine::EngineError>,
+    },
     #[error("image `{image}`: {source}")]
     Registry {
         image: String,
@@ -188,6 +194,16 @@ pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> 
         ImageSource::Stdin => {
             let stdin = std::io::stdin().lock();
             (Store::stream(stdin, capture, &options.limits).map_err(store_err)?, None)
+        }
+        ImageSource::Engine { engine, name } => {
+            let stream = engine::open(*engine, name).map_err(|e| ImageError::Engine {
+                image: reference.to_string(),
+                source: Box::new(e),
+            })?;
+            (
+                Store::stream(stream, capture, &options.limits).map_err(store_err)?,
+                None,
+            )
         }
     };
     let chosen = if store.size("index.json").map_err(store_err)?.is_some() {

@@ -1,6 +1,7 @@
 //! What the user typed as IMAGE, parsed into where to read the image from.
 
 use super::digest::Digest;
+use super::engine::Engine;
 use super::registry::Reference;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub enum ImageSource {
     Stdin,
     /// An image in a registry (`alpine`, `ghcr.io/org/app:1.2`, `host:5000/app@sha256:…`).
     Registry(Reference),
+    /// An image in the local Docker or Podman engine (`docker:app:dev`).
+    Engine { engine: Engine, name: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +36,7 @@ pub enum SourceError {
     #[error("image `{0}`: no such file or directory")]
     Missing(String),
     #[error(
-        "image `{0}`: not a file, a directory or a registry reference; give docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH, -, or REGISTRY/REPO[:TAG|@DIGEST]"
+        "image `{0}`: not a file, a directory or a registry reference; give docker-archive:PATH, oci:DIR[:TAG|@DIGEST], oci-archive:PATH, docker:NAME, podman:NAME, -, or REGISTRY/REPO[:TAG|@DIGEST]"
     )]
     Unknown(String),
     #[error("image `{0}`: {1}")]
@@ -48,6 +51,20 @@ impl ImageSource {
         if let Some(rest) = reference.strip_prefix("docker-archive:") {
             let (path, select) = split_selector(reference, rest)?;
             return Ok(ImageSource::DockerArchive { path, select });
+        }
+        for (prefix, engine) in [("docker:", Engine::Docker), ("podman:", Engine::Podman)] {
+            // `docker://REF` is a registry reference, not the engine.
+            if let Some(name) = reference.strip_prefix(prefix)
+                && !name.starts_with("//")
+            {
+                if name.is_empty() {
+                    return Err(SourceError::Invalid(reference.into(), "no image name given".into()));
+                }
+                return Ok(ImageSource::Engine {
+                    engine,
+                    name: name.to_string(),
+                });
+            }
         }
         if let Some(rest) = reference.strip_prefix("oci-archive:") {
             let (path, select) = split_selector(reference, rest)?;
@@ -203,5 +220,24 @@ mod tests {
             Err(SourceError::Missing(_))
         ));
         assert!(ImageSource::parse(&format!("oci:{d}@sha256:zz")).is_err());
+        assert_eq!(
+            ImageSource::parse("docker:app:dev").unwrap(),
+            ImageSource::Engine {
+                engine: Engine::Docker,
+                name: "app:dev".into()
+            }
+        );
+        assert!(matches!(
+            ImageSource::parse("podman:localhost/app"),
+            Ok(ImageSource::Engine {
+                engine: Engine::Podman,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ImageSource::parse("docker://alpine:3.20"),
+            Ok(ImageSource::Registry(_))
+        ));
+        assert!(ImageSource::parse("docker:").is_err());
     }
 }
