@@ -19,7 +19,6 @@
 //! Ratios are measured in one run; nothing is asserted (the machine is shared and noisy).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::path::{Path, PathBuf};
