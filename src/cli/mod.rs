@@ -4,6 +4,7 @@
 mod audit;
 mod cache;
 mod db;
+mod hook;
 mod inventory;
 mod policy;
 mod pull;
@@ -52,6 +53,17 @@ pub enum Command {
     /// The per-layer cache of registry pulls.
     #[command(subcommand)]
     Cache(cache::CacheCommand),
+    /// A git pre-push hook that gates the images imagegate.toml lists under [hook].
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  imagegate completions bash > /etc/bash_completion.d/imagegate\n  imagegate completions zsh > \"${fpath[1]}/_imagegate\"\n  imagegate completions fish > ~/.config/fish/completions/imagegate.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -85,6 +97,12 @@ pub fn main() -> ExitCode {
         Command::Policy(command) => policy::run(command),
         Command::Cache(command) => cache::run(command),
         Command::Audit(args) => audit::run(args),
+        Command::Hook(command) => hook::run(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "imagegate", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
