@@ -33,12 +33,13 @@ struct Sample {
     code: i32,
 }
 
-/// Runs the command and measures its wall time and peak RSS (`wait4` on the child itself).
-fn measure(cmd: &mut Command) -> Sample {
+/// Runs `argv` and measures its wall time and peak RSS (`wait4` on the child itself).
+fn run_measured(argv: &[String]) -> Sample {
     let started = Instant::now();
-    let child = cmd
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("imagegate starts");
     let pid = child.id() as libc::pid_t;
@@ -63,8 +64,64 @@ fn measure(cmd: &mut Command) -> Sample {
     }
 }
 
-/// Deterministic filler: half pseudo-random bytes, half text, so gzip works about as hard as on
-/// real binaries and scripts.
+/// Children are started by a small launcher process forked before the images are built: a
+/// child spawned from this (large) process would inherit its resident size as its own peak
+/// (Linux carries `maxrss` across exec), and every RSS would read as the bench's own.
+struct Launcher {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Launcher {
+    fn start() -> Launcher {
+        let exe = std::env::current_exe().expect("bench executable");
+        let mut child = Command::new(exe)
+            .arg("--launcher")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("launcher starts");
+        let input = child.stdin.take().expect("stdin");
+        let output = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Launcher { child, input, output }
+    }
+
+    fn measure(&mut self, argv: &[&str]) -> Sample {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{}", serde_json::to_string(argv).expect("json")).expect("to launcher");
+        let mut line = String::new();
+        self.output.read_line(&mut line).expect("from launcher");
+        let v: Vec<f64> = serde_json::from_str(&line).expect("launcher answer");
+        Sample {
+            seconds: v[0],
+            max_rss_kib: v[1] as i64,
+            code: v[2] as i32,
+        }
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The launcher's loop: one JSON argv per line in, `[seconds, max_rss_kib, code]` out.
+fn launcher() {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        let argv: Vec<String> = serde_json::from_str(&line).expect("argv");
+        let s = run_measured(&argv);
+        let _ = writeln!(out, "[{}, {}, {}]", s.seconds, s.max_rss_kib, s.code);
+        let _ = out.flush();
+    }
+}
+
+/// Deterministic filler: pseudo-random bytes and repeated text.
 fn filler(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len);
@@ -72,7 +129,9 @@ fn filler(seed: u64, len: usize) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if (x >> 60) & 1 == 0 {
+        // About a third of the bytes random: gzip shrinks the layer ~2.5×, like real binaries
+        // and bundled JavaScript.
+        if !(x >> 59).is_multiple_of(5) {
             out.extend_from_slice(&x.to_le_bytes());
         } else {
             out.extend_from_slice(b"export function render(props) { return props.children; }\n");
@@ -96,10 +155,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--launcher") {
+        return launcher();
+    }
     // `cargo test` runs bench targets too (with --bench absent): skip quietly then.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    let mut launch = Launcher::start();
     let base_mb = env_usize("IMAGEGATE_BENCH_BASE_MB", 100);
     let tags = env_usize("IMAGEGATE_BENCH_TAGS", 20);
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_imagegate"));
@@ -140,24 +203,19 @@ fn main() {
 
     let db = work.path().join("db");
     let root = support::repo_root();
-    let s = measure(Command::new(&bin).args([
-        "db",
-        "import",
-        "--db",
-        db.to_str().unwrap_or_default(),
-        root.join("testdata/osv/npm").to_str().unwrap_or_default(),
-        root.join("testdata/osv/alpine").to_str().unwrap_or_default(),
-    ]));
+    let bin = bin.display().to_string();
+    let path = |p: &Path| p.display().to_string();
+    let (npm, alpine) = (
+        path(&root.join("testdata/osv/npm")),
+        path(&root.join("testdata/osv/alpine")),
+    );
+    let s = launch.measure(&[&bin, "db", "import", "--db", &path(&db), &npm, &alpine]);
     assert_eq!(s.code, 0, "db import");
 
-    let scan = |cache: &Path, image: &str| {
-        measure(
-            Command::new(&bin)
-                .args(["inventory", image, "--format", "json", "--cache-dir"])
-                .arg(cache),
-        )
+    let fresh = |name: &str| work.path().join(name).display().to_string();
+    let mut scan = |cache: &str, image: &str| {
+        launch.measure(&[&bin, "inventory", image, "--format", "json", "--cache-dir", cache])
     };
-    let fresh = |name: &str| work.path().join(name);
 
     let mut cold = Vec::new();
     let mut cold_rss = 0;
@@ -184,16 +242,20 @@ fn main() {
         assert_eq!(s.code, 0, "separate scan");
         separate += s.seconds;
     }
-    let out = fresh("audit-out");
-    let audit = measure(
-        Command::new(&bin)
-            .args(["audit", registry.addr(), "--concurrency", "4", "--db"])
-            .arg(&db)
-            .arg("--out")
-            .arg(&out)
-            .arg("--cache-dir")
-            .arg(fresh("audit-cache")),
-    );
+    let (out, audit_cache) = (fresh("audit-out"), fresh("audit-cache"));
+    let audit = launch.measure(&[
+        &bin,
+        "audit",
+        registry.addr(),
+        "--concurrency",
+        "4",
+        "--db",
+        &path(&db),
+        "--out",
+        &out,
+        "--cache-dir",
+        &audit_cache,
+    ]);
     assert!(audit.code == 0 || audit.code == 1, "audit exit {}", audit.code);
 
     let rescan_ratio = cached / cold;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the end-to-end tests run against when it is
-# missing — Debian's docker-registry (a real registry) and apache2-utils (htpasswd) — then
-# runs the tests. Extra arguments go to `cargo test`.
+# missing — Debian's docker-registry (a real registry), apache2-utils (htpasswd) and curl (the
+# action script) — then runs the tests. Extra arguments go to `cargo test`.
 set -euo pipefail
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # the GitHub Action's script downloads with it
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]} (the registry tests run against them)" >&2
   if [ "$(id -u)" -eq 0 ]; then
@@ -18,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 2
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 cd "$(dirname "$0")/.."

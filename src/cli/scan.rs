@@ -4,8 +4,8 @@
 use super::db::DbArg;
 use super::emit;
 use crate::advisory::db;
-use crate::policy::Policy;
 use crate::policy::evaluate;
+use crate::policy::{FailOn, Policy};
 use crate::report::{self, scan::DbInfo};
 use anyhow::Context as _;
 use std::io::IsTerminal;
@@ -29,6 +29,9 @@ pub struct Args {
     /// Policy file [default: ./imagegate.toml, else the built-in default policy]
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Override the policy's `[vulnerabilities] fail_on`: critical, high, medium, low or none.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_fail_on)]
+    pub fail_on: Option<FailOn>,
     /// The image's Dockerfile: SARIF results point at the step that added each finding.
     #[arg(long)]
     pub dockerfile: Option<PathBuf>,
@@ -56,7 +59,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let load = args.pull.load_options()?;
     // Policy and database first: without them there is nothing to decide, so fail before reading.
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let policy = Policy::discover(args.policy.as_deref(), &cwd)?;
+    let mut policy = Policy::discover(args.policy.as_deref(), &cwd)?;
+    if let Some(fail_on) = args.fail_on {
+        policy.vulnerabilities.fail_on = fail_on;
+        policy.origin.push_str(" (fail_on from --fail-on)");
+    }
     let dockerfile = match &args.dockerfile {
         Some(p) => Some((
             p.display().to_string(),
@@ -118,4 +125,8 @@ fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.display()))?;
     writeln!(f, "{text}").with_context(|| format!("writing $GITHUB_STEP_SUMMARY ({})", path.display()))
+}
+
+fn parse_fail_on(text: &str) -> Result<FailOn, String> {
+    FailOn::parse(text).ok_or_else(|| format!("`{text}`: expected critical, high, medium, low or none"))
 }

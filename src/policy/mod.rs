@@ -41,6 +41,18 @@ pub enum FailOn {
     AtLeast(Severity),
 }
 
+impl FailOn {
+    /// `none`, or a severity: `critical`, `high`, `medium` (`moderate`), `low`.
+    pub fn parse(text: &str) -> Option<FailOn> {
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Some(FailOn::Never);
+        }
+        Severity::from_label(text)
+            .filter(|l| *l != Severity::None)
+            .map(FailOn::AtLeast)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Ignore {
     /// Any id of the vulnerability (an alias works), or an `IG…` rule.
