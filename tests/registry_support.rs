@@ -20,7 +20,9 @@ fn small(arch: &str, marker: &str, media: MediaTypes) -> BuiltImage {
         .platform("linux", arch, None)
         .media(media)
         .layer(
-            Layer::new().file("etc/alpine-release", "3.20.3\n").file("marker", marker),
+            Layer::new()
+                .file("etc/alpine-release", "3.20.3\n")
+                .file("marker", marker),
             Compression::Gzip,
             "ADD rootfs /",
         )
@@ -29,10 +31,18 @@ fn small(arch: &str, marker: &str, media: MediaTypes) -> BuiltImage {
 
 fn assert_served(registry: &Registry, repo: &str, reference: &str, bytes: &[u8], media_type: &str) {
     let got = registry.get(&format!("{repo}/manifests/{reference}"), ACCEPT_ALL);
-    assert_eq!(got.status, 200, "{repo}:{reference}: {}", String::from_utf8_lossy(&got.body));
+    assert_eq!(
+        got.status,
+        200,
+        "{repo}:{reference}: {}",
+        String::from_utf8_lossy(&got.body)
+    );
     assert_eq!(got.content_type, media_type, "{repo}:{reference}");
     assert_eq!(got.digest, digest_of(bytes), "{repo}:{reference}");
-    assert_eq!(got.body, bytes, "{repo}:{reference}: the manifest comes back byte for byte");
+    assert_eq!(
+        got.body, bytes,
+        "{repo}:{reference}: the manifest comes back byte for byte"
+    );
 }
 
 #[test]
@@ -58,7 +68,13 @@ fn pushed_manifests_and_blobs_come_back_byte_for_byte() {
     // Pushed by digest only: no tag, but the manifest is there.
     let untagged = small("amd64", "untagged", MediaTypes::Oci);
     registry.push("demo/app", None, &untagged);
-    assert_served(&registry, "demo/app", &untagged.manifest_digest, &untagged.manifest, OCI_MANIFEST);
+    assert_served(
+        &registry,
+        "demo/app",
+        &untagged.manifest_digest,
+        &untagged.manifest,
+        OCI_MANIFEST,
+    );
     assert_eq!(registry.get("demo/app/manifests/untagged", ACCEPT_ALL).status, 404);
 
     // Multi-platform: an OCI index and a Docker manifest list over different content.
@@ -78,19 +94,35 @@ fn pushed_manifests_and_blobs_come_back_byte_for_byte() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| (m["platform"]["architecture"].as_str().unwrap(), m["digest"].as_str().unwrap()))
+            .map(|m| {
+                (
+                    m["platform"]["architecture"].as_str().unwrap(),
+                    m["digest"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             listed,
-            [("amd64", amd.manifest_digest.as_str()), ("arm64", arm.manifest_digest.as_str())]
+            [
+                ("amd64", amd.manifest_digest.as_str()),
+                ("arm64", arm.manifest_digest.as_str())
+            ]
         );
-        assert_served(&registry, "multi", &arm.manifest_digest, &arm.manifest, &arm.manifest_media_type);
+        assert_served(
+            &registry,
+            "multi",
+            &arm.manifest_digest,
+            &arm.manifest,
+            &arm.manifest_media_type,
+        );
     }
 
     // A deleted blob is gone for that repository (how the audit tests break an image).
     registry.delete_blob("demo/app", &oci.layers[3].digest);
     assert_eq!(
-        registry.get(&format!("demo/app/blobs/{}", oci.layers[3].digest), &[]).status,
+        registry
+            .get(&format!("demo/app/blobs/{}", oci.layers[3].digest), &[])
+            .status,
         404
     );
 }
@@ -186,7 +218,10 @@ fn the_proxy_cuts_bodies_hangs_and_forwards_request_bodies() {
     let r = client.get(&url).header("Range", "bytes=100-").send().unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().unwrap().as_ref(), &layer.blob[100..]);
-    assert_eq!(client.get(&url).send().unwrap().bytes().unwrap().as_ref(), layer.blob.as_slice());
+    assert_eq!(
+        client.get(&url).send().unwrap().bytes().unwrap().as_ref(),
+        layer.blob.as_slice()
+    );
     assert_eq!(proxy.requests().iter().filter(|s| s.cut).count(), 1);
 
     // Hang: the client's own timeout is what ends it.
@@ -220,7 +255,10 @@ fn the_proxy_cuts_bodies_hangs_and_forwards_request_bodies() {
         .send()
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(registry.get(&format!("uploaded/blobs/{}", digest_of(&data)), &[]).body, data);
+    assert_eq!(
+        registry.get(&format!("uploaded/blobs/{}", digest_of(&data)), &[]).body,
+        data
+    );
 
     // Stopped: new connections are refused, as for a host that is down.
     proxy.stop();

@@ -437,7 +437,8 @@ fn handle(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             .iter()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
             })
             .unwrap_or(0);
         let mut body = vec![0; body_len];
