@@ -81,6 +81,16 @@ fn packages(inventory_json: &str) -> Value {
     })
 }
 
+/// An inventory report without the fields that say where the image was read from.
+fn without_origin(inventory_json: &str) -> Value {
+    let mut v: Value = serde_json::from_str(inventory_json).unwrap_or_else(|e| panic!("{e}: {inventory_json}"));
+    let image = v["image"].as_object_mut().unwrap();
+    for key in ["reference", "manifest_digest", "repo_tags"] {
+        image.remove(key);
+    }
+    v
+}
+
 fn inventory(image: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let mut args = vec!["inventory", image, "--format", "json"];
     args.extend_from_slice(extra);
@@ -125,11 +135,18 @@ fn oci_and_docker_manifests_read_like_the_local_archive() {
         assert_eq!(packages(&r.stdout), expected, "{tag}");
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v["image"]["manifest_digest"], built.manifest_digest, "{tag}");
-        // By digest too.
+        // The whole inventory, layers and files included, equals that of the same image read
+        // from a local OCI layout, apart from where it came from.
+        let dir = tempfile::tempdir().unwrap();
+        oci_layout(built, Some(tag)).write_dir(dir.path()).unwrap();
+        let local = inventory(&format!("oci:{}:{tag}", dir.path().display()), &[], &[]);
+        assert_eq!(local.code, 0, "{}", local.stderr);
+        assert_eq!(without_origin(&r.stdout), without_origin(&local.stdout), "{tag}");
+        // By digest too, and with the registry named insecure (plain HTTP) explicitly.
         let by_digest = format!("{}/demo/app@{}", registry.addr(), built.manifest_digest);
-        let r = inventory(&by_digest, &[], &[]);
+        let r = inventory(&by_digest, &["--insecure-registry", registry.addr()], &[]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert_eq!(packages(&r.stdout), expected);
+        assert_eq!(without_origin(&r.stdout), without_origin(&local.stdout), "{tag}");
     }
     // And the gate decides the same way as for the archive.
     let (code, v, _) = scan_json(&format!("{}/demo/app:oci", registry.addr()), &[], &[]);
@@ -174,6 +191,11 @@ fn a_multi_platform_index_gives_the_platform_asked_for() {
             assert_eq!(v["os"]["version"], release, "{tag} {platform}: {}", v["os"]);
             assert_eq!(&v["image"]["manifest_digest"], digest);
         }
+        // No --platform: linux/amd64.
+        let r = inventory(&image, &[], &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(&v["image"]["manifest_digest"], &amd.manifest_digest, "{tag}");
         let r = inventory(&image, &["--platform", "linux/s390x"], &[]);
         assert_eq!(r.code, 2);
         assert!(r.stderr.contains("linux/arm64"), "lists what there is: {}", r.stderr);
@@ -239,6 +261,90 @@ fn basic_auth_from_flags_env_and_a_credential_helper_and_a_wrong_password() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// Writes an executable `docker-credential-NAME` answering `get` for `server` with the given
+/// secret, and logging each call to `calls`; returns (bin dir, calls file).
+fn credential_helper(dir: &Path, name: &str, server: &str, secret: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = dir.join(format!("{name}.calls"));
+    let helper = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\necho \"$1 $server\" >> '{}'\n[ \"$1\" = get ] && [ \"$server\" = \"{server}\" ] || exit 1\necho '{{\"ServerURL\":\"{server}\",\"Username\":\"ci\",\"Secret\":\"{secret}\"}}'\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, calls)
+}
+
+#[test]
+fn docker_config_auths_and_creds_store_are_honoured_and_never_leak() {
+    let registry = Registry::start_with_htpasswd("ci", "s3cret-pw");
+    registry.push("private/app", Some("1.0"), &demo_spec().build());
+    let image = format!("{}/private/app:1.0", registry.addr());
+    let tmp = tempfile::tempdir().unwrap();
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let config = docker.join("config.json");
+    let env = [("DOCKER_CONFIG", docker.to_str().unwrap())];
+
+    // `auths` with a base64 user:password.
+    let auths = |password: &str| {
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            registry.addr(),
+            base64(format!("ci:{password}").as_bytes())
+        )
+    };
+    std::fs::write(&config, auths("s3cret-pw")).unwrap();
+    let r = inventory(&image, &[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A wrong one fails, naming the host, and shows neither the password nor its encoding.
+    std::fs::write(&config, auths("wrong-pw-456")).unwrap();
+    let r = inventory(&image, &[], &env);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("authentication failed") && r.stderr.contains(registry.addr()),
+        "{}",
+        r.stderr
+    );
+    let encoded = base64(b"ci:wrong-pw-456");
+    for secret in ["wrong-pw-456", encoded.as_str()] {
+        assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret), "{}", r.stderr);
+    }
+
+    // `credsStore`: the default helper for every registry.
+    let (bin, calls) = credential_helper(tmp.path(), "igstore", registry.addr(), "s3cret-pw");
+    std::fs::write(&config, r#"{"credsStore":"igstore"}"#).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let env_path = [("DOCKER_CONFIG", docker.to_str().unwrap()), ("PATH", path.as_str())];
+    let r = inventory(&image, &[], &env_path);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = std::fs::read_to_string(&calls).unwrap();
+    assert!(log.starts_with(&format!("get {}", registry.addr())), "{log}");
+
+    // A helper answering a wrong secret: authentication fails, the secret is not shown.
+    let (bin, _) = credential_helper(tmp.path(), "igwrong", registry.addr(), "helper-secret-789");
+    std::fs::write(&config, r#"{"credsStore":"igwrong"}"#).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let r = inventory(
+        &image,
+        &[],
+        &[("DOCKER_CONFIG", docker.to_str().unwrap()), ("PATH", path.as_str())],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("authentication failed"), "{}", r.stderr);
+    assert!(!r.stderr.contains("helper-secret-789"), "{}", r.stderr);
+
+    // Flags win over the config file.
+    let r = inventory(&image, &["--username", "ci", "--password", "s3cret-pw"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn missing_repositories_and_tags_and_a_dead_registry_exit_2_and_say_so() {
     let mut registry = Registry::start();
@@ -290,6 +396,11 @@ fn rate_limits_and_server_errors_are_retried_and_a_hang_times_out() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(packages(&r.stdout), expected);
     assert_eq!(proxy.count("/manifests/"), 3);
+    assert_eq!(
+        (proxy.served(429), proxy.served(500)),
+        (2, 3),
+        "the proxy sent the faults"
+    );
 
     // 500 forever: exit 2, naming the host and the status.
     let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Answer(500, vec![]));
@@ -372,29 +483,35 @@ fn cached_layers_are_not_downloaded_again_and_damage_is_ignored() {
     let image = format!("{}/demo/app:1.0", proxy.addr());
     let cache = tempfile::tempdir().unwrap();
     let env = [("IMAGEGATE_CACHE_DIR", cache.path().to_str().unwrap())];
-    let layer_fetches = |p: &FaultProxy| built.layers.iter().map(|l| p.count(&l.digest)).sum::<usize>();
+    let layer_fetches = |p: &FaultProxy| built.layers.iter().map(|l| p.gets(&l.digest)).sum::<usize>();
+    let n = built.layers.len();
 
     let (code, first, _) = scan_json(&image, &[], &env);
-    assert_eq!(layer_fetches(&proxy), built.layers.len());
-    let (code2, second, _) = scan_json(&image, &[], &env);
-    assert_eq!(layer_fetches(&proxy), built.layers.len(), "no layer downloaded again");
+    assert_eq!(layer_fetches(&proxy), n);
+    // The flag names the same cache as the variable.
+    let flag = ["--cache-dir", cache.path().to_str().unwrap()];
+    let (code2, second, _) = scan_json(&image, &flag, &[]);
+    assert_eq!(layer_fetches(&proxy), n, "no layer downloaded again");
     assert_eq!((code, finding_rules(&first)), (code2, finding_rules(&second)));
-    assert_eq!(first["inventory"]["npm"], second["inventory"]["npm"]);
+    assert_eq!(first["inventory"], second["inventory"]);
 
     scan_json(&image, &["--no-cache"], &env);
-    assert_eq!(layer_fetches(&proxy), 2 * built.layers.len(), "--no-cache downloads");
+    assert_eq!(layer_fetches(&proxy), 2 * n, "--no-cache downloads");
 
     let status = imagegate(&["cache", "status", "--format", "json"], &env);
     let status: Value = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(status["entries"], built.layers.len());
+    assert_eq!(status["entries"], n);
 
-    // Every entry overwritten with garbage: ignored, walked again, same answer.
-    for entry in std::fs::read_dir(cache.path()).unwrap() {
-        std::fs::write(entry.unwrap().path(), b"\x28\xb5\x2f\xfd garbage").unwrap();
-    }
+    // Every file under the cache overwritten with garbage (one looks like a zstd frame):
+    // ignored, walked again, the same answer; and the entries are good again afterwards.
+    assert!(overwrite_every_file(cache.path()) >= n);
     let (code3, third, _) = scan_json(&image, &[], &env);
     assert_eq!((code3, finding_rules(&third)), (code, finding_rules(&first)));
-    assert_eq!(layer_fetches(&proxy), 3 * built.layers.len());
+    assert_eq!(third["inventory"], first["inventory"]);
+    assert_eq!(layer_fetches(&proxy), 3 * n);
+    let (_, fourth, _) = scan_json(&image, &[], &env);
+    assert_eq!(layer_fetches(&proxy), 3 * n, "the damaged entries were replaced");
+    assert_eq!(fourth["inventory"], first["inventory"]);
 
     let r = imagegate(&["cache", "clean"], &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -406,6 +523,26 @@ fn cached_layers_are_not_downloaded_again_and_damage_is_ignored() {
     );
     let status = imagegate(&["cache", "status", "--format", "json"], &env);
     assert_eq!(serde_json::from_str::<Value>(&status.stdout).unwrap()["entries"], 0);
+}
+
+/// Overwrites every file below `dir` with garbage; returns how many.
+fn overwrite_every_file(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            n += overwrite_every_file(&entry.path());
+        } else {
+            let garbage: &[u8] = if n % 2 == 0 {
+                b"\x28\xb5\x2f\xfd garbage"
+            } else {
+                b"{\"not\": \"a layer walk\"}"
+            };
+            std::fs::write(entry.path(), garbage).unwrap();
+            n += 1;
+        }
+    }
+    n
 }
 
 #[test]
@@ -424,7 +561,7 @@ fn two_scans_sharing_one_cache_at_once_both_succeed_alike() {
         });
         assert_eq!(results[0].0, results[1].0);
         assert_eq!(finding_rules(&results[0].1), finding_rules(&results[1].1));
-        assert_eq!(results[0].1["inventory"]["apk"], results[1].1["inventory"]["apk"]);
+        assert_eq!(results[0].1["inventory"], results[1].1["inventory"]);
     }
 }
 
@@ -450,7 +587,7 @@ fn passing(extra: &str) -> ImageSpec {
 }
 
 /// Three repositories sharing the demo's base layer, one tag pointing at another's digest,
-/// one image whose layer blob is gone.
+/// one image whose layer blob is gone and one whose config is not JSON.
 fn audit_registry() -> (Registry, FaultProxy, String) {
     let registry = Registry::start();
     let web = demo_spec().build();
@@ -463,6 +600,13 @@ fn audit_registry() -> (Registry, FaultProxy, String) {
     let broken = passing("broken").build();
     registry.push("tools/broken", Some("1.0"), &broken);
     registry.delete_blob("tools/broken", &broken.layers[1].digest);
+    let garbage = passing("garbage")
+        .faults(Faults {
+            edit_config: Some(|_| b"this is not an image config".to_vec()),
+            ..Faults::default()
+        })
+        .build();
+    registry.push("tools/garbage", Some("1.0"), &garbage);
     let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
     let base = web.layers[0].digest.clone();
     (registry, proxy, base)
@@ -505,7 +649,7 @@ fn audit_scans_each_digest_once_reports_broken_images_and_goes_on() {
     let (_registry, proxy, base) = audit_registry();
     let out = tempfile::tempdir().unwrap();
     let (r, summary) = audit(&proxy, &[], out.path());
-    assert_eq!(r.code, 2, "a broken image makes the audit exit 2: {}", r.stderr);
+    assert_eq!(r.code, 2, "broken images make the audit exit 2: {}", r.stderr);
     assert_eq!(
         rows(&summary),
         [
@@ -515,6 +659,7 @@ fn audit_scans_each_digest_once_reports_broken_images_and_goes_on() {
             ("team/web:1.1.0", "fail"),
             ("tools/broken:1.0", "error"),
             ("tools/ci:0.1.0", "pass"),
+            ("tools/garbage:1.0", "error"),
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
@@ -527,9 +672,29 @@ fn audit_scans_each_digest_once_reports_broken_images_and_goes_on() {
     );
     assert!(web11["counts"]["high"].as_u64().unwrap() > 0, "{web11}");
     assert!(!web11["top_findings"].as_array().unwrap().is_empty());
-    let broken = images.iter().find(|i| i["verdict"] == "error").unwrap();
+    let broken = images.iter().find(|i| i["repository"] == "tools/broken").unwrap();
     assert!(broken["error"].as_str().unwrap().contains("no such"), "{broken}");
+    let garbage = images.iter().find(|i| i["repository"] == "tools/garbage").unwrap();
+    assert!(garbage["error"].as_str().unwrap().contains("config"), "{garbage}");
+    // Each digest once; every image that was scanned has its counts.
+    let mut digests: Vec<&str> = images.iter().map(|i| i["digest"].as_str().unwrap()).collect();
+    digests.sort();
+    digests.dedup();
+    assert_eq!(digests.len(), images.len());
+    for i in images.iter().filter(|i| i["verdict"] != "error") {
+        for level in ["critical", "high", "medium", "low", "unknown"] {
+            assert!(i["counts"][level].is_u64(), "{i}");
+        }
+    }
     // Per-image reports exist and are what `scan` writes.
+    // Named after the repository (`/` → `_`) and the tag.
+    for key in ["report", "sarif"] {
+        assert!(
+            web11[key].as_str().unwrap().starts_with("images/team_web_1.1.0"),
+            "{}",
+            web11[key]
+        );
+    }
     let report = out.path().join(web11["report"].as_str().unwrap());
     let report: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     assert_eq!(report["verdict"]["pass"], false);
@@ -541,7 +706,7 @@ fn audit_scans_each_digest_once_reports_broken_images_and_goes_on() {
             .contains("| `")
     );
     assert!(
-        r.stdout.contains("6 images: 3 pass, 2 fail, 1 could not be scanned"),
+        r.stdout.contains("7 images: 3 pass, 2 fail, 2 could not be scanned"),
         "{}",
         r.stdout
     );
@@ -571,18 +736,17 @@ fn audit_filters_by_glob_and_latest_and_shards_merge_to_the_whole() {
 
     let (_, whole) = audit(&proxy, &[], &out.path().join("whole"));
     let mut shard_dirs = Vec::new();
-    let mut seen = 0;
+    let mut seen = Vec::new();
     for k in 1..=3 {
         let dir = out.path().join(format!("shard-{k}"));
         let (_, part) = audit(&proxy, &["--shard", &format!("{k}/3")], &dir);
-        seen += part["images"].as_array().unwrap().len();
+        seen.extend(rows(&part));
         shard_dirs.push(dir);
     }
-    assert_eq!(
-        seen,
-        whole["images"].as_array().unwrap().len(),
-        "each image in exactly one shard"
-    );
+    seen.sort();
+    let mut expected = rows(&whole);
+    expected.sort();
+    assert_eq!(seen, expected, "each image in exactly one shard");
     let merged_dir = out.path().join("merged");
     let mut args = vec!["audit", "merge"];
     let dirs: Vec<String> = shard_dirs.iter().map(|d| d.display().to_string()).collect();

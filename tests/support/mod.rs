@@ -1242,7 +1242,8 @@ pub fn apk_checksum(seed: &str) -> String {
     format!("Q1{}", base64(&Sha256::digest(seed.as_bytes())[..20]))
 }
 
-fn base64(data: &[u8]) -> String {
+/// Standard base64 with padding (what Docker's `config.json` `auth` fields hold).
+pub fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
