@@ -492,6 +492,7 @@ fn cached_layers_are_not_downloaded_again_and_damage_is_ignored() {
     let flag = ["--cache-dir", cache.path().to_str().unwrap()];
     let (code2, second, _) = scan_json(&image, &flag, &[]);
     assert_eq!(layer_fetches(&proxy), n, "no layer downloaded again");
+    assert_eq!(proxy.gets(&built.config_digest), 1, "nor the config: only the manifest");
     assert_eq!((code, finding_rules(&first)), (code2, finding_rules(&second)));
     assert_eq!(first["inventory"], second["inventory"]);
 

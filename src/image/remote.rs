@@ -61,9 +61,19 @@ impl Ctx<'_> {
                     fetched.digest, fetched.media_type
                 ))
             })?;
-            let config_bytes = client
-                .blob_bytes(reference, &config.digest, config.size)
-                .map_err(|e| self.registry_err(e))?;
+            let cache = self.options.cache.as_deref();
+            let config_bytes = match cache.and_then(|c| c.get_blob(&config.digest)) {
+                Some(bytes) => bytes,
+                None => {
+                    let bytes = client
+                        .blob_bytes(reference, &config.digest, config.size)
+                        .map_err(|e| self.registry_err(e))?;
+                    if let Some(Err(e)) = cache.map(|c| c.put_blob(&config.digest, &bytes)) {
+                        tracing::warn!("layer cache: {e}");
+                    }
+                    bytes
+                }
+            };
             let layers = manifest
                 .layers
                 .into_iter()

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
 const EXTENSION: &str = "walk";
+const BLOB_EXTENSION: &str = "blob";
 /// Entries larger than this are not read (a real walk is a few MB at most).
 const MAX_ENTRY: u64 = 256 << 20;
 /// And may not expand past this.
@@ -29,10 +30,22 @@ pub enum CacheError {
     Unresolved,
 }
 
+/// What a file in the cache directory is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Walk,
+    /// A config blob, by digest.
+    Blob,
+    /// Left by a writer that was killed.
+    Temp,
+}
+
 /// How much the cache holds (or, from `clean`, held).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CacheStatus {
+    /// Layer walks.
     pub entries: u64,
+    /// Walks and config blobs.
     pub bytes: u64,
 }
 
@@ -194,6 +207,44 @@ impl LayerCache {
         Ok(())
     }
 
+    /// A small content-addressed blob (an image config) cached earlier, checked against its
+    /// digest: a re-scan then asks the registry for nothing but the manifest.
+    pub fn get_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = std::fs::read(&path).ok()?;
+        if Digest::of(digest.algorithm(), &bytes) == *digest {
+            return Some(bytes);
+        }
+        tracing::warn!("layer cache {}: digest mismatch; ignored and removed", path.display());
+        let _ = std::fs::remove_file(&path);
+        None
+    }
+
+    pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), CacheError> {
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+        let path = self.blob_path(digest);
+        tmp.persist(&path)
+            .map_err(|e| CacheError::Io { path, source: e.error })?;
+        Ok(())
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(format!(
+            "blob-{}-{}.{BLOB_EXTENSION}",
+            digest.algorithm_name(),
+            digest.hex()
+        ))
+    }
+
     /// Serializes walks of one diff_id within this process: the second caller waits until the
     /// first drops its claim, then finds the walk with [`Self::get`]. Other diff_ids never
     /// wait. Across processes there is no lock: at worst two jobs both walk a layer and both
@@ -208,7 +259,7 @@ impl LayerCache {
         Claim { cache: self, key }
     }
 
-    fn entries(&self) -> Result<Vec<(PathBuf, u64, bool)>, CacheError> {
+    fn entries(&self) -> Result<Vec<(PathBuf, u64, Kind)>, CacheError> {
         let read = match std::fs::read_dir(&self.dir) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -223,22 +274,28 @@ impl LayerCache {
         for entry in read.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let is_entry = path.extension().is_some_and(|e| e == EXTENSION);
-            if !is_entry && !name.starts_with(".tmp-") {
-                continue;
-            }
+            let kind = match path.extension().and_then(|e| e.to_str()) {
+                Some(EXTENSION) => Kind::Walk,
+                Some(BLOB_EXTENSION) => Kind::Blob,
+                _ if name.starts_with(".tmp-") => Kind::Temp,
+                _ => continue,
+            };
             let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            out.push((path, len, is_entry));
+            out.push((path, len, kind));
         }
         Ok(out)
     }
 
     pub fn status(&self) -> Result<CacheStatus, CacheError> {
         let mut status = CacheStatus::default();
-        for (_, len, is_entry) in self.entries()? {
-            if is_entry {
-                status.entries += 1;
-                status.bytes += len;
+        for (_, len, kind) in self.entries()? {
+            match kind {
+                Kind::Walk => {
+                    status.entries += 1;
+                    status.bytes += len;
+                }
+                Kind::Blob => status.bytes += len,
+                Kind::Temp => {}
             }
         }
         Ok(status)
@@ -247,12 +304,13 @@ impl LayerCache {
     /// Removes every entry (and temporary files left by killed writers).
     pub fn clean(&self) -> Result<CacheStatus, CacheError> {
         let mut removed = CacheStatus::default();
-        for (path, len, is_entry) in self.entries()? {
+        for (path, len, kind) in self.entries()? {
             match std::fs::remove_file(&path) {
-                Ok(()) if is_entry => {
+                Ok(()) if kind == Kind::Walk => {
                     removed.entries += 1;
                     removed.bytes += len;
                 }
+                Ok(()) if kind == Kind::Blob => removed.bytes += len,
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => return Err(CacheError::Io { path, source }),
