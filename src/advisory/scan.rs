@@ -110,16 +110,50 @@ struct Query<'a> {
     layer: &'a LayerRef,
 }
 
+/// The lookups a scan of `inv` makes, as (ecosystem, name, installed version): an apk
+/// package's origin and its own name, every npm package. A live source fetches these up front.
+pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
+    let mut notes = Vec::new();
+    let mut out: Vec<(Ecosystem, String, String)> = queries(inv, &|_| true, &mut notes)
+        .into_iter()
+        .flat_map(|q| {
+            let (eco, version) = (q.ecosystem, q.package.version);
+            q.names
+                .into_iter()
+                .map(move |n| (eco.clone(), n.to_string(), version.clone()))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0.to_string(), &a.1, &a.2).cmp(&(b.0.to_string(), &b.1, &b.2)));
+    out.dedup();
+    out
+}
+
 /// Matches every apk and npm package of `inv` against `source`.
 pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, IndexError> {
     let mut result = ScanResult::default();
+    let queries = queries(inv, &|eco| source.covers(eco), &mut result.notes);
+    result.packages_checked = queries.len();
+    for q in queries {
+        check(q, source, &mut result)?;
+    }
+    result.vulnerabilities.sort_by(|a, b| {
+        b.severity
+            .cmp_worse(&a.severity)
+            .then_with(|| a.package.name.cmp(&b.package.name))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(result)
+}
+
+/// What to look up for each package; packages a source does not cover become notes.
+fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool, notes: &mut Vec<Note>) -> Vec<Query<'a>> {
     let mut queries = Vec::new();
     if !inv.apk.is_empty() {
         match inv.os.as_ref().and_then(|o| o.branch.as_deref()) {
             Some(branch) => {
                 let eco = Ecosystem::alpine(branch);
-                if !source.covers(&eco) {
-                    result.notes.push(Note {
+                if !covers(&eco) {
+                    notes.push(Note {
                         kind: NoteKind::NotCovered,
                         message: format!(
                             "the advisory database has no records for {eco}: the {} apk packages were NOT checked",
@@ -152,7 +186,7 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
                     }
                 }
             }
-            None => result.notes.push(Note {
+            None => notes.push(Note {
                 kind: NoteKind::NotCovered,
                 message: format!(
                     "the image has {} apk packages but no Alpine release (etc/alpine-release): they were NOT checked",
@@ -176,17 +210,7 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
             layer: &p.layer,
         });
     }
-    result.packages_checked = queries.len();
-    for q in queries {
-        check(q, source, &mut result)?;
-    }
-    result.vulnerabilities.sort_by(|a, b| {
-        b.severity
-            .cmp_worse(&a.severity)
-            .then_with(|| a.package.name.cmp(&b.package.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    Ok(result)
+    queries
 }
 
 fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Result<(), IndexError> {

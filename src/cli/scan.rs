@@ -3,7 +3,8 @@
 
 use super::db::DbArg;
 use super::emit;
-use crate::advisory::db;
+use crate::advisory::online::{self, OnlineAdvisories, OnlineOptions};
+use crate::advisory::{db, scan};
 use crate::policy::evaluate;
 use crate::policy::{FailOn, Policy};
 use crate::report::{self, scan::DbInfo};
@@ -26,6 +27,13 @@ pub struct Args {
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
+    /// Ask the OSV API instead of the local database. This sends the image's package names
+    /// and versions to the API.
+    #[arg(long)]
+    pub online: bool,
+    /// The OSV API for --online [default: https://api.osv.dev]
+    #[arg(long, env = "IMAGEGATE_OSV_API", value_name = "URL")]
+    pub osv_api: Option<String>,
     /// Policy file [default: ./imagegate.toml, else the built-in default policy]
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -71,14 +79,49 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )),
         None => None,
     };
-    let dir = args.db.resolve();
-    let index = db::open(&dir)?;
+    // The local database first: without it there is nothing to decide, so fail before reading.
+    let local = if args.online {
+        None
+    } else {
+        let dir = args.db.resolve();
+        Some((db::open(&dir)?, dir))
+    };
     let inv = super::read_inventory(&args.image, &load)?;
-    let (_, outcome) = evaluate::gate(&policy, &inv, &index, Some(index.meta().built_at))?;
-    let info = DbInfo {
-        source: dir.display().to_string(),
-        built_at: Some(index.meta().built_at),
-        records: index.meta().records,
+    let (outcome, info) = match &local {
+        Some((index, dir)) => {
+            let built_at = index.meta().built_at;
+            let (_, outcome) = evaluate::gate(&policy, &inv, index, Some(built_at))?;
+            let info = DbInfo {
+                source: dir.display().to_string(),
+                built_at: Some(built_at),
+                records: index.meta().records,
+            };
+            (outcome, info)
+        }
+        None => {
+            let options = OnlineOptions {
+                base: args.osv_api.clone().unwrap_or_else(|| online::DEFAULT_API.to_string()),
+                ..Default::default()
+            };
+            let lookups = scan::lookups(&inv);
+            let live = OnlineAdvisories::fetch(&lookups, &options)?;
+            eprintln!(
+                "OSV API {}: {} packages in {} batch requests; {} records fetched, {} from the cache",
+                live.base(),
+                lookups.len(),
+                live.stats.batch_requests,
+                live.stats.records_fetched,
+                live.stats.records_cached
+            );
+            // Live data has no age: the stale-database rule does not apply.
+            let (_, outcome) = evaluate::gate(&policy, &inv, &live, None)?;
+            let info = DbInfo {
+                source: format!("OSV API {}", live.base()),
+                built_at: None,
+                records: live.record_count(),
+            };
+            (outcome, info)
+        }
     };
     let elapsed = started.elapsed();
     let gate = report::sarif::GateReport {
