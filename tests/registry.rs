@@ -764,3 +764,50 @@ fn audit_filters_by_glob_and_latest_and_shards_merge_to_the_whole() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--shard"), "{}", r.stderr);
 }
+
+#[test]
+fn bytes_that_do_not_match_their_digests_are_refused() {
+    let registry = Registry::start();
+    let built = demo_spec().build();
+    registry.push("demo/app", Some("1.0"), &built);
+    let by_digest = |proxy: &FaultProxy| format!("{}/demo/app@{}", proxy.addr(), built.manifest_digest);
+    // A layer blob, the config, and a manifest fetched by digest, each with one byte flipped.
+    for (what, part, expect) in [
+        // The flipped byte is in gzip's own trailer, which catches it before the digest does.
+        ("layer", built.layers[1].digest.clone(), "layer 1"),
+        ("config", built.config_digest.clone(), "digest mismatch"),
+        ("manifest", "/manifests/".to_string(), "digest mismatch"),
+    ] {
+        let proxy = FaultProxy::start(registry.addr(), move |path, _| {
+            if path.contains(&part) {
+                Action::Corrupt
+            } else {
+                Action::Forward
+            }
+        });
+        let r = inventory(&by_digest(&proxy), &["--no-cache"], &[]);
+        assert_eq!(r.code, 2, "{what}: {}", r.stdout);
+        assert!(r.stderr.contains(expect), "{what}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{what}: no report");
+    }
+    // Nothing unverified went into the cache: a clean pull afterwards is whole.
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("IMAGEGATE_CACHE_DIR", cache.path().to_str().unwrap())];
+    let layer = built.layers[0].digest.clone();
+    let proxy = FaultProxy::start(registry.addr(), move |path, _| {
+        if path.contains(&layer) {
+            Action::Corrupt
+        } else {
+            Action::Forward
+        }
+    });
+    assert_eq!(inventory(&by_digest(&proxy), &[], &env).code, 2);
+    let clean = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
+    let r = inventory(&by_digest(&clean), &[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        clean.gets(&built.layers[0].digest),
+        1,
+        "the corrupt walk was not cached"
+    );
+}

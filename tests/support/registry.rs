@@ -294,6 +294,9 @@ pub enum Action {
     /// Forward, but send only this many bytes of the response body, then hang up (the headers,
     /// `Content-Length` included, are the registry's).
     Cut(usize),
+    /// Forward, with the last byte of the response body flipped (a registry or cache serving
+    /// bytes that are not what the digest names).
+    Corrupt,
 }
 
 type Plan = dyn Fn(&str, usize) -> Action + Send + Sync;
@@ -476,7 +479,7 @@ fn handle(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 out.push_str("\r\n");
                 client.write_all(out.as_bytes())?;
             }
-            Action::Forward | Action::Cut(_) => {
+            Action::Forward | Action::Cut(_) | Action::Corrupt => {
                 let Ok(mut up) = TcpStream::connect(&shared.upstream) else {
                     // The registry is gone: hang up, as a dead host would.
                     record(None, false);
@@ -505,6 +508,15 @@ fn handle(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     Action::Cut(keep) => {
                         record(status, true);
                         client.write_all(&response[..(head_end + keep).min(response.len())])?;
+                    }
+                    Action::Corrupt => {
+                        record(status, false);
+                        if response.len() > head_end
+                            && let Some(last) = response.last_mut()
+                        {
+                            *last ^= 0xff;
+                        }
+                        client.write_all(&response)?;
                     }
                     _ => {
                         record(status, false);
