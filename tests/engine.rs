@@ -142,3 +142,35 @@ fn a_missing_image_or_engine_exits_2_and_says_where_it_looked() {
     assert_eq!(code, 2);
     assert!(err.contains("unix socket"), "{err}");
 }
+
+#[test]
+fn an_engine_that_does_not_speak_http_or_breaks_its_chunks_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, reply) in [
+        ("garbage", &b"\x00\x01 not http at all\r\n\r\n"[..]),
+        (
+            "bad-chunk",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx",
+        ),
+        (
+            "truncated",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\nonly a few bytes",
+        ),
+    ] {
+        let sock = tmp.path().join(format!("{name}.sock"));
+        let listener = UnixListener::bind(&sock).unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+                let _ = stream.write_all(reply);
+            }
+        });
+        let host = format!("unix://{}", sock.display());
+        let (code, out, err) = run(&["inventory", "docker:app:dev"], &[("DOCKER_HOST", &host)]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(out.is_empty(), "{name}");
+        assert!(err.contains("docker:app:dev"), "{name}: names the image: {err}");
+    }
+}

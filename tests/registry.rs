@@ -811,3 +811,33 @@ fn bytes_that_do_not_match_their_digests_are_refused() {
         "the corrupt walk was not cached"
     );
 }
+
+#[test]
+fn audit_merge_refuses_what_is_not_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("summary.json"), "{\"schema\": 1, \"images\": 7").unwrap();
+    let r = imagegate(&["audit", "merge", bad.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("summary.json") && r.stderr.contains("not an audit summary"),
+        "{}",
+        r.stderr
+    );
+    let newer = tmp.path().join("newer");
+    std::fs::create_dir_all(&newer).unwrap();
+    std::fs::write(
+        newer.join("summary.json"),
+        r#"{"schema": 99, "registry": "r", "generated_at": "now", "images": []}"#,
+    )
+    .unwrap();
+    let r = imagegate(&["audit", "merge", newer.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("schema 99"), "{}", r.stderr);
+    let r = imagegate(&["audit", "merge", tmp.path().join("absent").to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("absent"), "{}", r.stderr);
+    let r = imagegate(&["audit"], &[]);
+    assert_eq!(r.code, 2, "no registry given");
+}

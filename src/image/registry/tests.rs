@@ -272,3 +272,27 @@ fn parses_headers() {
     assert!(is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:80"));
     assert!(!is_loopback("registry.example.com:5000"));
 }
+
+#[test]
+fn oversized_answers_and_a_broken_docker_config_are_errors() {
+    let big = vec![b' '; (MAX_MANIFEST + 10) as usize];
+    let server = serve(move |_, _| response("200 OK", &[], &big));
+    let client = Client::new(fast()).unwrap();
+    let r = Reference::parse(&format!("{server}/app:v1")).unwrap();
+    let err = client.manifest(&r, "v1").err().unwrap();
+    assert!(err.to_string().contains("larger than"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, "{ not json").unwrap();
+    let server = serve(|_, _| response("401 Unauthorized", &[("WWW-Authenticate", r#"Basic realm="x""#)], b""));
+    let client = Client::new(RegistryOptions {
+        docker_config: Some(config),
+        ..fast()
+    })
+    .unwrap();
+    let r = Reference::parse(&format!("{server}/app:v1")).unwrap();
+    let err = client.manifest(&r, "v1").err().unwrap();
+    assert!(matches!(err, RegistryError::Credentials { .. }), "{err}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
