@@ -132,6 +132,16 @@ fn the_hook_blocks_a_failing_image_and_lets_a_passing_one_through() {
         text(&push)
     );
 
+    // So does a policy file that does not parse.
+    std::fs::write(work.join("imagegate.toml"), "[hook]\nimages = 3\n").unwrap();
+    let push = git(&work, &["push", "-q", "origin", "main"], &env);
+    assert!(!push.status.success());
+    assert!(
+        text(&push).contains("imagegate.toml") && text(&push).contains("--no-verify"),
+        "{}",
+        text(&push)
+    );
+
     let passing = passing_image(tmp.path());
     std::fs::write(
         work.join("imagegate.toml"),

@@ -28,9 +28,16 @@ pub enum HookCommand {
 pub fn run(command: HookCommand) -> anyhow::Result<u8> {
     match command {
         HookCommand::Install { force } => install(force),
-        HookCommand::Run => run_hook(),
+        // Whatever stops the hook blocks the push: say how to skip it once.
+        HookCommand::Run => run_hook().or_else(|e| {
+            eprintln!("error: {}", super::describe(&e));
+            eprintln!("{SKIP_HINT}");
+            Ok(EXIT_ERROR)
+        }),
     }
 }
+
+const SKIP_HINT: &str = "imagegate hook: the push is blocked because an image could not be scanned. Fix it, or skip the check once with `git push --no-verify`.";
 
 fn git(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")
@@ -121,9 +128,7 @@ fn run_hook() -> anyhow::Result<u8> {
     }
     match worst {
         EXIT_OK => {}
-        EXIT_ERROR => eprintln!(
-            "imagegate hook: the push is blocked because an image could not be scanned. Fix it, or skip the check once with `git push --no-verify`."
-        ),
+        EXIT_ERROR => eprintln!("{SKIP_HINT}"),
         _ => eprintln!(
             "imagegate hook: the push is blocked: an image fails the policy in {}. Skip once with `git push --no-verify`.",
             if project.is_file() {
