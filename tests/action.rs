@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use support::repo_root;
+use support::{import_testdata_db, repo_root};
 
 fn action(step: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(repo_root().join("scripts/action.sh"));
@@ -98,14 +98,7 @@ fn scan_writes_sarif_and_the_summary_and_records_the_exit_code() {
     let root = repo_root();
     let db = tmp.path().join("db");
     let bin = assert_cmd::cargo::cargo_bin("imagegate");
-    let import = Command::new(&bin)
-        .args(["db", "import", "--db"])
-        .arg(&db)
-        .arg(root.join("testdata/osv/npm"))
-        .arg(root.join("testdata/osv/alpine"))
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{}", text(&import));
+    import_testdata_db(&db);
     let path = format!(
         "{}:{}",
         bin.parent().unwrap().display(),

@@ -38,19 +38,7 @@ fn db() -> &'static Path {
     &DB.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("db");
-        let root = repo_root();
-        let r = imagegate(
-            &[
-                "db",
-                "import",
-                "--db",
-                db.to_str().unwrap(),
-                root.join("testdata/osv/npm").to_str().unwrap(),
-                root.join("testdata/osv/alpine").to_str().unwrap(),
-            ],
-            &root,
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        import_testdata_db(&db);
         (tmp, db)
     })
     .1

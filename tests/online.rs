@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use support::repo_root;
+use support::{import_testdata_db, repo_root};
 
 #[derive(Default)]
 struct Seen {
@@ -168,18 +168,7 @@ fn online_finds_what_the_local_database_finds_and_caches_records() {
     let demo = root.join("testdata/demo/app.tar");
     let demo = demo.to_str().unwrap();
     let db = tmp.path().join("db");
-    let (code, _, err) = imagegate(
-        &[
-            "db",
-            "import",
-            "--db",
-            db.to_str().unwrap(),
-            root.join("testdata/osv/npm").to_str().unwrap(),
-            root.join("testdata/osv/alpine").to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
-    assert_eq!(code, 0, "{err}");
+    import_testdata_db(&db);
     let policy = root.join("policies/audit.toml");
     let policy = policy.to_str().unwrap();
     let (local_code, local, err) = imagegate(

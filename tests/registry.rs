@@ -48,19 +48,7 @@ fn db() -> &'static Path {
     &DB.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("db");
-        let root = repo_root();
-        let r = imagegate(
-            &[
-                "db",
-                "import",
-                "--db",
-                db.to_str().unwrap(),
-                root.join("testdata/osv/npm").to_str().unwrap(),
-                root.join("testdata/osv/alpine").to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        import_testdata_db(&db);
         (tmp, db)
     })
     .1
@@ -566,27 +554,6 @@ fn two_scans_sharing_one_cache_at_once_both_succeed_alike() {
     }
 }
 
-/// An image that passes the default policy: a small Alpine-like base, no packages with
-/// advisories, user 1001 and a health check.
-fn passing(extra: &str) -> ImageSpec {
-    ImageSpec::new()
-        .layer(
-            Layer::new().file("etc/alpine-release", "3.20.3\n").file(
-                "etc/passwd",
-                "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/sbin/nologin\n",
-            ),
-            Compression::Gzip,
-            "ADD rootfs /",
-        )
-        .layer(
-            Layer::new().file("app/version.txt", extra),
-            Compression::Gzip,
-            "COPY version.txt /app/",
-        )
-        .user("1001")
-        .healthcheck(&["CMD", "true"])
-}
-
 /// Three repositories sharing the demo's base layer, one tag pointing at another's digest,
 /// one image whose layer blob is gone and one whose config is not JSON.
 fn audit_registry() -> (Registry, FaultProxy, String) {
@@ -595,13 +562,13 @@ fn audit_registry() -> (Registry, FaultProxy, String) {
     registry.push("team/web", Some("1.0.0"), &web);
     registry.push("team/web", Some("1.1.0"), &demo_spec().label("rev", "2").build());
     registry.push("team/web", Some("latest"), &demo_spec().label("rev", "2").build());
-    registry.push("team/api", Some("2.0.0"), &passing("api 2").build());
-    registry.push("team/api", Some("2.1.0"), &passing("api 2.1").build());
-    registry.push("tools/ci", Some("0.1.0"), &passing("ci").build());
-    let broken = passing("broken").build();
+    registry.push("team/api", Some("2.0.0"), &passing_spec("api 2").build());
+    registry.push("team/api", Some("2.1.0"), &passing_spec("api 2.1").build());
+    registry.push("tools/ci", Some("0.1.0"), &passing_spec("ci").build());
+    let broken = passing_spec("broken").build();
     registry.push("tools/broken", Some("1.0"), &broken);
     registry.delete_blob("tools/broken", &broken.layers[1].digest);
-    let garbage = passing("garbage")
+    let garbage = passing_spec("garbage")
         .faults(Faults {
             edit_config: Some(|_| b"this is not an image config".to_vec()),
             ..Faults::default()

@@ -1832,3 +1832,44 @@ fn sha256_stream(head: &[u8], zeros: u64) -> String {
     feed(&mut h).expect("hashing in memory");
     format!("sha256:{}", hex::encode(h.0.finalize()))
 }
+
+/// Builds an advisory database at `db` from the OSV snapshot in `testdata/osv/`, with the
+/// binary under test.
+pub fn import_testdata_db(db: &Path) {
+    let root = repo_root();
+    let out = assert_cmd::Command::cargo_bin("imagegate")
+        .expect("binary")
+        .args(["db", "import", "--db"])
+        .arg(db)
+        .arg(root.join("testdata/osv/npm"))
+        .arg(root.join("testdata/osv/alpine"))
+        .env_remove("IMAGEGATE_DB")
+        .output()
+        .expect("imagegate runs");
+    assert!(
+        out.status.success(),
+        "db import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An image that passes the default policy: an Alpine release file, no packages with
+/// advisories, user 1001 and a health check. `note` makes each one distinct.
+pub fn passing_spec(note: &str) -> ImageSpec {
+    ImageSpec::new()
+        .layer(
+            Layer::new().file("etc/alpine-release", "3.20.3\n").file(
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/sbin/nologin\n",
+            ),
+            Compression::Gzip,
+            "ADD rootfs /",
+        )
+        .layer(
+            Layer::new().file("app/version.txt", note),
+            Compression::Gzip,
+            "COPY version.txt /app/",
+        )
+        .user("1001")
+        .healthcheck(&["CMD", "true"])
+}
