@@ -82,8 +82,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         built_at: Some(index.meta().built_at),
         records: index.meta().records,
     };
-    let load = args.pull.load_options()?;
+    let mut load = args.pull.load_options()?;
     let client = Client::new(load.registry.clone())?;
+    // One client for the listing and every scan: its connections and tokens are reused.
+    load.registry_client = Some(client.clone());
     let listing = audit::list(&client, registry, &selection, shard)?;
     let images_dir = args.out.join("images");
     std::fs::create_dir_all(&images_dir).with_context(|| format!("creating {}", images_dir.display()))?;

@@ -29,6 +29,9 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// Credentials, plain-HTTP hosts and timeouts for registry pulls.
     pub registry: registry::RegistryOptions,
+    /// A client to reuse (the audit shares one across images: its connections and tokens);
+    /// `None` builds one from `registry` per load.
+    pub registry_client: Option<registry::Client>,
     /// Walks of registry layers, by diff_id; `None` walks every layer. Local images are
     /// always read: their bytes are already here, and reading them verifies them.
     pub cache: Option<Arc<LayerCache>>,
@@ -40,6 +43,7 @@ impl Default for LoadOptions {
             platform: default_platform(),
             limits: Limits::default(),
             registry: Default::default(),
+            registry_client: None,
             cache: None,
         }
     }
@@ -227,7 +231,10 @@ impl Ctx<'_> {
         reference: &registry::Reference,
         capture: &C,
     ) -> Result<Image<C::Fact>, ImageError> {
-        let client = registry::Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?;
+        let client = match &self.options.registry_client {
+            Some(c) => c.clone(),
+            None => registry::Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?,
+        };
         let chosen = self.choose_remote(&client, reference)?;
         let blobs = remote::RemoteBlobs {
             client,
