@@ -15,11 +15,16 @@ pub enum CacheCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Remove every cached layer walk.
-    #[command(after_help = "Examples:\n  imagegate cache clean")]
+    /// Remove cached layer walks: all of them, or those unused for --unused-for DAYS.
+    #[command(
+        after_help = "Examples:\n  imagegate cache clean\n  imagegate cache clean --unused-for 14   # after a nightly audit"
+    )]
     Clean {
         #[arg(long, env = "IMAGEGATE_CACHE_DIR", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        /// Only entries no scan has used for this many days.
+        #[arg(long, value_name = "DAYS")]
+        unused_for: Option<u64>,
     },
 }
 
@@ -50,9 +55,12 @@ pub fn run(command: CacheCommand) -> anyhow::Result<u8> {
             };
             emit(&text, None)?;
         }
-        CacheCommand::Clean { cache_dir } => {
+        CacheCommand::Clean { cache_dir, unused_for } => {
             let cache = open(cache_dir.as_ref())?;
-            let removed = cache.clean()?;
+            let removed = match unused_for {
+                Some(days) => cache.clean_unused_for(std::time::Duration::from_secs(days.saturating_mul(24 * 3600)))?,
+                None => cache.clean()?,
+            };
             println!(
                 "layer cache {}: removed {} layer walks ({})",
                 cache.dir().display(),

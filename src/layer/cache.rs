@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
+use std::time::{Duration, SystemTime};
 
 const EXTENSION: &str = "walk";
 const BLOB_EXTENSION: &str = "blob";
@@ -73,6 +74,14 @@ struct EntryOut<'a, F> {
 struct EntryIn<F> {
     key: Key,
     walk: LayerWalk<F>,
+}
+
+/// Marks an entry used, for [`LayerCache::clean_unused_for`]; a read-only cache is still a cache.
+fn touch(path: &Path) {
+    let _ = std::fs::File::options()
+        .append(true)
+        .open(path)
+        .and_then(|f| f.set_modified(SystemTime::now()));
 }
 
 /// Holds a diff_id for this process until dropped; see [`LayerCache::claim`].
@@ -162,7 +171,10 @@ impl LayerCache {
             Ok(entry.walk)
         };
         match read() {
-            Ok(walk) => Some(walk),
+            Ok(walk) => {
+                touch(&path);
+                Some(walk)
+            }
             Err(why) => {
                 tracing::warn!("layer cache {}: ignored and removed: {why}", path.display());
                 let _ = std::fs::remove_file(&path);
@@ -213,6 +225,7 @@ impl LayerCache {
         let path = self.blob_path(digest);
         let bytes = std::fs::read(&path).ok()?;
         if Digest::of(digest.algorithm(), &bytes) == *digest {
+            touch(&path);
             return Some(bytes);
         }
         tracing::warn!("layer cache {}: digest mismatch; ignored and removed", path.display());
@@ -303,8 +316,19 @@ impl LayerCache {
 
     /// Removes every entry (and temporary files left by killed writers).
     pub fn clean(&self) -> Result<CacheStatus, CacheError> {
+        self.clean_unused_for(Duration::ZERO)
+    }
+
+    /// Removes the entries not used for `age` (a hit marks an entry used), so a nightly audit
+    /// can keep the cache to the layers its registry still ships.
+    pub fn clean_unused_for(&self, age: Duration) -> Result<CacheStatus, CacheError> {
         let mut removed = CacheStatus::default();
+        let now = SystemTime::now();
         for (path, len, kind) in self.entries()? {
+            let used = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(now);
+            if !age.is_zero() && now.duration_since(used).unwrap_or_default() < age {
+                continue;
+            }
             match std::fs::remove_file(&path) {
                 Ok(()) if kind == Kind::Walk => {
                     removed.entries += 1;
@@ -392,6 +416,29 @@ mod tests {
         let removed = cache.clean().unwrap();
         assert_eq!(removed.entries, 1);
         assert_eq!(cache.status().unwrap(), CacheStatus::default());
+    }
+
+    #[test]
+    fn clean_by_age_keeps_what_was_used_recently() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path().to_path_buf());
+        let w = walk();
+        cache.put(&w.diff_id, "inventory-1", &w).unwrap();
+        cache.put(&w.diff_id, "inventory-0", &w).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+        for analyzer in ["inventory-1", "inventory-0"] {
+            let f = std::fs::File::options()
+                .append(true)
+                .open(cache.path(&w.diff_id, analyzer))
+                .unwrap();
+            f.set_modified(old).unwrap();
+        }
+        // A hit marks the entry used.
+        assert!(cache.get::<Fact>(&w.diff_id, "inventory-1").is_some());
+        let removed = cache.clean_unused_for(Duration::from_secs(7 * 24 * 3600)).unwrap();
+        assert_eq!(removed.entries, 1);
+        assert!(cache.get::<Fact>(&w.diff_id, "inventory-1").is_some());
+        assert!(cache.get::<Fact>(&w.diff_id, "inventory-0").is_none());
     }
 
     #[test]
