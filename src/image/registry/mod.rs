@@ -589,7 +589,12 @@ impl Client {
         let bytes = read_capped(response, 1 << 20, host, "token")?;
         let token: auth::TokenResponse = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Auth {
             host: host.to_string(),
-            why: format!("the token server's answer is not a token ({e})"),
+            // Position only: serde's message can quote the value, and this one may be a secret.
+            why: format!(
+                "the token server's answer is not a token (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         })?;
         let value = token.token.or(token.access_token).filter(|t| !t.is_empty());
         let value = value.ok_or_else(|| RegistryError::Auth {
