@@ -225,31 +225,6 @@ struct Ctx<'a> {
     options: &'a LoadOptions,
 }
 
-impl Ctx<'_> {
-    fn load_remote<C: Capture>(
-        &self,
-        reference: &registry::Reference,
-        capture: &C,
-    ) -> Result<Image<C::Fact>, ImageError> {
-        let client = match &self.options.registry_client {
-            Some(c) => c.clone(),
-            None => registry::Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?,
-        };
-        let chosen = self.choose_remote(&client, reference)?;
-        let blobs = remote::RemoteBlobs {
-            client,
-            reference: reference.clone(),
-            cache: self.options.cache.as_deref(),
-        };
-        // Its own pool: layer downloads wait on the network, so more of them than cores run at once.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(remote::PARALLEL_DOWNLOADS)
-            .build()
-            .map_err(|e| self.layout(format!("starting download threads: {e}")))?;
-        pool.install(|| self.finish(&blobs, chosen, capture))
-    }
-}
-
 fn blob_path(d: &Digest) -> String {
     format!("blobs/{}/{}", d.algorithm_name(), d.hex())
 }

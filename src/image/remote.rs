@@ -3,7 +3,7 @@
 
 use super::digest::Digest;
 use super::registry::{Client, Reference, RegistryError};
-use super::{Chosen, Ctx, ImageError, LayerBlobs, LayerRef, model};
+use super::{Chosen, Ctx, Image, ImageError, LayerBlobs, LayerRef, model};
 use crate::image::store::StoreError;
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, Capture, Compression, LayerWalk, Limits, WalkError};
@@ -23,7 +23,30 @@ pub(super) struct RemoteBlobs<'a> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn registry_err(&self, source: RegistryError) -> ImageError {
+    pub(super) fn load_remote<C: Capture>(
+        &self,
+        reference: &Reference,
+        capture: &C,
+    ) -> Result<Image<C::Fact>, ImageError> {
+        let client = match &self.options.registry_client {
+            Some(c) => c.clone(),
+            None => Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?,
+        };
+        let chosen = self.choose_remote(&client, reference)?;
+        let blobs = RemoteBlobs {
+            client,
+            reference: reference.clone(),
+            cache: self.options.cache.as_deref(),
+        };
+        // Its own pool: layer downloads wait on the network, so more of them than cores run at once.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(PARALLEL_DOWNLOADS)
+            .build()
+            .map_err(|e| self.layout(format!("starting download threads: {e}")))?;
+        pool.install(|| self.finish(&blobs, chosen, capture))
+    }
+
+    fn registry_err(&self, source: RegistryError) -> ImageError {
         ImageError::Registry {
             image: self.image.clone(),
             source: Box::new(source),
@@ -32,7 +55,7 @@ impl Ctx<'_> {
 
     /// Follows the reference (through manifest lists, by platform) to one image manifest and
     /// its config. Every manifest fetched by digest is checked against that digest.
-    pub(super) fn choose_remote(&self, client: &Client, reference: &Reference) -> Result<Chosen, ImageError> {
+    fn choose_remote(&self, client: &Client, reference: &Reference) -> Result<Chosen, ImageError> {
         let mut wanted = reference.manifest_ref();
         let mut expected: Option<Digest> = reference.digest.clone();
         for _ in 0..=MAX_INDEX_DEPTH {
