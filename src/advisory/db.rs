@@ -298,6 +298,26 @@ mod tests {
         assert!(index.lookup("Alpine:v3.18", "openssl").unwrap().is_empty());
         assert_eq!(index.by_id("CVE-2021-23337").unwrap()[0].id, "GHSA-35jh-r3h4-6jhm");
         assert_eq!(index.by_id("CVE-2024-0001").unwrap()[0].id, "ALPINE-CVE-2024-0001");
+        // Prefetched lookups answer exactly what plain ones do (hits, misses, unknown keys).
+        let fresh = open(&db).unwrap();
+        fresh.prefetch([
+            ("npm", "lodash"),
+            ("npm", "lodas"),
+            ("Alpine:v3.20", "openssl"),
+            ("x", ""),
+        ]);
+        for (eco, name) in [
+            ("npm", "lodash"),
+            ("npm", "lodas"),
+            ("Alpine:v3.20", "openssl"),
+            ("npm", "other"),
+        ] {
+            assert_eq!(
+                fresh.lookup(eco, name).unwrap(),
+                index.lookup(eco, name).unwrap(),
+                "{eco} {name}"
+            );
+        }
         // Only the index is left in the directory: no temporary files.
         let names: Vec<_> = std::fs::read_dir(&db)
             .unwrap()

@@ -18,6 +18,8 @@ pub trait Advisories {
     /// Whether the source has advisories for this ecosystem at all (`Alpine:v3.21` may be
     /// missing from an old database: that is "not covered", never "no vulnerabilities").
     fn covers(&self, ecosystem: &Ecosystem) -> bool;
+    /// Hints the lookups to come (see [`lookups`]) so a source can fetch them together.
+    fn prefetch(&self, _lookups: &[(Ecosystem, String, String)]) {}
 }
 
 impl Advisories for Index {
@@ -31,6 +33,20 @@ impl Advisories for Index {
     }
     fn by_id(&self, id: &str) -> Result<Vec<Record>, IndexError> {
         Index::by_id(self, id)
+    }
+    fn prefetch(&self, lookups: &[(Ecosystem, String, String)]) {
+        let keys: Vec<(String, &str)> = lookups
+            .iter()
+            .flat_map(|(eco, name, _)| {
+                let mut keys = vec![(eco.to_string(), name.as_str())];
+                // `lookup` also reads bare `Alpine` for a branch.
+                if let Ecosystem::Alpine { branch: Some(_) } = eco {
+                    keys.push(("Alpine".to_string(), name.as_str()));
+                }
+                keys
+            })
+            .collect();
+        Index::prefetch(self, keys.iter().map(|(e, n)| (e.as_str(), *n)));
     }
     fn covers(&self, ecosystem: &Ecosystem) -> bool {
         let e = &self.meta().ecosystems;
@@ -132,6 +148,7 @@ pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
 pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, IndexError> {
     let mut result = ScanResult::default();
     let queries = queries(inv, &|eco| source.covers(eco), &mut result.notes);
+    source.prefetch(&lookups(inv));
     result.packages_checked = queries.len();
     for q in queries {
         check(q, source, &mut result)?;
