@@ -18,7 +18,7 @@
 //!
 //! Ratios are measured in one run; nothing is asserted (the machine is shared and noisy).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

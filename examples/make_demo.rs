@@ -1,6 +1,6 @@
 //! Writes the demo image `testdata/demo/app.tar`: an OCI archive (gzip layers, tag `1.0.0`) of a
 //! small Next.js app on Alpine 3.20.3, built entirely in memory from `testdata/alpine-3.20.3/`
-//! and the fixture contents in `tests/support/mod.rs`.
+//! and the fixture contents in `tests/it/support/mod.rs`.
 //!
 //! Run it from the repository root:
 //!
@@ -20,7 +20,7 @@
 //! `app/node_modules/minimist`. Config: `User: 1001`, a `HEALTHCHECK`, `EXPOSE 3000/tcp`, OCI
 //! labels and a buildkit-style history with `empty_layer` entries.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;

@@ -2,8 +2,7 @@
 //! small server in this file answering `POST /v1/querybatch` and `GET /v1/vulns/{id}` from the
 //! real OSV records in `testdata/osv/`, with a second page for one query.
 
-mod support;
-
+use crate::support::{import_testdata_db, repo_root};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -11,7 +10,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use support::{import_testdata_db, repo_root};
 
 #[derive(Default)]
 struct Seen {

@@ -1,16 +1,14 @@
 //! End-to-end tests of registry pulls, the layer cache and the registry audit, against a real
 //! registry (Debian's `docker-registry`, started per test on a free 127.0.0.1 port; see
-//! `tests/support/registry.rs`) with images the tests build and push.
+//! `tests/it/support/registry.rs`) with images the tests build and push.
 
-mod support;
-
+use crate::support::registry::{Action, FaultProxy, Registry};
+use crate::support::*;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::registry::{Action, FaultProxy, Registry};
-use support::*;
 
 struct Run {
     code: i32,

@@ -9,7 +9,7 @@
 //! `examples/make_demo.rs` and the tests share [`write_demo`] and compare bytes.
 //!
 //! Used by `tests/*.rs` (`mod support;`) and by `examples/make_demo.rs`
-//! (`#[path = "../tests/support/mod.rs"] mod support;`).
+//! (`#[path = "../tests/it/support/mod.rs"] mod support;`).
 
 #![allow(dead_code)]
 

@@ -1,16 +1,14 @@
-//! Tests of the test infrastructure itself (`tests/support/registry.rs`), independent of
+//! Tests of the test infrastructure itself (`tests/it/support/registry.rs`), independent of
 //! imagegate: the real registry starts, serves back byte for byte what was pushed (OCI, Docker
 //! schema 2, indexes and manifest lists), enforces basic auth, and the fault proxy injects
 //! exactly the faults it is told to and forwards everything else. If these fail, the end-to-end
 //! tests in `tests/registry.rs` prove nothing.
 
-mod support;
-
+use crate::support::registry::{Action, FaultProxy, Registry};
+use crate::support::*;
 use std::io::Read;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::registry::{Action, FaultProxy, Registry};
-use support::*;
 
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_ALL: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];

@@ -1,12 +1,10 @@
 //! The pre-push hook, for real: a temporary git repository pushing to a local bare remote,
 //! with `imagegate hook install` in between. Also the completion scripts.
 
-mod support;
-
+use crate::support::*;
 use assert_cmd::Command;
 use std::path::Path;
 use std::process::Output;
-use support::*;
 
 fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = std::process::Command::new("git");

@@ -2,15 +2,13 @@
 //! CI has no Docker engine, so a server in this file speaks the one endpoint imagegate uses
 //! (`GET /images/{name}/get`, a chunked `docker save` stream) on a socket in a temp dir.
 
-mod support;
-
+use crate::support::*;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use support::*;
 
 /// Serves `images` (path after `/images/` and before `/get`, as sent → docker save tar) and
 /// records the request paths.

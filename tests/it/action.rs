@@ -1,11 +1,9 @@
 //! The GitHub Action's shell parts (`scripts/action.sh`), run as a runner would, offline: the
 //! release comes from a `file://` mirror laid out like GitHub's release downloads.
 
-mod support;
-
+use crate::support::{import_testdata_db, repo_root};
 use std::path::Path;
 use std::process::{Command, Output};
-use support::{import_testdata_db, repo_root};
 
 fn action(step: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(repo_root().join("scripts/action.sh"));

@@ -2,13 +2,11 @@
 //! shipped policy, variations of it that break one rule each, ignores in every state, and the
 //! exit codes a pipeline relies on (0 pass, 1 fail, 2 could not run).
 
-mod support;
-
+use crate::support::*;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use support::*;
 
 struct Run {
     code: i32,

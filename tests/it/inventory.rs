@@ -1,18 +1,16 @@
-//! End-to-end tests of `imagegate inventory`: images are built in memory by `tests/support`
+//! End-to-end tests of `imagegate inventory`: images are built in memory by `tests/it/support`
 //! (real Alpine 3.20.3 files for the base layer), written in every container format the command
 //! reads, and the binary is run as a user would run it. Assertions are on the exit code and on
 //! what a user reads: the JSON report's packages, versions, paths and layers, and the error
 //! message naming the image, layer and entry.
 
-mod support;
-
+use crate::support::*;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
-use support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary

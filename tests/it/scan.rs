@@ -2,12 +2,10 @@
 //! advisory snapshot in `testdata/osv/` (real GitHub npm records, hand-written Alpine ones),
 //! and small images built here for Alpine branch handling.
 
-mod support;
-
+use crate::support::*;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
-use support::*;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::cargo_bin("imagegate")
