@@ -3,7 +3,7 @@
 //! one row per image — which shards merge into one.
 
 use crate::advisory::scan::ScanResult;
-use crate::image::digest::Digest;
+use crate::digest::Digest;
 use crate::image::registry::{Client, Reference, RegistryError};
 use crate::policy::evaluate::Outcome;
 use crate::policy::finding::Level;
@@ -309,7 +309,7 @@ impl ImageSummary {
             .filter(|f| f.level != Level::Info)
             .take(TOP_FINDINGS)
             .map(|f| TopFinding {
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 level: f.level.as_str().to_string(),
                 title: f.message.clone(),
             })

@@ -1,16 +1,23 @@
 //! imagegate: a container image security gate.
 //!
-//! The data path, one module per step:
+//! [`gate`] is the entry point: a policy and an advisory source in, one [`gate::Run`] per image
+//! out. The data path, one module per step, each importing only the ones below it:
 //! [`image`] resolves a reference and reads manifest, config and layer blobs;
 //! [`layer`] streams each layer once, capturing only the files that matter and applying
 //! whiteouts; [`inventory`] turns the merged view into OS, apk and npm packages, users and
-//! files; [`report`] prints it; [`cli`] wires the subcommands to exit codes.
+//! files; [`advisory`] matches them against OSV records; [`policy`] turns it all into findings
+//! and a verdict; [`report`] renders a run; [`cli`] parses arguments, calls the gate and maps
+//! the outcome to an exit code. [`digest`], [`units`] and [`dockerfile`] are shared below them.
 
 pub mod advisory;
 pub mod audit;
 pub mod cli;
+pub mod digest;
+pub mod dockerfile;
+pub mod gate;
 pub mod image;
 pub mod inventory;
 pub mod layer;
 pub mod policy;
 pub mod report;
+pub mod units;

@@ -6,7 +6,7 @@ use super::index::{Index, IndexError};
 use super::matcher::{self, AffectedMatch};
 use super::osv::{Ecosystem, Record};
 use super::severity::{self, Level, Severity};
-use crate::inventory::{Inventory, LayerRef};
+use crate::inventory::{Inventory, LayerRef, PackageKind, PackageRef};
 use serde::Serialize;
 
 /// Where advisories come from: the local index, or (with `--online`) the OSV API.
@@ -59,6 +59,9 @@ impl Advisories for Index {
 pub struct AffectedPackage {
     /// `npm` or `Alpine:v3.20`.
     pub ecosystem: String,
+    /// Which of the image's package databases it comes from.
+    #[serde(skip)]
+    pub kind: PackageKind,
     pub name: String,
     pub version: String,
     /// For apk, the source package the advisory is written against.
@@ -69,6 +72,12 @@ pub struct AffectedPackage {
     pub paths: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<bool>,
+}
+
+impl AffectedPackage {
+    pub fn package_ref(&self) -> PackageRef {
+        PackageRef::new(self.kind, &self.name, &self.version)
+    }
 }
 
 /// One vulnerability in one package.
@@ -192,6 +201,7 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool, notes: &
                             names,
                             package: AffectedPackage {
                                 ecosystem: eco.to_string(),
+                                kind: PackageKind::Apk,
                                 name: r.name.clone(),
                                 version: r.version.clone(),
                                 origin: r.origin.clone(),
@@ -217,7 +227,8 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool, notes: &
             ecosystem: Ecosystem::Npm,
             names: vec![p.name.as_str()],
             package: AffectedPackage {
-                ecosystem: "npm".into(),
+                ecosystem: Ecosystem::Npm.to_string(),
+                kind: PackageKind::Npm,
                 name: p.name.clone(),
                 version: p.version.clone(),
                 origin: None,

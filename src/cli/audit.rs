@@ -3,12 +3,11 @@
 
 use super::db::DbArg;
 use super::pull::PullArgs;
-use crate::advisory::db;
 use crate::audit::{self, ImageSummary, Selection, Shard, Summary, Target};
+use crate::gate::{AdvisorySource, Gate};
 use crate::image::registry::Client;
 use crate::policy::Policy;
-use crate::policy::evaluate;
-use crate::report::{self, scan::DbInfo};
+use crate::report;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -75,13 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let selection = Selection::new(&args.repos, &args.tags, args.latest)?;
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let policy = Policy::discover(args.policy.as_deref(), &cwd)?;
-    let dir = args.db.resolve();
-    let index = db::open(&dir)?;
-    let info = DbInfo {
-        source: dir.display().to_string(),
-        built_at: Some(index.meta().built_at),
-        records: index.meta().records,
-    };
+    // One gate for every image: the database is opened once.
+    let gate = Gate::new(policy, AdvisorySource::Local(args.db.resolve()))?;
     let mut load = args.pull.load_options()?;
     let client = Client::new(load.registry.clone())?;
     // One client for the listing and every scan: its connections and tokens are reused.
@@ -99,23 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let next = AtomicUsize::new(0);
     let rows = Mutex::new(listing.failures);
     let scan_one = |target: &Target| -> ImageSummary {
-        let image_started = Instant::now();
         let result = (|| -> anyhow::Result<ImageSummary> {
-            let inv = super::read_inventory(&target.reference(), &load)?;
-            let (scan, outcome) = evaluate::gate(&policy, &inv, &index, info.built_at)?;
-            let mut row = ImageSummary::of(target, &scan, &outcome);
+            let run = gate.check(&target.reference(), &load, None)?;
+            super::print_warnings(&run.inventory);
+            let mut row = ImageSummary::of(target, &run.scan, &run.outcome);
             let stem = row.file_stem();
-            let elapsed = image_started.elapsed();
-            let json = report::gate::json(&inv, &outcome, &policy.origin, &info, elapsed)?;
-            let gate = report::sarif::GateReport {
-                inventory: &inv,
-                outcome: &outcome,
-                policy_origin: &policy.origin,
-                db: &info,
-                dockerfile: None,
-                elapsed,
-            };
-            let sarif = report::sarif::sarif(&gate)?;
+            let json = report::gate::json(&run)?;
+            let sarif = report::sarif::sarif(&run)?;
             let (json_name, sarif_name) = (format!("images/{stem}.json"), format!("images/{stem}.sarif"));
             super::emit(&json, Some(&args.out.join(&json_name)))?;
             super::emit(&sarif, Some(&args.out.join(&sarif_name)))?;

@@ -2,7 +2,7 @@
 
 use super::{EXIT_OK, Format, emit};
 use crate::layer::cache::LayerCache;
-use crate::report::human_size;
+use crate::units::human_size;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]

@@ -1,11 +1,14 @@
 //! `imagegate hook install | run`: a git pre-push hook that gates the images `imagegate.toml`
 //! names under `[hook]` (for example `images = ["docker:myapp:dev"]`) with the project's policy.
 
+use super::db::DbArg;
+use super::pull::PullArgs;
+use super::scan::{Reports, check_and_report};
 use super::{EXIT_ERROR, EXIT_OK};
+use crate::gate::{AdvisorySource, Gate};
 use crate::policy::{PROJECT_FILE, Policy};
 use anyhow::Context as _;
-use clap::Parser;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 #[derive(clap::Subcommand, Debug)]
@@ -22,14 +25,19 @@ pub enum HookCommand {
     /// Scan the images `imagegate.toml` lists under `[hook] images`, as `imagegate scan` would;
     /// exit 1 (block the push) when one fails the policy, 2 when one could not be scanned.
     #[command(after_help = "Example imagegate.toml:\n  [hook]\n  images = [\"docker:myapp:dev\"]")]
-    Run,
+    Run {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        pull: PullArgs,
+    },
 }
 
 pub fn run(command: HookCommand) -> anyhow::Result<u8> {
     match command {
         HookCommand::Install { force } => install(force),
         // Whatever stops the hook blocks the push: say how to skip it once.
-        HookCommand::Run => run_hook().or_else(|e| {
+        HookCommand::Run { db, pull } => run_hook(&db, &pull).or_else(|e| {
             eprintln!("error: {}", super::describe(&e));
             eprintln!("{SKIP_HINT}");
             Ok(EXIT_ERROR)
@@ -88,15 +96,9 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// `imagegate scan`'s own arguments, so the hook scans exactly as the command does.
-#[derive(Parser)]
-#[command(name = "imagegate scan")]
-struct ScanLine {
-    #[command(flatten)]
-    args: super::scan::Args,
-}
-
-fn run_hook() -> anyhow::Result<u8> {
+/// Gates each image as `imagegate scan IMAGE --policy imagegate.toml` would, with image paths
+/// taken relative to the repository root.
+fn run_hook(db: &DbArg, pull: &PullArgs) -> anyhow::Result<u8> {
     let root = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
     let project = root.join(PROJECT_FILE);
     let policy = Policy::discover(None, &root)?;
@@ -107,23 +109,16 @@ fn run_hook() -> anyhow::Result<u8> {
         );
         return Ok(EXIT_OK);
     }
+    let images = policy.hook_images.clone();
+    let load = pull.load_options()?;
+    let gate = Gate::new(policy, AdvisorySource::Local(db.resolve()))?;
     let mut worst = EXIT_OK;
-    for image in &policy.hook_images {
+    for image in &images {
         eprintln!("imagegate hook: scanning {image}");
-        let mut line = vec!["imagegate scan".to_string(), image.clone()];
-        if project.is_file() {
-            line.extend(["--policy".to_string(), project.display().to_string()]);
-        }
-        let code = match ScanLine::try_parse_from(&line) {
-            Ok(parsed) => in_dir(&root, || super::scan::run(parsed.args)).unwrap_or_else(|e| {
-                eprintln!("error: {}", super::describe(&e));
-                EXIT_ERROR
-            }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_ERROR
-            }
-        };
+        let code = check_and_report(&gate, image, &load, Some(&root), &Reports::table()).unwrap_or_else(|e| {
+            eprintln!("error: {}", super::describe(&e));
+            EXIT_ERROR
+        });
         worst = worst.max(code);
     }
     match worst {
@@ -139,14 +134,4 @@ fn run_hook() -> anyhow::Result<u8> {
         ),
     }
     Ok(worst)
-}
-
-/// Runs `f` with the repository root as the working directory (relative image paths in
-/// imagegate.toml are relative to it).
-fn in_dir<T>(dir: &Path, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    let before = std::env::current_dir().context("reading the current directory")?;
-    std::env::set_current_dir(dir).with_context(|| format!("entering {}", dir.display()))?;
-    let result = f();
-    let _ = std::env::set_current_dir(before);
-    result
 }

@@ -19,7 +19,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let inv = super::read_inventory(&args.image, &args.pull.load_options()?)?;
+    let inv = crate::gate::read_inventory(&args.image, &args.pull.load_options()?)?;
+    super::print_warnings(&inv);
     let text = match args.format {
         Format::Table => report::inventory::text(&inv),
         Format::Json => report::inventory::json(&inv)?,

@@ -142,14 +142,11 @@ fn parse_platform(text: &str) -> anyhow::Result<crate::image::model::Platform> {
         .ok_or_else(|| anyhow::anyhow!("--platform `{text}`: expected os/arch[/variant], e.g. linux/amd64"))
 }
 
-/// Reads IMAGE and lists what it ships; the inventory's warnings go to stderr.
-fn read_inventory(image: &str, options: &crate::image::LoadOptions) -> anyhow::Result<crate::inventory::Inventory> {
-    let loaded = crate::image::load(image, options, &crate::inventory::Collector)?;
-    let inv = crate::inventory::build(loaded);
+/// The inventory's warnings, on stderr.
+fn print_warnings(inv: &crate::inventory::Inventory) {
     for w in &inv.warnings {
         eprintln!("warning: {}: {w}", inv.image.reference);
     }
-    Ok(inv)
 }
 
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.

@@ -3,15 +3,14 @@
 
 use super::db::DbArg;
 use super::emit;
-use crate::advisory::online::{self, OnlineAdvisories, OnlineOptions};
-use crate::advisory::{db, scan};
-use crate::policy::evaluate;
+use crate::advisory::online::{self, OnlineOptions};
+use crate::advisory::scan;
+use crate::gate::{AdvisorySource, DockerfileRef, Gate};
 use crate::policy::{FailOn, Policy};
-use crate::report::{self, scan::DbInfo};
+use crate::report;
 use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -63,101 +62,103 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let started = Instant::now();
     let load = args.pull.load_options()?;
     // Policy and database first: without them there is nothing to decide, so fail before reading.
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let mut policy = Policy::discover(args.policy.as_deref(), &cwd)?;
     if let Some(fail_on) = args.fail_on {
         policy.vulnerabilities.fail_on = fail_on;
-        policy.origin.push_str(" (fail_on from --fail-on)");
+        policy.overrides.push("fail_on from --fail-on");
     }
-    let dockerfile = match &args.dockerfile {
-        Some(p) => Some((
-            p.display().to_string(),
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )),
-        None => None,
-    };
-    // The local database first: without it there is nothing to decide, so fail before reading.
-    let local = if args.online {
-        None
+    let dockerfile = args.dockerfile.as_deref().map(DockerfileRef::read).transpose()?;
+    let advisories = if args.online {
+        AdvisorySource::Online(OnlineOptions {
+            base: args.osv_api.clone().unwrap_or_else(|| online::DEFAULT_API.to_string()),
+            ..Default::default()
+        })
     } else {
-        let dir = args.db.resolve();
-        Some((db::open(&dir)?, dir))
+        AdvisorySource::Local(args.db.resolve())
     };
-    let inv = super::read_inventory(&args.image, &load)?;
-    let (outcome, info) = match &local {
-        Some((index, dir)) => {
-            let built_at = index.meta().built_at;
-            let (_, outcome) = evaluate::gate(&policy, &inv, index, Some(built_at))?;
-            let info = DbInfo {
-                source: dir.display().to_string(),
-                built_at: Some(built_at),
-                records: index.meta().records,
-            };
-            (outcome, info)
+    let gate = Gate::new(policy, advisories)?.with_dockerfile(dockerfile);
+    let reports = Reports {
+        format: args.format,
+        output: args.output,
+        sarif: args.sarif,
+        json: args.json,
+        markdown: args.markdown,
+    };
+    check_and_report(&gate, &args.image, &load, None, &reports)
+}
+
+/// Where a scan's reports go: the `--format` report to stdout (or `--output`), the others to
+/// their files, and the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set.
+pub struct Reports {
+    pub format: ReportFormat,
+    pub output: Option<PathBuf>,
+    pub sarif: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+}
+
+impl Reports {
+    /// The table on stdout and nothing else.
+    pub fn table() -> Reports {
+        Reports {
+            format: ReportFormat::Table,
+            output: None,
+            sarif: None,
+            json: None,
+            markdown: None,
         }
-        None => {
-            let options = OnlineOptions {
-                base: args.osv_api.clone().unwrap_or_else(|| online::DEFAULT_API.to_string()),
-                ..Default::default()
-            };
-            let lookups = scan::lookups(&inv);
-            let live = OnlineAdvisories::fetch(&lookups, &options)?;
-            eprintln!(
-                "OSV API {}: {} packages in {} batch requests; {} records fetched, {} from the cache",
-                live.base(),
-                lookups.len(),
-                live.stats.batch_requests,
-                live.stats.records_fetched,
-                live.stats.records_cached
-            );
-            // Live data has no age: the stale-database rule does not apply.
-            let (_, outcome) = evaluate::gate(&policy, &inv, &live, None)?;
-            let info = DbInfo {
-                source: format!("OSV API {}", live.base()),
-                built_at: None,
-                records: live.record_count(),
-            };
-            (outcome, info)
-        }
-    };
-    let elapsed = started.elapsed();
-    let gate = report::sarif::GateReport {
-        inventory: &inv,
-        outcome: &outcome,
-        policy_origin: &policy.origin,
-        db: &info,
-        dockerfile: dockerfile.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
-        elapsed,
-    };
+    }
+}
+
+/// Runs one image through the gate, writes its reports, and gives the exit code.
+pub fn check_and_report(
+    gate: &Gate,
+    image: &str,
+    load: &crate::image::LoadOptions,
+    base: Option<&std::path::Path>,
+    reports: &Reports,
+) -> anyhow::Result<u8> {
+    let run = gate.check(image, load, base)?;
+    super::print_warnings(&run.inventory);
+    if let Some(stats) = &run.online {
+        eprintln!(
+            "{}: {} packages in {} batch requests; {} records fetched, {} from the cache",
+            run.db.source,
+            scan::lookups(&run.inventory).len(),
+            stats.batch_requests,
+            stats.records_fetched,
+            stats.records_cached
+        );
+    }
     let render = |format: ReportFormat, colour: bool| -> anyhow::Result<String> {
         Ok(match format {
-            ReportFormat::Table => report::gate::text(&inv, &outcome, &policy.origin, &info, elapsed, colour),
-            ReportFormat::Json => report::gate::json(&inv, &outcome, &policy.origin, &info, elapsed)?,
-            ReportFormat::Sarif => report::sarif::sarif(&gate)?,
-            ReportFormat::Markdown => report::markdown::markdown(&gate),
+            ReportFormat::Table => report::gate::text(&run, colour),
+            ReportFormat::Json => report::gate::json(&run)?,
+            ReportFormat::Sarif => report::sarif::sarif(&run)?,
+            ReportFormat::Markdown => report::markdown::markdown(&run),
         })
     };
     // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
-    let colour = args.output.is_none()
+    let colour = reports.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    emit(&render(args.format, colour)?, args.output.as_deref())?;
+    emit(&render(reports.format, colour)?, reports.output.as_deref())?;
     for (path, format) in [
-        (&args.sarif, ReportFormat::Sarif),
-        (&args.json, ReportFormat::Json),
-        (&args.markdown, ReportFormat::Markdown),
+        (&reports.sarif, ReportFormat::Sarif),
+        (&reports.json, ReportFormat::Json),
+        (&reports.markdown, ReportFormat::Markdown),
     ] {
         if let Some(path) = path {
             emit(&render(format, false)?, Some(path))?;
         }
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        append(&PathBuf::from(summary), &report::markdown::markdown(&gate))?;
+        append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;
     }
-    Ok(outcome.verdict.exit_code())
+    Ok(run.outcome.verdict.exit_code())
 }
 
 fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

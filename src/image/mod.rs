@@ -2,17 +2,19 @@
 //! every layer. The result is an [`Image`] whose layers carry their walk results, ready for
 //! the inventory.
 
-pub mod digest;
+/// Digests moved below `image` and `layer`, which both use them; the old path stays for callers.
+pub use crate::digest;
 pub mod engine;
 pub mod model;
+pub mod name;
 pub mod registry;
 mod remote;
 pub mod source;
 pub mod store;
 
+use crate::digest::{Algorithm, Digest};
 use crate::layer::cache::LayerCache;
 use crate::layer::{Capture, Change, Compression, LayerWalk, Limits, WalkError};
-use digest::{Algorithm, Digest};
 use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -179,7 +181,16 @@ struct Chosen {
 
 /// Loads the image `reference`, walking its layers with `capture`.
 pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> Result<Image<C::Fact>, ImageError> {
-    let source = ImageSource::parse(reference)?;
+    load_source(reference, &ImageSource::parse(reference)?, options, capture)
+}
+
+/// [`load`] of a source already parsed from `reference` (which names the image in errors).
+pub fn load_source<C: Capture>(
+    reference: &str,
+    source: &ImageSource,
+    options: &LoadOptions,
+    capture: &C,
+) -> Result<Image<C::Fact>, ImageError> {
     let ctx = Ctx {
         image: reference.to_string(),
         options,
@@ -188,7 +199,7 @@ pub fn load<C: Capture>(reference: &str, options: &LoadOptions, capture: &C) -> 
         image: reference.to_string(),
         source,
     };
-    let (store, select) = match &source {
+    let (store, select) = match source {
         ImageSource::Registry(reference) => return ctx.load_remote(reference, capture),
         ImageSource::OciDir { dir, select } => (Store::dir(dir), select.clone()),
         ImageSource::DockerArchive { path, select } | ImageSource::OciArchive { path, select } => (

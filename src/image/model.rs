@@ -3,7 +3,7 @@
 //! since Docker and OCI producers differ in what they add; Docker's `Healthcheck` is kept,
 //! which is why these are ours rather than a crate's OCI-only types.
 
-use super::digest::Digest;
+use crate::digest::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

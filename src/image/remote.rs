@@ -1,9 +1,9 @@
 //! Images in a registry: the manifest chain and the config fetched over HTTP, layer blobs
 //! streamed straight into the walk (several at a time), walks cached by diff_id.
 
-use super::digest::Digest;
 use super::registry::{Client, Reference, RegistryError};
 use super::{Chosen, Ctx, Image, ImageError, LayerBlobs, LayerRef, model};
+use crate::digest::Digest;
 use crate::image::store::StoreError;
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, Capture, Compression, LayerWalk, Limits, WalkError};

@@ -1,8 +1,8 @@
 //! What the user typed as IMAGE, parsed into where to read the image from.
 
-use super::digest::Digest;
 use super::engine::Engine;
 use super::registry::Reference;
+use crate::digest::Digest;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -45,11 +45,23 @@ pub enum SourceError {
 
 impl ImageSource {
     pub fn parse(reference: &str) -> Result<ImageSource, SourceError> {
+        ImageSource::parse_in(reference, None)
+    }
+
+    /// Parses IMAGE with relative paths taken from `base` instead of the working directory
+    /// (the pre-push hook reads image paths relative to the repository root).
+    pub fn parse_in(reference: &str, base: Option<&Path>) -> Result<ImageSource, SourceError> {
+        let at = |p: &str| -> PathBuf {
+            match base {
+                Some(b) if Path::new(p).is_relative() => b.join(p),
+                _ => PathBuf::from(p),
+            }
+        };
         if reference == "-" {
             return Ok(ImageSource::Stdin);
         }
         if let Some(rest) = reference.strip_prefix("docker-archive:") {
-            let (path, select) = split_selector(reference, rest)?;
+            let (path, select) = split_selector(reference, rest, &at)?;
             return Ok(ImageSource::DockerArchive { path, select });
         }
         for (prefix, engine) in [("docker:", Engine::Docker), ("podman:", Engine::Podman)] {
@@ -67,14 +79,14 @@ impl ImageSource {
             }
         }
         if let Some(rest) = reference.strip_prefix("oci-archive:") {
-            let (path, select) = split_selector(reference, rest)?;
+            let (path, select) = split_selector(reference, rest, &at)?;
             return Ok(ImageSource::OciArchive { path, select });
         }
         if let Some(rest) = reference.strip_prefix("oci:") {
-            let (dir, select) = split_selector(reference, rest)?;
+            let (dir, select) = split_selector(reference, rest, &at)?;
             return Ok(ImageSource::OciDir { dir, select });
         }
-        let path = Path::new(reference);
+        let path = at(reference);
         if path.is_dir() {
             return Ok(ImageSource::OciDir {
                 dir: path.to_path_buf(),
@@ -117,19 +129,23 @@ fn looks_like_path(reference: &str) -> bool {
 
 /// Splits `PATH[:TAG|@DIGEST]`. Paths may contain `:` and tags may too (`app:dev`), so the
 /// longest prefix that exists on disk is the path.
-fn split_selector(reference: &str, rest: &str) -> Result<(PathBuf, Option<Selector>), SourceError> {
+fn split_selector(
+    reference: &str,
+    rest: &str,
+    at: &dyn Fn(&str) -> PathBuf,
+) -> Result<(PathBuf, Option<Selector>), SourceError> {
     if rest.is_empty() {
         return Err(SourceError::Invalid(reference.into(), "no path given".into()));
     }
-    if Path::new(rest).exists() {
-        return Ok((PathBuf::from(rest), None));
+    if at(rest).exists() {
+        return Ok((at(rest), None));
     }
     for (i, c) in rest.char_indices().rev() {
         if c != ':' && c != '@' {
             continue;
         }
         let (path, sel) = (&rest[..i], &rest[i + 1..]);
-        if !Path::new(path).exists() {
+        if !at(path).exists() {
             continue;
         }
         if sel.is_empty() {
@@ -143,7 +159,7 @@ fn split_selector(reference: &str, rest: &str) -> Result<(PathBuf, Option<Select
         } else {
             Selector::Tag(sel.to_string())
         };
-        return Ok((PathBuf::from(path), Some(select)));
+        return Ok((at(path), Some(select)));
     }
     Err(SourceError::Missing(reference.to_string()))
 }

@@ -4,7 +4,7 @@
 //! `manifest.json` last, so every layer-looking blob is walked as it passes and the small JSON
 //! documents are kept; the layout is resolved afterwards.
 
-use crate::image::digest::Algorithm;
+use crate::digest::Algorithm;
 use crate::layer::{self, Capture, LayerWalk, Limits, WalkError};
 use std::collections::HashMap;
 use std::fs::File;

@@ -6,7 +6,7 @@ pub mod npm;
 pub mod os;
 pub mod users;
 
-use crate::image::digest::Digest;
+use crate::digest::Digest;
 use crate::image::model::{Healthcheck, History};
 use crate::image::{Image, LayerInfo};
 use crate::layer::{Capture, CaptureError, Filesystem, NodeKind};
@@ -98,6 +98,77 @@ impl Capture for Collector {
             Some(_) => Ok(Fact::Lockfile(Arc::new(npm::parse_lockfile(bytes).map_err(warn)?))),
             None => Err(warn("not a file the inventory reads".into())),
         }
+    }
+}
+
+/// The package managers whose databases the inventory reads. Policies, findings and reports
+/// name a package `kind:name@version` (`apk:busybox@1.36.1-r29`, `npm:lodash@4.17.20`); this
+/// is the one place that spelling and each kind's facts live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageKind {
+    Apk,
+    Npm,
+}
+
+impl PackageKind {
+    pub const ALL: [PackageKind; 2] = [PackageKind::Apk, PackageKind::Npm];
+
+    /// The prefix in `kind:name` (policies) and `kind:name@version` (findings).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageKind::Apk => "apk",
+            PackageKind::Npm => "npm",
+        }
+    }
+
+    pub fn parse(prefix: &str) -> Option<PackageKind> {
+        PackageKind::ALL.into_iter().find(|k| k.as_str() == prefix)
+    }
+
+    /// The one file that lists every package of this kind, when there is one (an npm
+    /// package's own `package.json` is where it is, not a shared database).
+    pub fn database_path(self) -> Option<&'static str> {
+        match self {
+            PackageKind::Apk => Some(APK_DBS[0]),
+            PackageKind::Npm => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PackageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One installed package, as findings point at it: written `kind:name@version`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PackageRef {
+    pub kind: PackageKind,
+    pub name: String,
+    pub version: String,
+}
+
+impl PackageRef {
+    pub fn new(kind: PackageKind, name: &str, version: &str) -> PackageRef {
+        PackageRef {
+            kind,
+            name: name.to_string(),
+            version: version.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for PackageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}@{}", self.kind, self.name, self.version)
+    }
+}
+
+impl Serialize for PackageRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -8,7 +8,7 @@
 //! repeats its key and is checked on read; anything unreadable is deleted and walked again.
 
 use super::LayerWalk;
-use crate::image::digest::Digest;
+use crate::digest::Digest;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
@@ -347,7 +347,7 @@ impl LayerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::digest::Algorithm;
+    use crate::digest::Algorithm;
     use crate::inventory::{Collector, Fact};
     use crate::layer::{self, Change, Limits};
     use std::sync::Arc;

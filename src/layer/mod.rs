@@ -8,7 +8,7 @@
 pub mod cache;
 pub mod merge;
 
-use crate::image::digest::{Algorithm, Digest, Hasher};
+use crate::digest::{Algorithm, Digest, Hasher};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, BufReader, Cursor, Read};

@@ -1,12 +1,13 @@
 //! Turns an inventory, its advisory matches and the database's age into findings, under a
-//! policy. Everything the gate says comes from here, so every decision is in one place.
+//! policy. Everything the gate concludes comes from here, so every decision is in one place;
+//! [`crate::gate`] runs the steps before it.
 
 use super::finding::{Evidence, Finding, Level, Verdict};
-use super::{FailOn, Ignore, PackageEcosystem, Policy};
-use crate::advisory::index::IndexError;
-use crate::advisory::scan::{Advisories, NoteKind, ScanResult, Vulnerability};
-use crate::inventory::{Inventory, LayerRef};
-use crate::report::human_size;
+use super::rule::{Check, RuleId};
+use super::{FailOn, Ignore, Policy};
+use crate::advisory::scan::{NoteKind, ScanResult, Vulnerability};
+use crate::inventory::{Inventory, LayerRef, PackageKind, PackageRef};
+use crate::units::human_size;
 
 /// What the evaluation needs besides the policy.
 pub struct Context<'a> {
@@ -20,39 +21,12 @@ pub struct Context<'a> {
 }
 
 /// The findings and the verdict they add up to.
+#[derive(Clone, Debug)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Vulnerabilities below `report_from`, counted but not listed.
     pub hidden: usize,
     pub verdict: Verdict,
-}
-
-/// The whole decision for one image: match its packages against the advisories, then
-/// evaluate the policy. `db_built_at` is `None` for live sources (no age to check).
-pub fn gate(
-    policy: &Policy,
-    inventory: &Inventory,
-    advisories: &dyn Advisories,
-    db_built_at: Option<i64>,
-) -> Result<(ScanResult, Outcome), IndexError> {
-    let scan = crate::advisory::scan::scan(inventory, advisories)?;
-    let known_id = |id: &str| {
-        scan.vulnerabilities
-            .iter()
-            .any(|v| v.ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
-            || advisories.by_id(id).is_ok_and(|r| !r.is_empty())
-    };
-    let outcome = evaluate(
-        policy,
-        &Context {
-            inventory,
-            scan: &scan,
-            db_built_at,
-            now: jiff::Timestamp::now(),
-            known_id: &known_id,
-        },
-    );
-    Ok((scan, outcome))
 }
 
 pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
@@ -65,17 +39,11 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
         }
     }
     for note in &ctx.scan.notes {
-        let (rule, title) = match note.kind {
-            NoteKind::NotCovered => ("IG016", "Packages not checked against advisories"),
-            NoteKind::Unevaluated => ("IG017", "Advisory could not be evaluated"),
+        let rule = match note.kind {
+            NoteKind::NotCovered => Check::PackagesNotChecked,
+            NoteKind::Unevaluated => Check::AdvisoryNotEvaluated,
         };
-        findings.push(check(
-            rule,
-            Level::Warn,
-            title,
-            note.message.clone(),
-            Evidence::default(),
-        ));
+        findings.push(check(rule, Level::Warn, note.message.clone(), Evidence::default()));
     }
     image_checks(policy, ctx, &mut findings);
     package_checks(policy, ctx.inventory, &mut findings);
@@ -84,9 +52,8 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
         let age = ctx.now.as_second() - built;
         if age > max {
             findings.push(check(
-                "IG011",
+                Check::StaleAdvisoryDb,
                 Level::Fail,
-                "Advisory database is too old",
                 format!(
                     "the advisory database is {} old; the policy allows {}",
                     days(age),
@@ -131,11 +98,11 @@ fn days(secs: i64) -> String {
     }
 }
 
-fn check(rule: &str, level: Level, title: &str, message: String, evidence: Evidence) -> Finding {
+fn check(rule: Check, level: Level, message: String, evidence: Evidence) -> Finding {
     Finding {
-        rule: rule.into(),
+        rule: RuleId::Check(rule),
         level,
-        title: title.into(),
+        title: rule.info().title.into(),
         message,
         evidence,
         vulnerability: None,
@@ -152,15 +119,6 @@ fn layer_evidence(layer: &LayerRef) -> Evidence {
     }
 }
 
-/// `apk` or `npm`, as policies and evidence name ecosystems.
-fn short_ecosystem(ecosystem: &str) -> &str {
-    if ecosystem.starts_with("Alpine") {
-        "apk"
-    } else {
-        ecosystem
-    }
-}
-
 /// A vulnerability's finding, or `None` when it is below `report_from`.
 fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> {
     let p = &policy.vulnerabilities;
@@ -173,12 +131,7 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> 
     if !fails && p.report_from.is_some_and(|min| severity < min) {
         return None;
     }
-    let pkg = format!(
-        "{}:{}@{}",
-        short_ecosystem(&v.package.ecosystem),
-        v.package.name,
-        v.package.version
-    );
+    let pkg = v.package.package_ref();
     let fix = if v.fixed.is_empty() {
         "no fixed version yet".to_string()
     } else {
@@ -200,7 +153,7 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> 
     evidence.package = Some(pkg.clone());
     evidence.path = v.package.paths.first().cloned();
     Some(Finding {
-        rule: v.id.clone(),
+        rule: RuleId::Advisory(v.id.clone()),
         level: if fails { Level::Fail } else { Level::Warn },
         title,
         message: format!("{pkg}: {} {} ({fix}); {why}", v.severity.label(), v.ids.join(" / ")),
@@ -229,9 +182,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
                 Some(_) => None,
                 None => {
                     findings.push(check(
-                        "IG002",
+                        Check::UnknownUser,
                         Level::Fail,
-                        "User does not exist in the image",
                         format!("USER `{name}` is not in etc/passwd: the container would not start"),
                         Evidence {
                             value: Some(user.to_string()),
@@ -245,9 +197,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
         };
         if let Some(reason) = root_reason {
             findings.push(check(
-                "IG001",
+                Check::RunsAsRoot,
                 Level::Fail,
-                "Image runs as root",
                 reason,
                 Evidence {
                     value: Some(if user.is_empty() {
@@ -271,9 +222,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
         };
         if let Some(m) = missing {
             findings.push(check(
-                "IG003",
+                Check::NoHealthcheck,
                 Level::Fail,
-                "No health check",
                 m.to_string(),
                 Evidence::default(),
             ));
@@ -307,9 +257,15 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
             .collect()
     };
     for (rule, limit, actual, what, compressed) in [
-        ("IG004", rules.max_size, img.uncompressed_size, "uncompressed", false),
         (
-            "IG005",
+            Check::ImageTooLarge,
+            rules.max_size,
+            img.uncompressed_size,
+            "uncompressed",
+            false,
+        ),
+        (
+            Check::CompressedImageTooLarge,
             rules.max_compressed_size,
             img.compressed_size,
             "compressed",
@@ -322,7 +278,6 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
             findings.push(check(
                 rule,
                 Level::Fail,
-                "Image is too large",
                 format!(
                     "the image is {} {what}; the policy allows {}",
                     human_size(actual),
@@ -341,9 +296,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
         && img.layer_count > max
     {
         findings.push(check(
-            "IG006",
+            Check::TooManyLayers,
             Level::Fail,
-            "Too many layers",
             format!("the image has {} layers; the policy allows {max}", img.layer_count),
             Evidence {
                 value: Some(img.layer_count.to_string()),
@@ -355,9 +309,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
     for label in &rules.required_labels {
         if !img.labels.contains_key(label) {
             findings.push(check(
-                "IG007",
+                Check::MissingLabel,
                 Level::Fail,
-                "Required label missing",
                 format!("the image has no `{label}` label"),
                 Evidence {
                     value: Some(label.clone()),
@@ -370,32 +323,30 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
 
 fn package_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
     for rule in &policy.deny_packages {
-        if rule.ecosystem != Some(PackageEcosystem::Npm) {
+        if rule.kind.is_none_or(|k| k == PackageKind::Apk) {
             for p in inv.apk.iter().filter(|p| rule.name.is_match(&p.record.name)) {
-                let pkg = format!("apk:{}@{}", p.record.name, p.record.version);
+                let pkg = PackageRef::new(PackageKind::Apk, &p.record.name, &p.record.version);
                 let mut evidence = layer_evidence(&p.layer);
                 evidence.package = Some(pkg.clone());
                 evidence.limit = Some(rule.text.clone());
                 findings.push(check(
-                    "IG008",
+                    Check::DeniedPackage,
                     Level::Fail,
-                    "Denied package",
                     format!("{pkg} is denied by `{}`", rule.text),
                     evidence,
                 ));
             }
         }
-        if rule.ecosystem != Some(PackageEcosystem::Apk) {
+        if rule.kind.is_none_or(|k| k == PackageKind::Npm) {
             for p in inv.npm.iter().filter(|p| rule.name.is_match(&p.name)) {
-                let pkg = format!("npm:{}@{}", p.name, p.version);
+                let pkg = PackageRef::new(PackageKind::Npm, &p.name, &p.version);
                 let mut evidence = layer_evidence(&p.layer);
                 evidence.package = Some(pkg.clone());
                 evidence.path = p.paths.first().cloned();
                 evidence.limit = Some(rule.text.clone());
                 findings.push(check(
-                    "IG008",
+                    Check::DeniedPackage,
                     Level::Fail,
-                    "Denied package",
                     format!("{pkg} is denied by `{}`", rule.text),
                     evidence,
                 ));
@@ -404,15 +355,14 @@ fn package_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>)
     }
     if policy.deny_dev_dependencies {
         for p in inv.npm.iter().filter(|p| p.dev == Some(true)) {
-            let pkg = format!("npm:{}@{}", p.name, p.version);
+            let pkg = PackageRef::new(PackageKind::Npm, &p.name, &p.version);
             let mut evidence = layer_evidence(&p.layer);
             evidence.package = Some(pkg.clone());
             evidence.path = p.paths.first().cloned();
             evidence.details = p.paths.clone();
             findings.push(check(
-                "IG009",
+                Check::DevDependency,
                 Level::Fail,
-                "Dev dependency shipped",
                 format!("{pkg} is a dev dependency (per the lockfile) but is installed in the image"),
                 evidence,
             ));
@@ -430,9 +380,8 @@ fn file_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
         };
         let layer = inv.image.layers.get(f.layer);
         findings.push(check(
-            "IG010",
+            Check::DeniedFile,
             Level::Fail,
-            "Denied file in the image",
             format!("`/{}` ({}) matches `{glob}`", f.path, human_size(f.size)),
             Evidence {
                 path: Some(f.path.clone()),
@@ -449,7 +398,7 @@ fn file_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
 /// Whether an ignore entry covers a finding: its id is the rule or any alias, and its scopes
 /// (package, path) match.
 fn covers(ignore: &Ignore, f: &Finding) -> bool {
-    let id_matches = f.rule.eq_ignore_ascii_case(&ignore.id)
+    let id_matches = f.rule.is(&ignore.id)
         || f.vulnerability
             .as_ref()
             .is_some_and(|v| v.ids.iter().any(|i| i.eq_ignore_ascii_case(&ignore.id)));
@@ -457,11 +406,8 @@ fn covers(ignore: &Ignore, f: &Finding) -> bool {
         return false;
     }
     if let Some(scope) = &ignore.package {
-        let Some(pkg) = &f.evidence.package else { return false };
         // `npm:lodash@4.17.20` matches `npm:lodash` and `lodash`.
-        let name_part = pkg.rsplit_once('@').map_or(pkg.as_str(), |(n, _)| n);
-        let bare = name_part.split_once(':').map_or(name_part, |(_, n)| n);
-        if scope != name_part && scope != bare {
+        if !f.evidence.package.as_ref().is_some_and(|p| scope.covers(p)) {
             return false;
         }
     }
@@ -477,9 +423,6 @@ fn covers(ignore: &Ignore, f: &Finding) -> bool {
     true
 }
 
-/// Ignore-meta rules are about the ignores themselves and are never ignored.
-const META_RULES: [&str; 4] = ["IG012", "IG013", "IG014", "IG015"];
-
 fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>) {
     let today = ctx.now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let mut meta = Vec::new();
@@ -490,11 +433,12 @@ fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>
             policy_line: Some(ignore.line),
             ..Evidence::default()
         };
-        let entry = format!("ignore `{}` ({}, line {})", ignore.id, policy.origin, ignore.line);
+        let entry = format!("ignore `{}` ({}, line {})", ignore.id, policy.source, ignore.line);
         let mut matched = 0;
         for f in findings
             .iter_mut()
-            .filter(|f| !META_RULES.contains(&f.rule.as_str()) && covers(ignore, f))
+            // Checks about the ignores themselves are never ignored.
+            .filter(|f| !f.rule.check().is_some_and(|c| c.info().about_ignores) && covers(ignore, f))
         {
             matched += 1;
             if !expired && f.ignored.is_none() {
@@ -506,9 +450,8 @@ fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>
         if let Some(expires) = ignore.expires {
             if expired {
                 meta.push(check(
-                    "IG012",
+                    Check::IgnoreExpired,
                     Level::Warn,
-                    "Ignore entry expired",
                     format!(
                         "{entry} expired on {expires}; it no longer ignores anything ({matched} findings are back)"
                     ),
@@ -516,28 +459,25 @@ fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>
                 ));
             } else if expires <= today.saturating_add(jiff::Span::new().days(14)) {
                 meta.push(check(
-                    "IG013",
+                    Check::IgnoreExpiring,
                     Level::Warn,
-                    "Ignore entry expires soon",
                     format!("{entry} expires on {expires}"),
                     evidence(),
                 ));
             }
         }
-        let is_rule = ignore.id.starts_with("IG") && super::finding::rule(&ignore.id).is_some();
+        let is_rule = Check::from_id(&ignore.id).is_some();
         if !is_rule && !(ctx.known_id)(&ignore.id) {
             meta.push(check(
-                "IG015",
+                Check::IgnoreUnknownId,
                 Level::Warn,
-                "Ignore entry names an unknown advisory",
                 format!("{entry}: the advisory database does not know `{}`", ignore.id),
                 evidence(),
             ));
         } else if matched == 0 {
             meta.push(check(
-                "IG014",
+                Check::IgnoreStale,
                 Level::Warn,
-                "Ignore entry matched nothing",
                 format!("{entry} matched no finding in this image; remove it if it is no longer needed"),
                 evidence(),
             ));

@@ -5,8 +5,10 @@
 
 pub mod evaluate;
 pub mod finding;
+pub mod rule;
 
 use crate::advisory::severity::Level as Severity;
+use crate::inventory::PackageKind;
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,7 @@ pub struct Ignore {
     /// Any id of the vulnerability (an alias works), or an `IG…` rule.
     pub id: String,
     /// `npm:lodash`, `apk:busybox`, or a name in any ecosystem.
-    pub package: Option<String>,
+    pub package: Option<PackageScope>,
     pub path: Option<(String, GlobMatcher)>,
     pub reason: String,
     pub expires: Option<jiff::civil::Date>,
@@ -90,24 +92,74 @@ pub struct ImagePolicy {
     pub required_labels: Vec<String>,
 }
 
-/// A `[packages] deny` entry: `apk:gcc`, `npm:left-*`, or a bare name glob for both.
+/// A `[packages] deny` entry: `apk:gcc`, `npm:left-*`, or a bare name glob for every kind.
 #[derive(Clone, Debug)]
 pub struct PackageRule {
     pub text: String,
-    pub ecosystem: Option<PackageEcosystem>,
+    pub kind: Option<PackageKind>,
     pub name: GlobMatcher,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PackageEcosystem {
-    Apk,
-    Npm,
+/// An ignore entry's `package`: `npm:lodash` (that kind only) or `lodash` (any kind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageScope {
+    pub kind: Option<PackageKind>,
+    pub name: String,
+}
+
+impl PackageScope {
+    pub fn parse(text: &str) -> PackageScope {
+        match text
+            .split_once(':')
+            .and_then(|(k, n)| Some((PackageKind::parse(k)?, n)))
+        {
+            Some((kind, name)) => PackageScope {
+                kind: Some(kind),
+                name: name.to_string(),
+            },
+            None => PackageScope {
+                kind: None,
+                name: text.to_string(),
+            },
+        }
+    }
+
+    pub fn covers(&self, package: &crate::inventory::PackageRef) -> bool {
+        self.kind.is_none_or(|k| k == package.kind) && self.name == package.name
+    }
+}
+
+/// Where a policy came from: reports point at the file, or name the built-in preset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    File(PathBuf),
+    /// A built-in preset, by name (`default`).
+    BuiltIn(&'static str),
+}
+
+impl PolicySource {
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            PolicySource::File(p) => Some(p),
+            PolicySource::BuiltIn(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicySource::File(p) => write!(f, "{}", p.display()),
+            PolicySource::BuiltIn(name) => write!(f, "built-in {name} policy"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Policy {
-    /// The file it came from, or `built-in default`.
-    pub origin: String,
+    pub source: PolicySource,
+    /// Settings the command line changed for this run (`fail_on from --fail-on`).
+    pub overrides: Vec<&'static str>,
     pub vulnerabilities: VulnerabilityPolicy,
     pub image: ImagePolicy,
     pub deny_packages: Vec<PackageRule>,
@@ -201,7 +253,7 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 }
 
 struct Parser<'a> {
-    origin: &'a str,
+    source: &'a PolicySource,
     text: &'a str,
 }
 
@@ -209,7 +261,7 @@ impl Parser<'_> {
     fn error(&self, offset: usize, message: impl Into<String>) -> PolicyError {
         let (line, column) = position(self.text, offset);
         PolicyError::Invalid {
-            origin: self.origin.to_string(),
+            origin: self.source.to_string(),
             line,
             column,
             message: message.into(),
@@ -339,7 +391,7 @@ impl Parser<'_> {
             };
             ignores.push(Ignore {
                 id: e.id.get_ref().trim().to_string(),
-                package: e.package.as_ref().map(|p| p.get_ref().clone()),
+                package: e.package.as_ref().map(|p| PackageScope::parse(p.get_ref())),
                 path,
                 reason,
                 expires,
@@ -354,9 +406,8 @@ impl Parser<'_> {
         };
         let mut deny_packages = Vec::new();
         for d in &raw.packages.deny {
-            let (ecosystem, name) = match d.get_ref().split_once(':') {
-                Some(("apk", n)) => (Some(PackageEcosystem::Apk), n),
-                Some(("npm", n)) => (Some(PackageEcosystem::Npm), n),
+            let (kind, name) = match d.get_ref().split_once(':') {
+                Some((k, n)) if PackageKind::parse(k).is_some() => (PackageKind::parse(k), n),
                 Some((other, _)) => {
                     return Err(self.at(
                         d,
@@ -370,7 +421,7 @@ impl Parser<'_> {
                 .map_err(|e| self.at(d, format!("packages.deny: bad glob `{name}`: {}", e.kind())))?;
             deny_packages.push(PackageRule {
                 text: d.get_ref().clone(),
-                ecosystem,
+                kind,
                 name,
             });
         }
@@ -379,7 +430,8 @@ impl Parser<'_> {
             deny_files.push((f.get_ref().clone(), self.glob(f, "files.deny")?));
         }
         Ok(Policy {
-            origin: self.origin.to_string(),
+            source: self.source.clone(),
+            overrides: Vec::new(),
             vulnerabilities: VulnerabilityPolicy {
                 fail_on,
                 report_from,
@@ -409,9 +461,19 @@ impl Parser<'_> {
 }
 
 impl Policy {
-    /// Parses policy text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
-        Parser { origin, text }.parse()
+    /// Parses policy text; `source` names it in errors and reports.
+    pub fn parse(text: &str, source: PolicySource) -> Result<Policy, PolicyError> {
+        Parser { source: &source, text }.parse()
+    }
+
+    /// Where the policy came from and what the command line changed, as reports say it:
+    /// `policies/production.toml (fail_on from --fail-on)`.
+    pub fn describe(&self) -> String {
+        if self.overrides.is_empty() {
+            self.source.to_string()
+        } else {
+            format!("{} ({})", self.source, self.overrides.join(", "))
+        }
     }
 
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
@@ -419,7 +481,7 @@ impl Policy {
             path: path.to_path_buf(),
             source,
         })?;
-        Policy::parse(&text, &path.display().to_string())
+        Policy::parse(&text, PolicySource::File(path.to_path_buf()))
     }
 
     /// `--policy`, else `imagegate.toml` in `dir`, else the built-in default.
@@ -431,7 +493,7 @@ impl Policy {
         if project.is_file() {
             return Policy::load(&project);
         }
-        Policy::parse(DEFAULT, "built-in default policy")
+        Policy::parse(DEFAULT, PolicySource::BuiltIn("default"))
     }
 
     pub fn preset(name: &str) -> Option<&'static str> {
@@ -489,9 +551,9 @@ mod tests {
     #[test]
     fn shipped_policies_parse() {
         for (name, text) in [("default", DEFAULT), ("production", PRODUCTION), ("audit", AUDIT)] {
-            Policy::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Policy::parse(text, PolicySource::BuiltIn(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
-        let p = Policy::parse(PRODUCTION, "production").unwrap();
+        let p = Policy::parse(PRODUCTION, PolicySource::BuiltIn("production")).unwrap();
         assert_eq!(p.image.max_size, Some(500_000_000));
         assert!(p.image.require_non_root && p.image.require_healthcheck && p.deny_dev_dependencies);
         assert_eq!(p.vulnerabilities.max_db_age, Some(3 * 86_400));
@@ -499,7 +561,7 @@ mod tests {
     }
 
     fn error_of(text: &str) -> (usize, usize, String) {
-        match Policy::parse(text, "p.toml") {
+        match Policy::parse(text, PolicySource::File("p.toml".into())) {
             Err(PolicyError::Invalid {
                 line, column, message, ..
             }) => (line, column, message),
@@ -539,7 +601,7 @@ mod tests {
     fn ignores_accept_toml_dates_and_permanent_when_allowed() {
         let p = Policy::parse(
             "[vulnerabilities]\nallow_permanent_ignores = true\n[[vulnerabilities.ignore]]\nid = \"A\"\nreason = \"r\"\n\n[[vulnerabilities.ignore]]\nid = \"B\"\nreason = \"r\"\nexpires = 2027-01-31\n",
-            "p",
+            PolicySource::File("p".into()),
         )
         .unwrap();
         let ig = &p.vulnerabilities.ignores;

@@ -1,11 +1,11 @@
 //! The gate's table (for people) and JSON (schema 1, for tools): the findings, worst first,
 //! and the verdict in one closing line.
 
-use super::scan::DbInfo;
-use super::short_step;
+use crate::dockerfile::short_step;
+use crate::gate::{DbInfo, Run};
 use crate::inventory::Inventory;
-use crate::policy::evaluate::Outcome;
 use crate::policy::finding::{Finding, Level};
+use crate::units::human_size;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use std::fmt::Write;
@@ -24,22 +24,16 @@ struct GateJson<'a> {
     inventory: &'a Inventory,
 }
 
-pub fn json(
-    inv: &Inventory,
-    outcome: &Outcome,
-    policy: &str,
-    db: &DbInfo,
-    elapsed: Duration,
-) -> Result<String, serde_json::Error> {
+pub fn json(run: &Run) -> Result<String, serde_json::Error> {
     let doc = GateJson {
         schema: 1,
-        verdict: &outcome.verdict,
-        policy,
-        db,
-        hidden: outcome.hidden,
-        elapsed_ms: elapsed.as_millis(),
-        findings: &outcome.findings,
-        inventory: inv,
+        verdict: &run.outcome.verdict,
+        policy: &run.policy.description,
+        db: &run.db,
+        hidden: run.outcome.hidden,
+        elapsed_ms: run.elapsed.as_millis(),
+        findings: &run.outcome.findings,
+        inventory: &run.inventory,
     };
     let mut s = serde_json::to_string_pretty(&doc)?;
     s.push('\n');
@@ -61,7 +55,9 @@ fn subject(f: &Finding) -> String {
     }
     let e = &f.evidence;
     let mut s = f.title.clone();
-    if let Some(p) = e.package.as_ref().or(e.path.as_ref()) {
+    if let Some(p) = &e.package {
+        let _ = write!(s, "\n{p}");
+    } else if let Some(p) = &e.path {
         let _ = write!(s, "\n{p}");
     } else if let (Some(v), Some(l)) = (&e.value, &e.limit) {
         let _ = write!(s, "\n{v} (limit {l})");
@@ -83,11 +79,14 @@ fn id(f: &Finding) -> String {
                 format!("{}\n{}\n{sev}", v.id, others.join("\n"))
             }
         }
-        None => f.rule.clone(),
+        None => f.rule.to_string(),
     }
 }
 
-pub fn text(inv: &Inventory, outcome: &Outcome, policy: &str, db: &DbInfo, elapsed: Duration, colour: bool) -> String {
+pub fn text(run: &Run, colour: bool) -> String {
+    let (inv, outcome, db, elapsed): (&Inventory, _, &DbInfo, Duration) =
+        (&run.inventory, &run.outcome, &run.db, run.elapsed);
+    let policy = &run.policy.description;
     let mut out = String::new();
     let os = inv
         .os
@@ -100,7 +99,7 @@ pub fn text(inv: &Inventory, outcome: &Outcome, policy: &str, db: &DbInfo, elaps
         inv.image.reference,
         inv.image.platform,
         os,
-        super::human_size(inv.image.uncompressed_size),
+        human_size(inv.image.uncompressed_size),
         if inv.image.user.is_empty() {
             "root"
         } else {

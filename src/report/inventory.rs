@@ -1,7 +1,8 @@
 //! The inventory as a table for people, or as JSON (schema 1) for tools.
 
-use super::{human_size, short_step};
+use crate::dockerfile::short_step;
 use crate::inventory::Inventory;
+use crate::units::human_size;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write;
 

@@ -2,22 +2,24 @@
 //! verdict in the first line, the failing findings in a short table, warnings and notes folded
 //! away, and one closing line with the policy, the database's age and the time taken.
 
-use super::sarif::{GateReport, step};
+use crate::dockerfile::short_step;
+use crate::gate::Run;
 use crate::policy::finding::{Finding, Level};
+use crate::units::plural;
 use std::fmt::Write;
 
 /// Rows per table: the summary is read in seconds; the JSON and SARIF reports list everything.
 const MAX_ROWS: usize = 50;
 
-pub fn markdown(report: &GateReport<'_>) -> String {
-    let outcome = report.outcome;
+pub fn markdown(run: &Run) -> String {
+    let outcome = &run.outcome;
     let verdict = &outcome.verdict;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "### {} {}: {} failing, {}, {}",
         if verdict.pass { "✅ PASS" } else { "❌ FAIL" },
-        code(&report.inventory.image.reference),
+        code(&run.inventory.image.reference),
         verdict.fail,
         plural(verdict.warn, "warning"),
         plural(verdict.info, "note"),
@@ -43,13 +45,9 @@ pub fn markdown(report: &GateReport<'_>) -> String {
         out.push_str("\n</details>\n");
     }
 
-    let db = match report.db.built_at {
-        Some(built) => format!(
-            "advisory DB {} old ({} records)",
-            super::db::age(built),
-            report.db.records
-        ),
-        None => format!("advisories from {}", cell(&report.db.source)),
+    let db = match run.db.built_at {
+        Some(built) => format!("advisory DB {} old ({} records)", super::db::age(built), run.db.records),
+        None => format!("advisories from {}", cell(&run.db.source)),
     };
     let hidden = if outcome.hidden > 0 {
         format!(" · {} below `report_from` not shown", outcome.hidden)
@@ -59,18 +57,10 @@ pub fn markdown(report: &GateReport<'_>) -> String {
     let _ = writeln!(
         out,
         "\nPolicy {} · {db}{hidden} · {:.2} s",
-        code(report.policy_origin),
-        report.elapsed.as_secs_f64()
+        code(&run.policy.description),
+        run.elapsed.as_secs_f64()
     );
     out
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 fn table(out: &mut String, findings: &[&Finding]) {
@@ -90,8 +80,10 @@ fn table(out: &mut String, findings: &[&Finding]) {
 
 fn rule(f: &Finding) -> String {
     let Some(v) = &f.vulnerability else {
-        let name = crate::policy::finding::rule(&f.rule).map_or("", |r| r.name);
-        return format!("{} {}", code(&f.rule), cell(name)).trim_end().to_string();
+        let name = f.rule.check().map_or("", |c| c.info().name);
+        return format!("{} {}", code(f.rule.as_str()), cell(name))
+            .trim_end()
+            .to_string();
     };
     let severity = match (v.malicious, v.severity.score) {
         (true, _) => "**malicious**".to_string(),
@@ -108,11 +100,7 @@ fn rule(f: &Finding) -> String {
 fn subject(f: &Finding) -> String {
     let mut s = match &f.vulnerability {
         Some(v) => {
-            let ecosystem = if v.package.ecosystem.starts_with("Alpine") {
-                "apk"
-            } else {
-                v.package.ecosystem.as_str()
-            };
+            let ecosystem = v.package.kind.as_str();
             match &v.package.origin {
                 Some(o) if *o != v.package.name => {
                     format!("{} ({ecosystem}, via {})", code(&v.package.name), code(o))
@@ -122,8 +110,8 @@ fn subject(f: &Finding) -> String {
         }
         None => {
             let e = &f.evidence;
-            match e.package.as_ref().or(e.path.as_ref()) {
-                Some(what) => format!("{}: {}", cell(&f.title), code(what)),
+            match e.package.as_ref().map(ToString::to_string).or_else(|| e.path.clone()) {
+                Some(what) => format!("{}: {}", cell(&f.title), code(&what)),
                 None => cell(&f.title),
             }
         }
@@ -153,7 +141,7 @@ fn layer(f: &Finding) -> String {
     let Some(index) = f.evidence.layer else {
         return String::new();
     };
-    let step = step(f.evidence.created_by.as_deref(), 50);
+    let step = short_step(f.evidence.created_by.as_deref(), 50);
     if step.is_empty() {
         index.to_string()
     } else {

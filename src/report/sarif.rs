@@ -19,27 +19,14 @@
 //! Findings an ignore entry covers are not results but are listed in `run.properties.ignored`:
 //! GitHub does not honour SARIF `suppressions` and would show them as open alerts.
 
-use super::scan::DbInfo;
-use super::short_step;
-use crate::inventory::{ImageFacts, Inventory};
-use crate::policy::evaluate::Outcome;
+use crate::dockerfile::{Dockerfile, short_step};
+use crate::gate::{self, DbInfo};
 use crate::policy::finding::{self, Finding, Level};
+use crate::policy::rule::{Place, Subject};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::time::Duration;
-
-/// Everything a gate report shows.
-pub struct GateReport<'a> {
-    pub inventory: &'a Inventory,
-    pub outcome: &'a Outcome,
-    pub policy_origin: &'a str,
-    pub db: &'a DbInfo,
-    /// `--dockerfile`: the path as given (relative to the repository root, for SARIF) and its text.
-    pub dockerfile: Option<(&'a str, &'a str)>,
-    pub elapsed: Duration,
-}
 
 /// GitHub code scanning takes at most this many results per run.
 pub const MAX_RESULTS: usize = 25_000;
@@ -50,7 +37,6 @@ pub const FINGERPRINT_KEY: &str = "imagegate/v1";
 /// The location of findings about the image's configuration (user, health check, size, labels)
 /// when no Dockerfile is given: a relative path, as GitHub requires, naming what they are about.
 pub const IMAGE_CONFIG_URI: &str = "image-config.json";
-const APK_DB_URI: &str = "lib/apk/db/installed";
 
 /// The project's address, when Cargo.toml has one (`repository`, else `homepage`).
 const INFORMATION_URI: Option<&str> = {
@@ -65,8 +51,8 @@ const INFORMATION_URI: Option<&str> = {
     }
 };
 
-pub fn sarif(report: &GateReport<'_>) -> Result<String, serde_json::Error> {
-    let mut s = serde_json::to_string_pretty(&log(report))?;
+pub fn sarif(run: &gate::Run) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(&log(run))?;
     s.push('\n');
     Ok(s)
 }
@@ -269,7 +255,7 @@ struct RunProperties<'a> {
 struct Ignored<'a> {
     rule_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    package: Option<&'a str>,
+    package: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<&'a str>,
     reason: &'a str,
@@ -303,19 +289,17 @@ struct Truncation {
 
 // ---------------------------------------------------------------------------------------------
 
-fn log<'a>(report: &'a GateReport<'a>) -> Log<'a> {
+fn log(run: &gate::Run) -> Log<'_> {
     // Ignored findings are left out of the results: GitHub does not honour SARIF
     // `suppressions`, and would show an ignored critical as an open critical alert. Should
     // the ignore expire, the finding comes back with the same fingerprint.
     let (ignored, findings): (Vec<&Finding>, Vec<&Finding>) =
-        report.outcome.findings.iter().partition(|f| f.ignored.is_some());
+        run.outcome.findings.iter().partition(|f| f.ignored.is_some());
     // Findings come worst first, so the cut keeps the ones that matter.
     let (kept, cut) = findings.split_at(findings.len().min(MAX_RESULTS));
     let places = Places {
-        dockerfile: report
-            .dockerfile
-            .map(|(path, text)| (relative_uri(path), Dockerfile::parse(text))),
-        policy: policy_uri(report.policy_origin),
+        dockerfile: run.dockerfile.as_ref().map(|d| (relative_uri(&d.path), &d.parsed)),
+        policy: run.policy.source.file().map(|p| relative_uri(&p.display().to_string())),
     };
 
     let mut rules: Vec<RuleDraft> = Vec::new();
@@ -338,7 +322,7 @@ fn log<'a>(report: &'a GateReport<'a>) -> Log<'a> {
         let mut omitted_rules: Vec<String> = cut
             .iter()
             .filter(|f| !rule_index.contains_key(f.rule.as_str()))
-            .map(|f| f.rule.clone())
+            .map(|f| f.rule.to_string())
             .collect();
         omitted_rules.sort();
         omitted_rules.dedup();
@@ -366,7 +350,7 @@ fn log<'a>(report: &'a GateReport<'a>) -> Log<'a> {
         })
         .collect();
 
-    let image = &report.inventory.image;
+    let image = &run.inventory.image;
     Log {
         schema: SCHEMA_URI,
         version: "2.1.0",
@@ -381,7 +365,7 @@ fn log<'a>(report: &'a GateReport<'a>) -> Log<'a> {
                 },
             },
             automation_details: AutomationDetails {
-                id: automation_id(image),
+                id: automation_id(&run.repository),
             },
             invocations: vec![Invocation {
                 // The tool ran to the end; a failing gate is a result, not a failed run.
@@ -397,16 +381,16 @@ fn log<'a>(report: &'a GateReport<'a>) -> Log<'a> {
                     repo_tags: &image.repo_tags,
                     platform: &image.platform,
                 },
-                policy: report.policy_origin,
-                verdict: &report.outcome.verdict,
-                hidden: report.outcome.hidden,
-                db: report.db,
-                elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
+                policy: &run.policy.description,
+                verdict: &run.outcome.verdict,
+                hidden: run.outcome.hidden,
+                db: &run.db,
+                elapsed_ms: u64::try_from(run.elapsed.as_millis()).unwrap_or(u64::MAX),
                 ignored: ignored
                     .iter()
                     .map(|f| Ignored {
-                        rule_id: &f.rule,
-                        package: f.evidence.package.as_deref(),
+                        rule_id: f.rule.as_str(),
+                        package: f.evidence.package.as_ref().map(ToString::to_string),
                         path: f.evidence.path.as_deref(),
                         reason: f.ignored.as_deref().unwrap_or(""),
                     })
@@ -439,11 +423,7 @@ impl RuleDraft {
     fn new(f: &Finding) -> RuleDraft {
         let descriptor = match &f.vulnerability {
             Some(v) => {
-                let ecosystem = if v.package.ecosystem.starts_with("Alpine") {
-                    "apk"
-                } else {
-                    v.package.ecosystem.as_str()
-                };
+                let ecosystem = v.package.kind.as_str();
                 let kind = if v.malicious { "malicious" } else { "vulnerability" };
                 let severity = match v.severity.score {
                     Some(score) => format!("{} (CVSS {score:.1}, from {})", v.severity.label(), v.severity.source),
@@ -455,7 +435,7 @@ impl RuleDraft {
                     .unwrap_or_else(|| format!("{} in {}", v.id, v.package.name));
                 let help = f.help();
                 ReportingDescriptor {
-                    id: f.rule.clone(),
+                    id: f.rule.to_string(),
                     name: if v.malicious {
                         "malicious-package".into()
                     } else {
@@ -478,12 +458,12 @@ impl RuleDraft {
                 }
             }
             None => {
-                let known = finding::rule(&f.rule);
-                let help = known.map(|r| r.help.to_string()).unwrap_or_else(|| f.help());
+                let known = f.rule.check().map(|c| c.info());
+                let help = known.as_ref().map(|r| r.help.to_string()).unwrap_or_else(|| f.help());
                 let help = if help.is_empty() { f.title.clone() } else { help };
                 ReportingDescriptor {
-                    id: f.rule.clone(),
-                    name: known.map_or_else(|| f.rule.clone(), |r| r.name.to_string()),
+                    id: f.rule.to_string(),
+                    name: known.map_or_else(|| f.rule.to_string(), |r| r.name.to_string()),
                     short_description: Message { text: f.title.clone() },
                     full_description: Message {
                         text: format!("{}. {}", f.title, plain(&help)),
@@ -539,16 +519,6 @@ impl RuleDraft {
     }
 }
 
-/// [`short_step`] for every instruction: it drops buildkit's `# buildkit` marker only after a
-/// `RUN`, and `ADD …` / `COPY …` carry it too.
-pub(crate) fn step(created_by: Option<&str>, max: usize) -> String {
-    let s = created_by.map(|s| {
-        let s = s.trim_end();
-        s.strip_suffix("# buildkit").unwrap_or(s).trim_end()
-    });
-    short_step(s, max)
-}
-
 /// `security_severity()` kept inside 0–10, where GitHub reads it.
 fn score(f: &Finding) -> f64 {
     let s = f.security_severity();
@@ -565,7 +535,7 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
     let mut text = f.message.trim_end_matches('.').to_string();
     if let Some(layer) = e.layer {
         let _ = write!(text, ". Added by layer {layer}");
-        let step = step(e.created_by.as_deref(), 100);
+        let step = short_step(e.created_by.as_deref(), 100);
         if !step.is_empty() {
             let _ = write!(text, " ({step})");
         }
@@ -579,7 +549,7 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
         paths.insert(0, p.clone());
     }
     SarifResult {
-        rule_id: f.rule.clone(),
+        rule_id: f.rule.to_string(),
         rule_index,
         level: sarif_level(f.level),
         message: Message { text },
@@ -587,7 +557,7 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint(f, seen))]),
         properties: ResultProperties {
             gate: f.level.as_str(),
-            package: e.package.clone(),
+            package: e.package.as_ref().map(ToString::to_string),
             ecosystem: v.map(|v| v.package.ecosystem.clone()),
             installed_version: v.map(|v| v.package.version.clone()),
             fixed_versions: v.map(|v| v.fixed.clone()).unwrap_or_default(),
@@ -616,13 +586,14 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
 /// its ordinal, so no two results share a fingerprint.
 fn fingerprint(f: &Finding, seen: &mut HashMap<String, usize>) -> String {
     let e = &f.evidence;
-    let subject = match f.rule.as_str() {
-        "IG007" | "IG012" | "IG013" | "IG014" | "IG015" => e.value.as_deref(),
-        "IG017" => Some(f.message.as_str()),
-        _ => None,
+    let subject = match f.rule.check().map(|c| c.info().subject) {
+        Some(Subject::Value) => e.value.as_deref(),
+        Some(Subject::Message) => Some(f.message.as_str()),
+        Some(Subject::None) | None => None,
     };
+    let package = e.package.as_ref().map(ToString::to_string);
     let mut hasher = Sha256::new();
-    for part in [Some(f.rule.as_str()), e.package.as_deref(), e.path.as_deref(), subject] {
+    for part in [Some(f.rule.as_str()), package.as_deref(), e.path.as_deref(), subject] {
         // Length-prefixed, so no two different tuples hash the same input.
         let part = part.unwrap_or("");
         hasher.update(format!("{}:", part.len()).as_bytes());
@@ -639,14 +610,14 @@ fn fingerprint(f: &Finding, seen: &mut HashMap<String, usize>) -> String {
 }
 
 /// Where results point.
-struct Places {
+struct Places<'a> {
     /// The Dockerfile's URI and its instructions.
-    dockerfile: Option<(String, Dockerfile)>,
+    dockerfile: Option<(String, &'a Dockerfile)>,
     /// The policy file's URI, when the policy came from a file.
     policy: Option<String>,
 }
 
-impl Places {
+impl Places<'_> {
     fn location(&self, f: &Finding) -> Location {
         let (uri, (start, end)) = self.place(f);
         Location {
@@ -665,13 +636,13 @@ impl Places {
             if let Some(line) = f.evidence.policy_line {
                 return (policy.clone(), (line, line));
             }
-            if f.rule == "IG011" {
+            if f.rule.check().is_some_and(|c| c.info().place == Place::Policy) {
                 // `max_db_age` is set there; the policy text is not at hand to find its line.
                 return (policy.clone(), (1, 1));
             }
         }
         if let Some((uri, dockerfile)) = &self.dockerfile {
-            return (uri.clone(), dockerfile.region_for(f));
+            return (uri.clone(), region(dockerfile, f));
         }
         (image_path(f), (1, 1))
     }
@@ -680,16 +651,18 @@ impl Places {
 /// The path inside the image that a finding is about, as a relative URI.
 fn image_path(f: &Finding) -> String {
     if let Some(v) = &f.vulnerability {
-        if v.package.ecosystem.starts_with("Alpine") {
-            return APK_DB_URI.into();
+        if let Some(db) = v.package.kind.database_path() {
+            return db.into();
         }
         if let Some(dir) = v.package.paths.first() {
             return uri_path(&format!("{dir}/package.json"));
         }
     }
     let e = &f.evidence;
-    match (e.package.as_deref(), e.path.as_deref()) {
-        (Some(p), _) if p.starts_with("apk:") => APK_DB_URI.into(),
+    if let Some(db) = e.package.as_ref().and_then(|p| p.kind.database_path()) {
+        return db.into();
+    }
+    match (e.package.as_ref(), e.path.as_deref()) {
         // An npm package's evidence path is its directory.
         (Some(_), Some(dir)) => uri_path(&format!("{dir}/package.json")),
         (None, Some(path)) => uri_path(path),
@@ -729,9 +702,23 @@ fn uri_path_absolute(path: &str) -> String {
     format!("/{}", uri_path(path))
 }
 
-/// The policy's URI when it came from a file (its origin is a path, not `built-in default policy`).
-fn policy_uri(origin: &str) -> Option<String> {
-    origin.ends_with(".toml").then(|| relative_uri(origin))
+/// The lines (start, end) of the Dockerfile a finding points at: the instruction a check is
+/// about, else the step that made the finding's layer, else the final stage's `FROM`.
+fn region(dockerfile: &Dockerfile, f: &Finding) -> (usize, usize) {
+    let about = match f.rule.check().map(|c| c.info().place) {
+        Some(Place::Instruction(keyword)) => Some(keyword),
+        _ => None,
+    };
+    let step = f
+        .evidence
+        .created_by
+        .as_deref()
+        .or_else(|| f.vulnerability.as_ref().and_then(|v| v.layer.created_by.as_deref()));
+    about
+        .and_then(|k| dockerfile.last_in_final_stage(k))
+        .or_else(|| step.and_then(|s| dockerfile.find_step(s)))
+        .or_else(|| dockerfile.last_in_final_stage("FROM"))
+        .map_or((1, 1), |i| (i.start_line, i.end_line))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,470 +726,13 @@ fn policy_uri(origin: &str) -> Option<String> {
 
 /// `imagegate/<repository>/`: one category per image repository, so several images of one
 /// commit upload side by side, and a new tag of the same repository replaces the last.
-pub fn automation_id(image: &ImageFacts) -> String {
-    format!("imagegate/{}/", repository_name(image))
-}
-
-/// The image's repository name, without registry host, tag or digest: from its first repo tag,
-/// else from the reference (for a file or directory, its name without archive extensions).
-pub fn repository_name(image: &ImageFacts) -> String {
-    let name = match image.repo_tags.first() {
-        Some(tag) => registry_repository(tag),
-        None => reference_repository(&image.reference),
-    };
-    sanitize(&name)
-}
-
-fn reference_repository(reference: &str) -> String {
-    if reference == "-" {
-        return "stdin".into();
-    }
-    for transport in ["docker-archive:", "oci-archive:", "oci:"] {
-        if let Some(rest) = reference.strip_prefix(transport) {
-            return file_stem(rest);
-        }
-    }
-    const ARCHIVES: [&str; 6] = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".oci"];
-    let looks_like_path = reference.starts_with(['/', '.', '~'])
-        || reference.contains('\\')
-        || ARCHIVES.iter().any(|ext| reference.ends_with(ext))
-        || std::path::Path::new(reference).exists();
-    if looks_like_path {
-        file_stem(reference)
-    } else {
-        registry_repository(reference)
-    }
-}
-
-/// `dir/app.tar` → `app`; `layout:1.0` → `layout` (a `:tag` or `@digest` selector goes).
-fn file_stem(path: &str) -> String {
-    let last = path
-        .trim_end_matches(['/', '\\'])
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("");
-    let last = last.split([':', '@']).next().unwrap_or("");
-    let mut stem = last;
-    for ext in [".tar.gz", ".tar.zstd", ".tar.zst", ".tgz", ".tar", ".oci"] {
-        if let Some(s) = stem.strip_suffix(ext) {
-            stem = s;
-            break;
-        }
-    }
-    stem.to_string()
-}
-
-/// `ghcr.io/acme/app:1.2@sha256:…` → `acme/app`; `docker.io/library/node:20` → `node`.
-fn registry_repository(reference: &str) -> String {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    let without_tag = match without_digest.rfind(':') {
-        Some(i) if !without_digest[i..].contains('/') => &without_digest[..i],
-        _ => without_digest,
-    };
-    let mut parts: Vec<&str> = without_tag.split('/').filter(|p| !p.is_empty()).collect();
-    let mut docker_hub = true;
-    if parts.len() > 1
-        && let Some(host) = parts.first()
-        && (host.contains('.') || host.contains(':') || *host == "localhost")
-    {
-        docker_hub = matches!(*host, "docker.io" | "index.docker.io" | "registry-1.docker.io");
-        parts.remove(0);
-    }
-    if docker_hub && parts.len() > 1 && parts.first() == Some(&"library") {
-        parts.remove(0);
-    }
-    parts.join("/")
-}
-
-/// Lower case, `[a-z0-9._/-]` only, so the category is the same however the name was spelled.
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let s = s.trim_matches('/');
-    if s.is_empty() { "image".into() } else { s.to_string() }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Dockerfiles, as far as finding a step's line needs.
-
-/// A Dockerfile's instructions with their lines.
-#[derive(Clone, Debug, Default)]
-pub struct Dockerfile {
-    pub instructions: Vec<Instruction>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Instruction {
-    /// Upper case: `RUN`, `COPY`, …
-    pub keyword: String,
-    /// The arguments, continuation lines joined (and heredoc bodies appended).
-    pub args: String,
-    /// 1-based.
-    pub start_line: usize,
-    pub end_line: usize,
-}
-
-/// How close a layer's step must be to an instruction to point at it: the token sets overlap
-/// at least this much (Jaccard). Below it, the layer most likely came from the base image.
-const MATCH_THRESHOLD: f64 = 0.5;
-
-impl Dockerfile {
-    pub fn parse(text: &str) -> Dockerfile {
-        let mut escape = '\\';
-        let mut directives = true;
-        let mut instructions = Vec::new();
-        let all: Vec<&str> = text.lines().collect();
-        let mut lines = all.iter().copied().enumerate().map(|(i, l)| (i + 1, l));
-        while let Some((start, line)) = lines.next() {
-            let trimmed = line.trim();
-            if trimmed.is_empty() {
-                directives = false;
-                continue;
-            }
-            if let Some(comment) = trimmed.strip_prefix('#') {
-                // Parser directives (`# escape=`` `) come only before anything else.
-                if directives && let Some((key, value)) = comment.split_once('=') {
-                    let key = key.trim();
-                    if key.eq_ignore_ascii_case("escape")
-                        && let Some(c) = value.trim().chars().next()
-                    {
-                        escape = c;
-                    }
-                    if !key.is_empty() && !key.contains(char::is_whitespace) {
-                        continue;
-                    }
-                }
-                directives = false;
-                continue;
-            }
-            directives = false;
-            let (keyword, rest) = split_word(trimmed);
-            let mut args = String::new();
-            let mut end = start;
-            let mut current = rest.trim_end().to_string();
-            loop {
-                let Some(body) = current.strip_suffix(escape) else {
-                    args.push_str(&current);
-                    break;
-                };
-                // The escape joins the next line on; comment and blank lines in between go.
-                args.push_str(body);
-                let next = lines
-                    .by_ref()
-                    .inspect(|(n, _)| end = *n)
-                    .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-                match next {
-                    Some((_, l)) => current = l.trim_end().to_string(),
-                    None => break,
-                }
-            }
-            let keyword = keyword.to_ascii_uppercase();
-            if matches!(keyword.as_str(), "RUN" | "COPY" | "ADD") {
-                for (word, strip) in heredocs(&args) {
-                    // `end` is the instruction's last line (1-based), so its index is the next
-                    // line's. A heredoc without its terminator line is not one: nothing is taken.
-                    let body = all.get(end..).unwrap_or_default();
-                    let Some(close) = body.iter().position(|l| {
-                        let l = if strip { l.trim_start_matches('\t') } else { l };
-                        l.trim_end() == word
-                    }) else {
-                        continue;
-                    };
-                    args.push('\n');
-                    args.push_str(&body[..close].join("\n"));
-                    // Skip the body and the terminator.
-                    for _ in lines.by_ref().take(close + 1) {}
-                    end += close + 1;
-                }
-            }
-            instructions.push(Instruction {
-                keyword,
-                args,
-                start_line: start,
-                end_line: end,
-            });
-        }
-        Dockerfile { instructions }
-    }
-
-    /// The instruction that made a layer, from the layer's `created_by`: the one of the same
-    /// kind whose arguments match best (a later one wins a tie, as the final stage comes last).
-    pub fn find_step(&self, created_by: &str) -> Option<&Instruction> {
-        let (keyword, args) = history_step(created_by)?;
-        let want = normalize(&keyword, &args);
-        let mut best: Option<(f64, &Instruction)> = None;
-        for ins in self
-            .instructions
-            .iter()
-            .filter(|i| family(&i.keyword) == family(&keyword))
-        {
-            let have = normalize(&ins.keyword, &ins.args);
-            let score = similarity(&keyword, &want, &have);
-            if score >= MATCH_THRESHOLD && best.is_none_or(|(b, _)| score >= b) {
-                best = Some((score, ins));
-            }
-        }
-        best.map(|(_, i)| i)
-    }
-
-    /// The last instruction with this keyword in the final stage.
-    pub fn last_in_final_stage(&self, keyword: &str) -> Option<&Instruction> {
-        let from = self.instructions.iter().rposition(|i| i.keyword == "FROM").unwrap_or(0);
-        self.instructions
-            .get(from..)?
-            .iter()
-            .rev()
-            .find(|i| i.keyword == keyword)
-    }
-
-    /// The lines (start, end) a finding points at.
-    pub fn region_for(&self, f: &Finding) -> (usize, usize) {
-        let about = match f.rule.as_str() {
-            "IG001" | "IG002" => Some("USER"),
-            "IG003" => Some("HEALTHCHECK"),
-            "IG007" => Some("LABEL"),
-            _ => None,
-        };
-        let step = f
-            .evidence
-            .created_by
-            .as_deref()
-            .or_else(|| f.vulnerability.as_ref().and_then(|v| v.layer.created_by.as_deref()));
-        about
-            .and_then(|k| self.last_in_final_stage(k))
-            .or_else(|| step.and_then(|s| self.find_step(s)))
-            .or_else(|| self.last_in_final_stage("FROM"))
-            .map_or((1, 1), |i| (i.start_line, i.end_line))
-    }
-}
-
-fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start();
-    match s.find(char::is_whitespace) {
-        Some(i) => (&s[..i], s[i..].trim_start()),
-        None => (s, ""),
-    }
-}
-
-/// The heredoc words of an instruction (`<<EOF`, `<<-"EOF"`), in order, and whether leading
-/// tabs are stripped before comparing the terminator. Only words that begin with `<<` count,
-/// as in BuildKit: `$((1<<2))` is arithmetic and `<<<` a here-string.
-fn heredocs(args: &str) -> Vec<(String, bool)> {
-    args.split_whitespace()
-        .filter_map(|w| {
-            let w = w.strip_prefix("<<").filter(|w| !w.starts_with('<'))?;
-            let (w, strip) = match w.strip_prefix('-') {
-                Some(w) => (w, true),
-                None => (w, false),
-            };
-            let w = w.trim_matches(['"', '\'']);
-            let word: String = w
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            (!word.is_empty() && word.len() == w.len()).then_some((word, strip))
-        })
-        .collect()
-}
-
-/// A history entry's step as (keyword, arguments). Docker writes them in several forms:
-/// `RUN /bin/sh -c npm ci # buildkit`, `RUN |1 A=b /bin/sh -c …`, `COPY . . # buildkit`,
-/// `/bin/sh -c #(nop)  USER 1001` and `/bin/sh -c npm ci` (the classic builder).
-fn history_step(created_by: &str) -> Option<(String, String)> {
-    let s = created_by.trim();
-    let s = s.strip_suffix("# buildkit").unwrap_or(s).trim_end();
-    if let Some(rest) = s.strip_prefix("/bin/sh -c #(nop)") {
-        let (keyword, args) = split_word(rest);
-        return Some((keyword.to_ascii_uppercase(), args.to_string()));
-    }
-    let s = strip_build_args(s);
-    if let Some(command) = strip_shell(s) {
-        return Some(("RUN".into(), command.to_string()));
-    }
-    let (keyword, args) = split_word(s);
-    if keyword.is_empty() || !keyword.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    Some((keyword.to_ascii_uppercase(), args.to_string()))
-}
-
-/// `|2 A=1 B=2 rest` → `rest`: the build arguments Docker records before a RUN command.
-fn strip_build_args(s: &str) -> &str {
-    let Some(count) = s.strip_prefix('|') else { return s };
-    let (n, _) = split_word(count);
-    let Ok(n) = n.parse::<usize>() else { return s };
-    let mut rest = s;
-    for _ in 0..=n {
-        rest = split_word(rest).1;
-    }
-    rest
-}
-
-/// `/bin/sh -c cmd` (or `bash -c`, a `SHELL` of the image) → `cmd`.
-fn strip_shell(s: &str) -> Option<&str> {
-    let (shell, rest) = split_word(s);
-    let (flag, command) = split_word(rest);
-    (shell.ends_with("sh") && flag == "-c").then_some(command)
-}
-
-/// `RUN`s match `RUN`s; `COPY` and `ADD` match each other (the classic builder's history and
-/// some tools blur them).
-fn family(keyword: &str) -> &str {
-    match keyword {
-        "ADD" | "COPY" => "COPY",
-        k => k,
-    }
-}
-
-/// The words an instruction's arguments come down to: flags (`--mount=…`, `--chown=…`,
-/// `--from=…`) dropped, a shell wrapper dropped, the JSON form unpacked.
-fn normalize(keyword: &str, args: &str) -> Vec<String> {
-    let mut a = args.trim();
-    while a.starts_with("--") {
-        a = split_word(a).1;
-    }
-    if keyword == "RUN" {
-        a = strip_build_args(a);
-        a = strip_shell(a).unwrap_or(a);
-    }
-    if a.starts_with('[')
-        && let Ok(words) = serde_json::from_str::<Vec<String>>(a)
-    {
-        return words
-            .iter()
-            .flat_map(|w| w.split_whitespace())
-            .map(str::to_string)
-            .collect();
-    }
-    a.split_whitespace().map(str::to_string).collect()
-}
-
-fn similarity(keyword: &str, want: &[String], have: &[String]) -> f64 {
-    if want == have {
-        return 1.0;
-    }
-    let a: std::collections::HashSet<&String> = want.iter().collect();
-    let b: std::collections::HashSet<&String> = have.iter().collect();
-    let union = a.union(&b).count();
-    let jaccard = if union == 0 {
-        0.0
-    } else {
-        a.intersection(&b).count() as f64 / union as f64
-    };
-    // The classic builder records `COPY dir:<hash> in /app`: only the destination is left to match.
-    let same_destination = family(keyword) == "COPY" && want.last().is_some() && want.last() == have.last();
-    if same_destination {
-        jaccard.max(MATCH_THRESHOLD)
-    } else {
-        jaccard
-    }
+pub fn automation_id(repository: &str) -> String {
+    format!("imagegate/{repository}/")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DOCKERFILE: &str = "# syntax=docker/dockerfile:1\n\
-        FROM node:20-alpine AS build\n\
-        WORKDIR /app\n\
-        COPY package.json package-lock.json ./\n\
-        RUN npm ci\n\
-        \n\
-        FROM node:20-alpine\n\
-        WORKDIR /app\n\
-        # dependencies\n\
-        COPY --from=build --chown=1001:1001 /app/node_modules ./node_modules\n\
-        RUN --mount=type=cache,target=/root/.npm addgroup -S app \\\n\
-        \x20   # a comment inside\n\
-        \x20   && npm ci --omit=dev\n\
-        RUN <<EOF\n\
-        echo hi\n\
-        EOF\n\
-        USER 1001\n";
-
-    #[test]
-    fn parses_lines_continuations_and_heredocs() {
-        let d = Dockerfile::parse(DOCKERFILE);
-        let kinds: Vec<(&str, usize, usize)> = d
-            .instructions
-            .iter()
-            .map(|i| (i.keyword.as_str(), i.start_line, i.end_line))
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                ("FROM", 2, 2),
-                ("WORKDIR", 3, 3),
-                ("COPY", 4, 4),
-                ("RUN", 5, 5),
-                ("FROM", 7, 7),
-                ("WORKDIR", 8, 8),
-                ("COPY", 10, 10),
-                ("RUN", 11, 13),
-                ("RUN", 14, 16),
-                ("USER", 17, 17),
-            ]
-        );
-    }
-
-    #[test]
-    fn heredoc_look_alikes_take_no_lines() {
-        let d = Dockerfile::parse("FROM a\nRUN echo $((1<<2)) && cat <<<x\nRUN cat <<EOF > f\nUSER 1\n");
-        let lines: Vec<(usize, usize)> = d.instructions.iter().map(|i| (i.start_line, i.end_line)).collect();
-        // The unterminated `<<EOF` takes nothing: USER keeps its line.
-        assert_eq!(lines, vec![(1, 1), (2, 2), (3, 3), (4, 4)]);
-        let d = Dockerfile::parse("FROM a\nCOPY <<-\"EOF\" /x\n\tline\n\tEOF\nUSER 1\n");
-        assert_eq!(d.instructions[1].end_line, 4);
-        assert_eq!(d.instructions[2].start_line, 5);
-    }
-
-    #[test]
-    fn finds_the_step_of_a_layer() {
-        let d = Dockerfile::parse(DOCKERFILE);
-        let line = |s: &str| d.find_step(s).map(|i| i.start_line);
-        assert_eq!(line("RUN /bin/sh -c npm ci # buildkit"), Some(5));
-        assert_eq!(
-            line(
-                "RUN --mount=type=cache,target=/root/.npm /bin/sh -c addgroup -S app     && npm ci --omit=dev # buildkit"
-            ),
-            Some(11)
-        );
-        assert_eq!(
-            line("|1 NODE_ENV=production /bin/sh -c addgroup -S app && npm ci --omit=dev"),
-            Some(11)
-        );
-        assert_eq!(line("COPY /app/node_modules ./node_modules # buildkit"), Some(10));
-        assert_eq!(line("/bin/sh -c #(nop) COPY dir:0123abcd in ./node_modules "), Some(10));
-        // A base image's layer matches nothing.
-        assert_eq!(line("ADD file:9a8b in / "), None);
-        assert_eq!(
-            line("RUN /bin/sh -c apk add --no-cache python3 make g++ # buildkit"),
-            None
-        );
-    }
-
-    #[test]
-    fn repository_names() {
-        assert_eq!(registry_repository("ghcr.io/acme/app:1.2@sha256:abcd"), "acme/app");
-        assert_eq!(registry_repository("docker.io/library/node:20"), "node");
-        assert_eq!(registry_repository("node:20-alpine"), "node");
-        assert_eq!(registry_repository("localhost:5000/app"), "app");
-        assert_eq!(registry_repository("localhost:5000/library/app"), "library/app");
-        assert_eq!(reference_repository("docker-archive:/tmp/x/web.tar.gz:web:dev"), "web");
-        assert_eq!(reference_repository("oci:./layout:1.0.0"), "layout");
-        assert_eq!(reference_repository("build/app.tar"), "app");
-        assert_eq!(reference_repository("-"), "stdin");
-        assert_eq!(sanitize("Acme/My App"), "acme/my-app");
-    }
 
     #[test]
     fn uris() {
@@ -1213,6 +743,5 @@ mod tests {
         assert_eq!(uri_path("a b:c/%"), "a%20b%3Ac/%25");
         assert_eq!(relative_uri("./docker/Dockerfile"), "docker/Dockerfile");
         assert_eq!(relative_uri("/src/imagegate.toml"), "file:///src/imagegate.toml");
-        assert_eq!(policy_uri("built-in default policy"), None);
     }
 }

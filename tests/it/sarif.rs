@@ -4,15 +4,15 @@
 //! (rule references, security-severity, levels, fingerprints that survive a re-tag, one
 //! category per image, the 25,000-result limit, Dockerfile lines).
 
-use imagegate::advisory::{db, scan};
-use imagegate::image::{self, LoadOptions};
-use imagegate::inventory::{self, Collector, Inventory};
-use imagegate::policy::Policy;
-use imagegate::policy::evaluate::{self, Context, Outcome};
-use imagegate::policy::finding::{Evidence, Finding, Level, Verdict};
+use imagegate::advisory::db;
+use imagegate::gate::{AdvisorySource, DockerfileRef, Gate, Run, read_inventory, repository_of};
+use imagegate::image::LoadOptions;
+use imagegate::inventory::{Inventory, PackageKind, PackageRef};
+use imagegate::policy::evaluate::Outcome;
+use imagegate::policy::finding::{Check, Evidence, Finding, Level, RuleId, Verdict};
+use imagegate::policy::{Policy, PolicySource};
 use imagegate::report::markdown::markdown;
-use imagegate::report::sarif::{GateReport, MAX_RESULTS, sarif};
-use imagegate::report::scan::DbInfo;
+use imagegate::report::sarif::{MAX_RESULTS, sarif};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -45,30 +45,15 @@ fn db_dir() -> &'static Path {
 }
 
 fn load(reference: &str) -> Inventory {
-    let image = image::load(reference, &LoadOptions::default(), &Collector).unwrap();
-    inventory::build(image)
+    read_inventory(reference, &LoadOptions::default()).unwrap()
 }
 
-/// The gate over an inventory: (outcome, DB info).
-fn gate(inv: &Inventory, policy_text: &str, origin: &str) -> (Outcome, DbInfo) {
-    let index = db::open(db_dir()).unwrap();
-    let result = scan::scan(inv, &index).unwrap();
-    let policy = Policy::parse(policy_text, origin).unwrap();
-    let known = |id: &str| index.by_id(id).is_ok_and(|r| !r.is_empty());
-    let ctx = Context {
-        inventory: inv,
-        scan: &result,
-        db_built_at: Some(index.meta().built_at),
-        now: jiff::Timestamp::now(),
-        known_id: &known,
-    };
-    let outcome = evaluate::evaluate(&policy, &ctx);
-    let info = DbInfo {
-        source: db_dir().display().to_string(),
-        built_at: Some(index.meta().built_at),
-        records: index.meta().records,
-    };
-    (outcome, info)
+/// The gate over an inventory, through the library's one entry point: (outcome, the run).
+fn gate(inv: &Inventory, policy_text: &str, origin: &str) -> (Outcome, Run) {
+    let policy = Policy::parse(policy_text, PolicySource::File(origin.into())).unwrap();
+    let gate = Gate::new(policy, AdvisorySource::Local(db_dir().to_path_buf())).unwrap();
+    let run = gate.judge(inv.clone()).unwrap();
+    (run.outcome.clone(), run)
 }
 
 fn production() -> String {
@@ -77,16 +62,21 @@ fn production() -> String {
 
 const PRODUCTION_ORIGIN: &str = "policies/production.toml";
 
-fn render(inv: &Inventory, outcome: &Outcome, db: &DbInfo, dockerfile: Option<(&str, &str)>) -> Value {
-    let report = GateReport {
-        inventory: inv,
-        outcome,
-        policy_origin: PRODUCTION_ORIGIN,
-        db,
-        dockerfile,
-        elapsed: Duration::from_millis(420),
-    };
-    let text = sarif(&report).unwrap();
+/// A run of `base` with this inventory, outcome and Dockerfile.
+fn run_of(inv: &Inventory, outcome: &Outcome, base: &Run, dockerfile: Option<(&str, &str)>, elapsed: Duration) -> Run {
+    Run {
+        inventory: inv.clone(),
+        outcome: outcome.clone(),
+        repository: repository_of(inv),
+        dockerfile: dockerfile.map(|(path, text)| DockerfileRef::new(path, text)),
+        elapsed,
+        ..base.clone()
+    }
+}
+
+fn render(inv: &Inventory, outcome: &Outcome, db: &Run, dockerfile: Option<(&str, &str)>) -> Value {
+    let run = run_of(inv, outcome, db, dockerfile, Duration::from_millis(420));
+    let text = sarif(&run).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -413,31 +403,31 @@ fn with_a_dockerfile_results_point_at_the_step_that_added_the_package() {
     // A layer of the base image (apk packages from the minirootfs) points at its ADD, when
     // the Dockerfile has it, and a step nobody wrote here at the final FROM.
     let mut f = outcome.findings[0].clone();
-    f.rule = "IG008".into();
+    f.rule = RuleId::Check(Check::DeniedPackage);
     f.vulnerability = None;
     f.evidence = Evidence {
-        package: Some("apk:busybox@1.36.1-r29".into()),
+        package: Some(PackageRef::new(PackageKind::Apk, "busybox", "1.36.1-r29")),
         layer: Some(0),
         created_by: Some("ADD alpine-minirootfs-3.20.3-x86_64.tar.gz / # buildkit".into()),
         ..Evidence::default()
     };
     let mut g = f.clone();
-    g.evidence.package = Some("apk:gcc@13.2.1_git20240309-r0".into());
+    g.evidence.package = Some(PackageRef::new(PackageKind::Apk, "gcc", "13.2.1_git20240309-r0"));
     g.evidence.created_by = Some("RUN /bin/sh -c apk add --no-cache build-base # buildkit".into());
     // Checks of the image's configuration point at the instruction they are about: USER,
     // HEALTHCHECK, and (this Dockerfile has no LABEL) the final stage's FROM.
-    let check = |rule: &str| {
+    let check = |rule: Check| {
         let mut c = g.clone();
-        c.rule = rule.into();
+        c.rule = RuleId::Check(rule);
         c.evidence = Evidence::default();
         c
     };
     let synthetic = outcome_of(vec![
         f.clone(),
         g.clone(),
-        check("IG001"),
-        check("IG003"),
-        check("IG007"),
+        check(Check::RunsAsRoot),
+        check(Check::NoHealthcheck),
+        check(Check::MissingLabel),
     ]);
     let doc = render(&inv, &synthetic, &db, Some(("docker/Dockerfile", DEMO_DOCKERFILE)));
     assert_valid(&doc);
@@ -510,8 +500,8 @@ fn outcome_of(findings: Vec<Finding>) -> Outcome {
 fn more_than_25000_results_keep_the_worst_and_say_what_was_cut() {
     let inv = load(&demo_path());
     let (_, db) = gate(&inv, &production(), PRODUCTION_ORIGIN);
-    let file = |i: usize, level: Level, rule: &str| Finding {
-        rule: rule.into(),
+    let file = |i: usize, level: Level, rule: Check| Finding {
+        rule: RuleId::Check(rule),
         level,
         title: "Denied file in the image".into(),
         message: format!("`/app/secrets/{i}.env` matches `**/.env`"),
@@ -525,8 +515,8 @@ fn more_than_25000_results_keep_the_worst_and_say_what_was_cut() {
         ignored: None,
     };
     // Worst first, as the evaluation sorts them: 24,990 failing, then 20 notes of another rule.
-    let mut findings: Vec<Finding> = (0..24_990).map(|i| file(i, Level::Fail, "IG010")).collect();
-    findings.extend((0..20).map(|i| file(100_000 + i, Level::Info, "IG014")));
+    let mut findings: Vec<Finding> = (0..24_990).map(|i| file(i, Level::Fail, Check::DeniedFile)).collect();
+    findings.extend((0..20).map(|i| file(100_000 + i, Level::Info, Check::IgnoreStale)));
     assert_eq!(findings.len(), 25_010);
     let outcome = outcome_of(findings);
     let doc = render(&inv, &outcome, &db, None);
@@ -567,7 +557,7 @@ fn markdown_summary() {
     let (mut outcome, db) = gate(&inv, &production(), PRODUCTION_ORIGIN);
     // A finding whose texts carry table and HTML syntax.
     outcome.findings.push(Finding {
-        rule: "IG010".into(),
+        rule: RuleId::Check(Check::DeniedFile),
         level: Level::Fail,
         title: "Denied | file".into(),
         message: "`/app/a|b.env` matches `**/.env`".into(),
@@ -581,15 +571,7 @@ fn markdown_summary() {
         ignored: None,
     });
     outcome.verdict = Verdict::of(&outcome.findings);
-    let report = GateReport {
-        inventory: &inv,
-        outcome: &outcome,
-        policy_origin: PRODUCTION_ORIGIN,
-        db: &db,
-        dockerfile: None,
-        elapsed: Duration::from_millis(1234),
-    };
-    let md = markdown(&report);
+    let md = markdown(&run_of(&inv, &outcome, &db, None, Duration::from_millis(1234)));
     let first = md.lines().next().unwrap();
     assert!(first.starts_with("### ❌ FAIL"), "{first}");
     assert!(first.contains(&format!("{} failing", outcome.verdict.fail)), "{first}");
@@ -624,4 +606,55 @@ fn markdown_summary() {
     assert!(last.contains("advisory DB") && last.contains("1.23 s"), "{last}");
     // Compact: the failing table, folded warnings, one closing line.
     assert!(md.lines().count() < 40, "{md}");
+}
+
+/// `scan --fail-on LEVEL --sarif F --policy P` (what the GitHub Action runs when its `fail-on`
+/// input is set): the results about the policy itself — the database's age and every kind of
+/// ignore entry — point at P, not at the image configuration. (`--fail-on` once changed the
+/// policy's name in the report, and the SARIF writer lost the file.)
+#[test]
+fn with_fail_on_the_policy_rules_point_at_the_policy_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let soon = today.saturating_add(jiff::Span::new().days(7));
+    let policy = tmp.path().join("gate.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[vulnerabilities]\nmax_db_age = \"1s\"\n\n\
+             [[vulnerabilities.ignore]]\nid = \"CVE-2021-23337\"\nreason = \"expired on purpose\"\nexpires = \"2020-01-01\"\n\n\
+             [[vulnerabilities.ignore]]\nid = \"GHSA-fr5h-rqp8-mj6g\"\nreason = \"expires soon\"\nexpires = \"{soon}\"\n\n\
+             [[vulnerabilities.ignore]]\nid = \"IG010\"\nreason = \"matches nothing\"\nexpires = \"2099-01-01\"\n\n\
+             [[vulnerabilities.ignore]]\nid = \"GHSA-xxxx-xxxx-xxxx\"\nreason = \"typo on purpose\"\nexpires = \"2099-01-01\"\n"
+        ),
+    )
+    .unwrap();
+    // The database must be older than the policy's 1 s.
+    std::thread::sleep(Duration::from_millis(1100));
+    let sarif_path = tmp.path().join("out.sarif");
+    let out = assert_cmd::Command::cargo_bin("imagegate")
+        .unwrap()
+        .args(["scan", &demo_path(), "--db"])
+        .arg(db_dir())
+        .args(["--fail-on", "high", "--sarif"])
+        .arg(&sarif_path)
+        .arg("--policy")
+        .arg(&policy)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    assert_valid(&doc);
+    let policy_uri = format!("file://{}", policy.display());
+    for rule in ["IG011", "IG012", "IG013", "IG014", "IG015"] {
+        let r = results(&doc)
+            .iter()
+            .find(|r| r["ruleId"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} result"));
+        assert_eq!(location(r).0, policy_uri, "{rule}: {r}");
+    }
+    // The report still says what the command line changed.
+    let described = run(&doc)["properties"]["policy"].as_str().unwrap();
+    assert!(described.contains("fail_on from --fail-on"), "{described}");
 }

@@ -11,7 +11,7 @@ pub mod reference;
 pub use auth::{Challenge, Credential, CredentialSource};
 pub use reference::Reference;
 
-use crate::image::digest::{Algorithm, Digest};
+use crate::digest::{Algorithm, Digest};
 use reqwest::StatusCode;
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{self, HeaderMap};

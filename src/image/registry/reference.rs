@@ -1,7 +1,7 @@
 //! Image references as Docker spells them: `alpine`, `team/app:1.2`, `host:5000/app@sha256:…`.
 
 use super::RegistryError;
-use crate::image::digest::Digest;
+use crate::digest::Digest;
 use std::fmt;
 
 /// Docker Hub, as references name it.
