@@ -43,6 +43,9 @@
 //! 5. A table, with PASS/OVER against the targets (50 ms, lookup/parse <= 0.05, 1 GiB) as
 //!    information only: nothing is asserted, the machine is shared and noisy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![allow(unsafe_code)] // the launcher measures child processes with wait4 and drops page caches
+
 use imagegate::advisory::index::{INDEX_FILE, Index};
 use imagegate::advisory::osv::{Ecosystem, Record};
 use imagegate::advisory::scan::Advisories;

@@ -29,6 +29,9 @@
 //! next to the images, not `--output /dev/null`: `--output` writes a sibling temporary file and
 //! renames it over the target, which as root would replace `/dev/null` itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![allow(unsafe_code)] // the launcher measures child processes with wait4 and drops page caches
+
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;

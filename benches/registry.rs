@@ -18,6 +18,9 @@
 //!
 //! Ratios are measured in one run; nothing is asserted (the machine is shared and noisy).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![allow(unsafe_code)] // the launcher measures child processes with wait4 and drops page caches
+
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

@@ -20,6 +20,8 @@
 //! `app/node_modules/minimist`. Config: `User: 1001`, a `HEALTHCHECK`, `EXPOSE 3000/tcp`, OCI
 //! labels and a buildkit-style history with `empty_layer` entries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

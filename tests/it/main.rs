@@ -2,6 +2,8 @@
 //! the built `imagegate` binary against images the tests build and servers the tests start;
 //! `support` builds the images and starts the servers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 mod action;
