@@ -3,6 +3,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod eol;
 pub mod npm;
 pub mod os;
 pub mod users;
