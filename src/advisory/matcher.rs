@@ -12,7 +12,9 @@
 //! order, then walked, `introduced` turning "affected" on, `fixed` (exclusive) and
 //! `last_affected` (inclusive) turning it off, `limit` bounding the range from above.
 //! Version orders: npm → [`npm_version`](super::npm_version) (SemVer precedence), Alpine →
-//! [`apk_version`](super::apk_version) (apk-tools' own).
+//! [`apk_version`](super::apk_version) (apk-tools' own), Debian and Ubuntu →
+//! [`dpkg_version`](super::dpkg_version) (dpkg's own; their records name the source
+//! package, so pass the source package and the source version).
 //!
 //! What this never does: read "cannot tell" as "not affected". An installed version or
 //! an event version the order cannot parse, a malformed event, or a range type it does
@@ -27,7 +29,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::osv::{Ecosystem, Event, RangeType, Record};
-use super::{apk_version, npm_version};
+use super::{apk_version, dpkg_version, npm_version};
 
 /// Why a record could not be evaluated against a package version.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,8 @@ pub enum MatchError {
     UnsupportedEcosystem(String),
     #[error("Alpine packages need their release branch (e.g. `Alpine:v3.20`): OSV's Alpine records are per branch")]
     MissingAlpineBranch,
+    #[error("{0} packages need their release (e.g. `Debian:12`): OSV's {0} records are per release")]
+    MissingRelease(&'static str),
     #[error("{ecosystem} {package} version `{version}` cannot be parsed: cannot tell whether {id} affects it")]
     UnparsableVersion {
         id: String,
@@ -345,6 +349,7 @@ impl UnionFind {
 enum Order {
     Npm,
     Apk,
+    Dpkg,
 }
 
 impl Order {
@@ -353,6 +358,8 @@ impl Order {
             Ecosystem::Npm => Ok(Self::Npm),
             Ecosystem::Alpine { branch: Some(_) } => Ok(Self::Apk),
             Ecosystem::Alpine { branch: None } => Err(MatchError::MissingAlpineBranch),
+            Ecosystem::Debian { release: Some(_) } | Ecosystem::Ubuntu { .. } => Ok(Self::Dpkg),
+            Ecosystem::Debian { release: None } => Err(MatchError::MissingRelease("Debian")),
             Ecosystem::Unknown(name) => Err(MatchError::UnsupportedEcosystem(name.clone())),
         }
     }
@@ -361,6 +368,7 @@ impl Order {
         match self {
             Self::Npm => npm_version::is_valid(v),
             Self::Apk => apk_version::is_valid(v),
+            Self::Dpkg => dpkg_version::is_valid(v),
         }
     }
 
@@ -368,6 +376,7 @@ impl Order {
         match self {
             Self::Npm => npm_version::compare(a, b),
             Self::Apk => apk_version::compare(a, b),
+            Self::Dpkg => dpkg_version::compare(a, b),
         }
     }
 }
@@ -483,6 +492,14 @@ mod tests {
 
     fn alpine(n: u32) -> Record {
         load(&format!("alpine/ALPINE-CVE-2099-{n:04}.json"))
+    }
+
+    fn debian(cve: &str) -> Record {
+        load(&format!("debian/DEBIAN-CVE-{cve}.json"))
+    }
+
+    fn ubuntu(usn: &str) -> Record {
+        load(&format!("ubuntu/{usn}.json"))
     }
 
     fn record(json: &str) -> Record {
@@ -672,6 +689,97 @@ mod tests {
     }
 
     #[test]
+    fn debian_12_openssl_by_its_source_version() {
+        let bookworm = Ecosystem::debian("12");
+        // CVE-2023-5363, fixed in bookworm-security's 3.0.11-1~deb12u2.
+        let r = debian("2023-5363");
+        assert_eq!(
+            fixes(&r, &bookworm, "openssl", "3.0.11-1~deb12u1"),
+            ["3.0.11-1~deb12u2"]
+        );
+        assert_eq!(fixes(&r, &bookworm, "openssl", "3.0.9-1"), ["3.0.11-1~deb12u2"]);
+        assert_eq!(
+            fixes(&r, &bookworm, "openssl", "3.0.11-1~deb12u1+b1"),
+            ["3.0.11-1~deb12u2"],
+            "a binary rebuild of the vulnerable source is still vulnerable"
+        );
+        for fixed in [
+            "3.0.11-1~deb12u2",
+            "3.0.11-1~deb12u2+b1",
+            "3.0.11-1",
+            "3.0.13-1~deb12u1",
+            "1:3.0.0-1",
+        ] {
+            assert!(not_affected(&r, &bookworm, "openssl", fixed), "{fixed}");
+        }
+        assert!(
+            not_affected(&r, &Ecosystem::debian("11"), "openssl", "1.1.1n-0+deb11u5"),
+            "a Debian 12 record says nothing about Debian 11"
+        );
+        assert!(
+            not_affected(&r, &bookworm, "libssl3", "3.0.11-1~deb12u1"),
+            "written against the source package"
+        );
+        assert!(
+            not_affected(&r, &Ecosystem::ubuntu("22.04", true), "openssl", "3.0.2-0ubuntu1.10"),
+            "Debian records do not apply to Ubuntu"
+        );
+        // 3.0.11-1~deb12u2 is itself affected by CVE-2024-6119, fixed in 3.0.14-1~deb12u2.
+        let r = debian("2024-6119");
+        assert_eq!(
+            fixes(&r, &bookworm, "openssl", "3.0.11-1~deb12u2"),
+            ["3.0.14-1~deb12u2"]
+        );
+        assert_eq!(
+            fixes(&r, &bookworm, "openssl", "3.0.14-1~deb12u1"),
+            ["3.0.14-1~deb12u2"]
+        );
+        assert!(not_affected(&r, &bookworm, "openssl", "3.0.15-1~deb12u1"));
+        // glibc: CVE-2023-4911 (GLIBC_TUNABLES), fixed in 2.36-9+deb12u3; libc6 comes
+        // from source glibc.
+        let r = debian("2023-4911");
+        assert_eq!(fixes(&r, &bookworm, "glibc", "2.36-9+deb12u2"), ["2.36-9+deb12u3"]);
+        assert!(not_affected(&r, &bookworm, "glibc", "2.36-9+deb12u3"));
+        assert!(
+            not_affected(&r, &bookworm, "glibc", "2.36-9+deb12u10"),
+            "u10 > u3 numerically"
+        );
+        assert!(matches!(
+            affected(&r, &bookworm, "glibc", "2.36 9"),
+            Err(MatchError::UnparsableVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn ubuntu_lts_releases_from_a_real_usn() {
+        // USN-6986-1 (openssl, CVE-2024-6119): jammy fixed in 3.0.2-0ubuntu1.18, noble in
+        // 3.0.13-0ubuntu3.4.
+        let r = ubuntu("USN-6986-1");
+        let jammy = Ecosystem::ubuntu("22.04", true);
+        let noble = Ecosystem::ubuntu("24.04", true);
+        let m = affected(&r, &jammy, "openssl", "3.0.2-0ubuntu1.15").unwrap().unwrap();
+        assert_eq!(m.fixed, ["3.0.2-0ubuntu1.18"]);
+        assert_eq!(m.reasons.len(), 2, "listed in versions[] and inside the range");
+        assert!(not_affected(&r, &jammy, "openssl", "3.0.2-0ubuntu1.18"));
+        assert!(not_affected(&r, &jammy, "openssl", "3.0.2-0ubuntu1.19"));
+        assert_eq!(fixes(&r, &noble, "openssl", "3.0.13-0ubuntu3.1"), ["3.0.13-0ubuntu3.4"]);
+        assert!(not_affected(&r, &noble, "openssl", "3.0.13-0ubuntu3.4"));
+        assert!(
+            not_affected(&r, &Ecosystem::ubuntu("23.10", false), "openssl", "3.0.10-1ubuntu2"),
+            "no entry for 23.10"
+        );
+        assert!(
+            not_affected(&r, &jammy, "libssl3", "3.0.2-0ubuntu1.15"),
+            "source package only"
+        );
+        // USN-6409-1 (glibc, CVE-2023-4911 on jammy).
+        let r = ubuntu("USN-6409-1");
+        assert_eq!(fixes(&r, &jammy, "glibc", "2.35-0ubuntu3.1"), ["2.35-0ubuntu3.4"]);
+        assert!(not_affected(&r, &jammy, "glibc", "2.35-0ubuntu3.4"));
+        assert!(not_affected(&r, &noble, "glibc", "2.39-0ubuntu8"));
+    }
+
+    #[test]
     fn busybox_unsorted_events_are_sorted_first() {
         // Events listed as fixed r30, introduced r25, fixed r20, introduced 0: affected
         // [0, r20) and [r25, r30).
@@ -857,6 +965,15 @@ mod tests {
         assert_eq!(
             affected(&alpine(1), &Ecosystem::Alpine { branch: None }, "openssl", "3.3.2-r0"),
             Err(MatchError::MissingAlpineBranch)
+        );
+        assert_eq!(
+            affected(
+                &debian("2023-5363"),
+                &Ecosystem::Debian { release: None },
+                "openssl",
+                "3.0.9-1"
+            ),
+            Err(MatchError::MissingRelease("Debian"))
         );
     }
 

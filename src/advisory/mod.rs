@@ -2,6 +2,7 @@
 
 pub mod apk_version;
 pub mod db;
+pub mod dpkg_version;
 pub mod index;
 pub mod matcher;
 pub mod npm_version;

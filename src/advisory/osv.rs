@@ -182,6 +182,21 @@ pub enum Ecosystem {
     Alpine {
         branch: Option<String>,
     },
+    /// `Debian:<release>` (the major version as written, e.g. `12`), or bare `Debian`
+    /// (`None`). OSV's Debian records (DSA-, DLA-, DTSA-, DEBIAN-CVE-) name the source
+    /// package and compare its version in dpkg's order.
+    Debian {
+        release: Option<String>,
+    },
+    /// `Ubuntu:[Pro:]<YY.MM>[:LTS]`: `Ubuntu:22.04:LTS`, `Ubuntu:23.10`,
+    /// `Ubuntu:Pro:18.04:LTS` (fixes published under Ubuntu Pro / ESM). The `:LTS` suffix
+    /// is part of OSV's name (mandatory for LTS releases), so it is kept to display the
+    /// name back exactly. Other spellings (`Ubuntu:Pro:FIPS…`) stay [`Ecosystem::Unknown`].
+    Ubuntu {
+        pro: bool,
+        release: String,
+        lts: bool,
+    },
     /// Any other ecosystem, kept verbatim so it can be reported by name.
     Unknown(String),
 }
@@ -195,6 +210,25 @@ impl Ecosystem {
         }
     }
 
+    /// The ecosystem of a Debian release, e.g. `Ecosystem::debian("12")`.
+    #[must_use]
+    pub fn debian(release: &str) -> Self {
+        Self::Debian {
+            release: Some(release.to_owned()),
+        }
+    }
+
+    /// The ecosystem of an Ubuntu release as OSV names it: `Ecosystem::ubuntu("22.04",
+    /// true)` is `Ubuntu:22.04:LTS`.
+    #[must_use]
+    pub fn ubuntu(release: &str, lts: bool) -> Self {
+        Self::Ubuntu {
+            pro: false,
+            release: release.to_owned(),
+            lts,
+        }
+    }
+
     /// Parses an OSV ecosystem string. Never fails: what imagegate has no version order
     /// for is [`Ecosystem::Unknown`].
     #[must_use]
@@ -202,9 +236,12 @@ impl Ecosystem {
         match s.split_once(':') {
             None if s == "npm" => Self::Npm,
             None if s == "Alpine" => Self::Alpine { branch: None },
+            None if s == "Debian" => Self::Debian { release: None },
             Some(("Alpine", branch)) if !branch.is_empty() => Self::Alpine {
                 branch: Some(branch.to_owned()),
             },
+            Some(("Debian", release)) if is_debian_release(release) => Self::debian(release),
+            Some(("Ubuntu", rest)) => parse_ubuntu(rest).unwrap_or_else(|| Self::Unknown(s.to_owned())),
             _ => Self::Unknown(s.to_owned()),
         }
     }
@@ -224,9 +261,38 @@ impl Ecosystem {
             (Self::Npm, Self::Npm) => true,
             (Self::Alpine { branch: None }, Self::Alpine { .. }) => true,
             (Self::Alpine { branch: Some(a) }, Self::Alpine { branch: Some(b) }) => a == b,
+            (Self::Debian { release: None }, Self::Debian { .. }) => true,
+            (Self::Debian { release: Some(a) }, Self::Debian { release: Some(b) }) => a == b,
+            // Exact: a Pro (ESM) record is about packages from Ubuntu Pro's archive, a
+            // plain record about the release's own archive.
+            (a @ Self::Ubuntu { .. }, b @ Self::Ubuntu { .. }) => a == b,
             _ => false,
         }
     }
+}
+
+/// OSV's Debian releases are the numeric versions of distro-info-data (`7`, `12`).
+fn is_debian_release(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `22.04:LTS`, `23.10`, `Pro:18.04:LTS` (what follows `Ubuntu:`).
+fn parse_ubuntu(rest: &str) -> Option<Ecosystem> {
+    let (pro, rest) = match rest.strip_prefix("Pro:") {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let (release, lts) = match rest.strip_suffix(":LTS") {
+        Some(release) => (release, true),
+        None => (rest, false),
+    };
+    let b = release.as_bytes();
+    let yy_mm = b.len() == 5 && b[2] == b'.' && [0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit());
+    yy_mm.then(|| Ecosystem::Ubuntu {
+        pro,
+        release: release.to_owned(),
+        lts,
+    })
 }
 
 impl fmt::Display for Ecosystem {
@@ -235,6 +301,14 @@ impl fmt::Display for Ecosystem {
             Self::Npm => f.write_str("npm"),
             Self::Alpine { branch: None } => f.write_str("Alpine"),
             Self::Alpine { branch: Some(b) } => write!(f, "Alpine:{b}"),
+            Self::Debian { release: None } => f.write_str("Debian"),
+            Self::Debian { release: Some(r) } => write!(f, "Debian:{r}"),
+            Self::Ubuntu { pro, release, lts } => write!(
+                f,
+                "Ubuntu:{}{release}{}",
+                if *pro { "Pro:" } else { "" },
+                if *lts { ":LTS" } else { "" }
+            ),
             Self::Unknown(s) => f.write_str(s),
         }
     }
@@ -397,6 +471,9 @@ mod tests {
         "GHSA-vh95-rmgr-6w4m",
     ];
 
+    const DEBIAN_FIXTURES: [&str; 3] = ["DEBIAN-CVE-2023-4911", "DEBIAN-CVE-2023-5363", "DEBIAN-CVE-2024-6119"];
+    const UBUNTU_FIXTURES: [&str; 2] = ["USN-6409-1", "USN-6986-1"];
+
     fn testdata(rel: &str) -> Vec<u8> {
         let path = format!("{}/testdata/osv/{rel}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -467,7 +544,7 @@ mod tests {
         assert_eq!(Ecosystem::parse("npm"), Ecosystem::Npm);
         assert_eq!(Ecosystem::parse("Alpine:v3.20"), Ecosystem::alpine("v3.20"));
         assert_eq!(Ecosystem::parse("Alpine"), Ecosystem::Alpine { branch: None });
-        for unknown in ["PyPI", "NPM", "Alpine:", "alpine:v3.20", "Debian:12", ""] {
+        for unknown in ["PyPI", "NPM", "Alpine:", "alpine:v3.20", "debian:12", ""] {
             let e = Ecosystem::parse(unknown);
             assert_eq!(e, Ecosystem::Unknown(unknown.into()));
             assert!(!e.is_known());
@@ -485,6 +562,86 @@ mod tests {
         assert!(Ecosystem::Npm.covers(&Ecosystem::Npm));
         let pypi = Ecosystem::parse("PyPI");
         assert!(!pypi.covers(&pypi), "no order, no match");
+    }
+
+    #[test]
+    fn debian_and_ubuntu_ecosystems_as_osv_spells_them() {
+        assert_eq!(Ecosystem::parse("Debian:12"), Ecosystem::debian("12"));
+        assert_eq!(Ecosystem::parse("Debian"), Ecosystem::Debian { release: None });
+        assert_eq!(Ecosystem::parse("Ubuntu:22.04:LTS"), Ecosystem::ubuntu("22.04", true));
+        assert_eq!(Ecosystem::parse("Ubuntu:23.10"), Ecosystem::ubuntu("23.10", false));
+        assert_eq!(
+            Ecosystem::parse("Ubuntu:Pro:18.04:LTS"),
+            Ecosystem::Ubuntu {
+                pro: true,
+                release: "18.04".into(),
+                lts: true
+            }
+        );
+        for s in [
+            "Debian",
+            "Debian:7",
+            "Debian:12",
+            "Debian:13",
+            "Ubuntu:22.04:LTS",
+            "Ubuntu:24.04:LTS",
+            "Ubuntu:23.10",
+            "Ubuntu:Pro:14.04:LTS",
+            "Ubuntu:Pro:20.04:LTS",
+        ] {
+            let e = Ecosystem::parse(s);
+            assert!(e.is_known(), "{s}");
+            assert_eq!(e.to_string(), s, "round trip");
+        }
+        for unknown in [
+            "Debian:",
+            "Debian:bookworm",
+            "Debian:12.7",
+            "Ubuntu",
+            "Ubuntu:",
+            "Ubuntu:jammy",
+            "Ubuntu:22.04:lts",
+            "Ubuntu:22.4:LTS",
+            "Ubuntu:Pro:FIPS:22.04:LTS",
+            "ubuntu:22.04:LTS",
+        ] {
+            let e = Ecosystem::parse(unknown);
+            assert_eq!(e, Ecosystem::Unknown(unknown.into()), "{unknown}");
+            assert_eq!(e.to_string(), unknown);
+        }
+
+        let d12 = Ecosystem::debian("12");
+        assert!(d12.covers(&Ecosystem::debian("12")));
+        assert!(!d12.covers(&Ecosystem::debian("11")));
+        assert!(Ecosystem::Debian { release: None }.covers(&d12));
+        assert!(!d12.covers(&Ecosystem::ubuntu("22.04", true)));
+        let jammy = Ecosystem::ubuntu("22.04", true);
+        assert!(jammy.covers(&Ecosystem::parse("Ubuntu:22.04:LTS")));
+        assert!(!jammy.covers(&Ecosystem::ubuntu("24.04", true)));
+        assert!(!Ecosystem::parse("Ubuntu:Pro:22.04:LTS").covers(&jammy));
+        assert!(!jammy.covers(&d12));
+    }
+
+    #[test]
+    fn parses_the_real_ubuntu_and_written_debian_records() {
+        let usn = Record::from_json(&testdata("ubuntu/USN-6986-1.json")).unwrap();
+        assert_eq!(usn.upstream, ["UBUNTU-CVE-2024-6119"]);
+        let ecosystems: Vec<_> = usn
+            .affected
+            .iter()
+            .map(|a| a.package.as_ref().unwrap().ecosystem.clone())
+            .collect();
+        assert_eq!(
+            ecosystems,
+            [Ecosystem::ubuntu("22.04", true), Ecosystem::ubuntu("24.04", true)]
+        );
+        assert_eq!(usn.severity, [], "USN records carry severity per CVE, not at the top");
+        let dsa = Record::from_json(&testdata("debian/DEBIAN-CVE-2023-5363.json")).unwrap();
+        let package = dsa.affected[0].package.as_ref().unwrap();
+        assert_eq!(
+            (package.ecosystem.clone(), package.name.as_str()),
+            (Ecosystem::debian("12"), "openssl")
+        );
     }
 
     #[test]
@@ -551,6 +708,8 @@ mod tests {
             .unwrap();
         let mut files: Vec<String> = (1..=5).map(|n| format!("alpine/ALPINE-CVE-2099-{n:04}.json")).collect();
         files.extend(NPM_FIXTURES.iter().map(|id| format!("npm/{id}.json")));
+        files.extend(DEBIAN_FIXTURES.iter().map(|id| format!("debian/{id}.json")));
+        files.extend(UBUNTU_FIXTURES.iter().map(|id| format!("ubuntu/{id}.json")));
         for file in files {
             let record: Value = serde_json::from_slice(&testdata(&file)).unwrap();
             let errors: Vec<String> = validator

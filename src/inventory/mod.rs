@@ -2,6 +2,8 @@
 //! introduced it), users, and files, after whiteouts. Built from the merged layer view.
 
 pub mod apk;
+pub mod dpkg;
+pub mod eol;
 pub mod npm;
 pub mod os;
 pub mod users;

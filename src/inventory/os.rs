@@ -1,6 +1,10 @@
 //! The operating system: `etc/os-release`, and for Alpine `etc/alpine-release` and
-//! `etc/apk/repositories`, which tell the branch that OSV's Alpine ecosystem is keyed by.
+//! `etc/apk/repositories`, which tell the branch that OSV's Alpine ecosystem is keyed by;
+//! for Debian `etc/debian_version` as a fallback (`12.7` → Debian 12, `trixie/sid` →
+//! testing/unstable). Debian and Ubuntu releases map to OSV's `Debian:12` and
+//! `Ubuntu:22.04:LTS` ([`osv_ecosystem`]).
 
+use crate::advisory::osv::Ecosystem;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -35,21 +39,52 @@ pub struct OsInfo {
     /// For Alpine, the branch OSV keys advisories by: `v3.20`, or `edge`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// For Debian and Ubuntu, the release OSV keys advisories by: `12`, `22.04`. None for
+    /// Debian testing/unstable, which has no release number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// `VERSION_CODENAME`: `bookworm`, `jammy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    /// An Ubuntu long-term-support release (OSV spells its ecosystem `Ubuntu:22.04:LTS`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lts: bool,
+    /// Debian testing or unstable (sid): a moving target with no stable release, whose
+    /// packages no per-release advisory covers. Always comes with a warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub testing: bool,
+    /// `ID_LIKE`: `debian` for a derivative such as Raspbian, `ubuntu debian` for Mint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
 }
 
 /// Combines what the image says about its OS. Returns the info and any inconsistency found.
+/// Reads no `etc/debian_version`: see [`identify_with_debian_version`].
 pub fn identify(
     os_release: Option<&str>,
     alpine_release: Option<&str>,
     repositories: Option<&str>,
 ) -> (Option<OsInfo>, Vec<String>) {
+    identify_with_debian_version(os_release, alpine_release, repositories, None)
+}
+
+/// [`identify`], with `etc/debian_version` too: the fallback for a Debian image without
+/// an os-release (or with one that does not say the release), and what tells testing/sid.
+pub fn identify_with_debian_version(
+    os_release: Option<&str>,
+    alpine_release: Option<&str>,
+    repositories: Option<&str>,
+    debian_version: Option<&str>,
+) -> (Option<OsInfo>, Vec<String>) {
     let mut warnings = Vec::new();
     let fields = os_release.map(parse_os_release).unwrap_or_default();
     let alpine_version = alpine_release.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let debian_version = debian_version.map(str::trim).filter(|s| !s.is_empty());
     let id = fields
         .get("ID")
         .cloned()
-        .or_else(|| alpine_version.as_ref().map(|_| "alpine".to_string()));
+        .or_else(|| alpine_version.as_ref().map(|_| "alpine".to_string()))
+        .or_else(|| debian_version.map(|_| "debian".to_string()));
     let Some(id) = id else { return (None, warnings) };
     let mut version = fields.get("VERSION_ID").cloned();
     let mut branch = None;
@@ -76,15 +111,117 @@ pub fn identify(
             version.as_deref().and_then(alpine_branch)
         };
     }
+    let codename = fields
+        .get("VERSION_CODENAME")
+        .or_else(|| fields.get("UBUNTU_CODENAME"))
+        .filter(|c| !c.is_empty())
+        .cloned();
+    let id_like: Vec<String> = fields
+        .get("ID_LIKE")
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let (mut release, mut lts, mut testing) = (None, false, false);
+    match id.as_str() {
+        "debian" => {
+            let from_os_release = version.as_deref().and_then(debian_major);
+            let from_file = debian_version.map(parse_debian_version);
+            match (&from_os_release, &from_file) {
+                (Some(a), Some(DebianVersion::Release(b))) if a != b => warnings.push(format!(
+                    "etc/debian_version says Debian {b} but os-release says VERSION_ID={a}; using {a}"
+                )),
+                _ => {}
+            }
+            release = from_os_release.clone().or(match &from_file {
+                Some(DebianVersion::Release(r)) => Some(r.clone()),
+                _ => None,
+            });
+            if release.is_none() {
+                // No number anywhere: testing or unstable (os-release has a codename but
+                // no VERSION_ID there, debian_version says `trixie/sid`).
+                testing = true;
+                let which = match &from_file {
+                    Some(DebianVersion::Testing(t)) => t.clone(),
+                    _ => codename.clone().unwrap_or_else(|| "testing/sid".into()),
+                };
+                warnings.push(format!(
+                    "Debian testing/unstable ({which}): not a stable release, so no release's \
+                     advisories apply and its packages are NOT checked against any"
+                ));
+            }
+        }
+        "ubuntu" => {
+            release = version.as_deref().and_then(ubuntu_release);
+            let says_lts = ["VERSION", "PRETTY_NAME"]
+                .iter()
+                .any(|k| fields.get(*k).is_some_and(|v| v.contains("LTS")));
+            // Without VERSION or PRETTY_NAME, Ubuntu's rule: every YY.04 of an even year.
+            let by_rule = release
+                .as_deref()
+                .is_some_and(|r| r.ends_with(".04") && r[..2].parse::<u8>().is_ok_and(|y| y % 2 == 0));
+            lts = release.is_some() && (says_lts || (!fields.contains_key("VERSION") && by_rule));
+        }
+        _ => {}
+    }
     (
         Some(OsInfo {
             id,
             version,
             pretty_name: fields.get("PRETTY_NAME").cloned(),
             branch,
+            release,
+            codename,
+            lts,
+            testing,
+            id_like,
         }),
         warnings,
     )
+}
+
+/// What `etc/debian_version` says.
+#[derive(Debug, PartialEq, Eq)]
+enum DebianVersion {
+    /// `12.7` → `12` (and `8.11` → `8`).
+    Release(String),
+    /// `trixie/sid`, `sid`: no number.
+    Testing(String),
+}
+
+fn parse_debian_version(s: &str) -> DebianVersion {
+    match debian_major(s) {
+        Some(major) => DebianVersion::Release(major),
+        None => DebianVersion::Testing(s.to_owned()),
+    }
+}
+
+/// `12`, `12.7`, `8.11` → the major release; anything else → None.
+fn debian_major(v: &str) -> Option<String> {
+    let major = v.split('.').next()?;
+    let digits = !major.is_empty() && major.len() <= 3 && major.bytes().all(|b| b.is_ascii_digit());
+    let rest_ok = v[major.len()..].bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    (digits && rest_ok)
+        .then(|| major.trim_start_matches('0').to_owned())
+        .filter(|m| !m.is_empty())
+}
+
+/// `22.04` (os-release's VERSION_ID) → `22.04`; anything not `YY.MM` → None.
+fn ubuntu_release(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    (b.len() == 5 && b[2] == b'.' && [0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit())).then(|| v.to_owned())
+}
+
+/// The OSV ecosystem an identified OS's packages are matched in: `Alpine:v3.20`,
+/// `Debian:12`, `Ubuntu:22.04:LTS`, `Ubuntu:23.10`. None when there is none (another OS,
+/// Debian testing/sid, a release that could not be read): the caller reports its packages
+/// as not checked.
+#[must_use]
+pub fn osv_ecosystem(os: &OsInfo) -> Option<Ecosystem> {
+    match os.id.as_str() {
+        "alpine" => os.branch.as_deref().map(Ecosystem::alpine),
+        "debian" if !os.testing => os.release.as_deref().map(Ecosystem::debian),
+        "ubuntu" => os.release.as_deref().map(|r| Ecosystem::ubuntu(r, os.lts)),
+        _ => None,
+    }
 }
 
 /// `3.20.3` → `v3.20`.
@@ -138,11 +275,142 @@ mod tests {
                 id: "debian".into(),
                 version: Some("12".into()),
                 pretty_name: None,
-                branch: None
+                branch: None,
+                release: Some("12".into()),
+                codename: None,
+                lts: false,
+                testing: false,
+                id_like: vec![],
             }
         );
         assert_eq!(identify(None, None, None).0, None);
         assert_eq!(alpine_branch("3"), None);
         assert_eq!(alpine_branch("3.18.12").as_deref(), Some("v3.18"));
+    }
+
+    const JAMMY: &str = "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.4 LTS (Jammy Jellyfish)\"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=jammy\n";
+
+    fn eco(os: &Option<OsInfo>) -> Option<String> {
+        os.as_ref().and_then(osv_ecosystem).map(|e| e.to_string())
+    }
+
+    #[test]
+    fn real_debian_12_release() {
+        let (os, warnings) = identify_with_debian_version(
+            Some(include_str!("../../testdata/debian-12/etc/os-release")),
+            None,
+            None,
+            Some(include_str!("../../testdata/debian-12/etc/debian_version")),
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let info = os.clone().unwrap();
+        assert_eq!((info.id.as_str(), info.release.as_deref()), ("debian", Some("12")));
+        assert_eq!(info.codename.as_deref(), Some("bookworm"));
+        assert!(!info.testing && !info.lts && info.branch.is_none());
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+    }
+
+    #[test]
+    fn debian_version_is_the_fallback() {
+        for (file, release) in [("12.7\n", "12"), ("11.9", "11"), ("8.11", "8"), ("10", "10")] {
+            let (os, warnings) = identify_with_debian_version(None, None, None, Some(file));
+            assert!(warnings.is_empty());
+            assert_eq!(eco(&os), Some(format!("Debian:{release}")), "{file}");
+        }
+        // An os-release without VERSION_ID (a stripped image) and the file.
+        let (os, _) = identify_with_debian_version(Some("ID=debian\n"), None, None, Some("12.7"));
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+        // Both, disagreeing: os-release wins, and it is said.
+        let (os, warnings) =
+            identify_with_debian_version(Some("ID=debian\nVERSION_ID=\"12\"\n"), None, None, Some("11.9"));
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+        assert_eq!(warnings.len(), 1);
+        // `identify` keeps its old signature and reads no debian_version.
+        assert_eq!(identify(None, None, None).0, None);
+    }
+
+    #[test]
+    fn debian_testing_and_sid_are_said_loudly() {
+        let testing = "PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=trixie\nID=debian\n";
+        for (os_release, file) in [
+            (Some(testing), Some("trixie/sid\n")),
+            (Some(testing), None),
+            (None, Some("bookworm/sid")),
+        ] {
+            let (os, warnings) = identify_with_debian_version(os_release, None, None, file);
+            let info = os.clone().unwrap();
+            assert!(info.testing, "{os_release:?} {file:?}");
+            assert_eq!(info.release, None);
+            assert_eq!(eco(&os), None, "no ecosystem: its packages are reported as not checked");
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].contains("testing/unstable") && warnings[0].contains("NOT checked"));
+        }
+        let (_, warnings) = identify_with_debian_version(Some(testing), None, None, Some("trixie/sid"));
+        assert!(warnings[0].contains("trixie/sid"));
+    }
+
+    #[test]
+    fn ubuntu_releases_and_lts() {
+        let (os, warnings) = identify_with_debian_version(Some(JAMMY), None, None, Some("bookworm/sid\n"));
+        assert!(
+            warnings.is_empty(),
+            "Ubuntu's debian_version names Debian's testing: not Ubuntu's release"
+        );
+        let info = os.clone().unwrap();
+        assert!(info.lts && !info.testing);
+        assert_eq!(info.id_like, ["debian"]);
+        assert_eq!(eco(&os).as_deref(), Some("Ubuntu:22.04:LTS"));
+        let noble = JAMMY
+            .replace("22.04.4", "24.04.1")
+            .replace("22.04", "24.04")
+            .replace("Jammy Jellyfish", "Noble Numbat")
+            .replace("jammy", "noble");
+        assert_eq!(
+            eco(&identify(Some(&noble), None, None).0).as_deref(),
+            Some("Ubuntu:24.04:LTS")
+        );
+        let mantic = "PRETTY_NAME=\"Ubuntu 23.10\"\nVERSION_ID=\"23.10\"\nVERSION=\"23.10 (Mantic Minotaur)\"\nVERSION_CODENAME=mantic\nID=ubuntu\n";
+        assert_eq!(
+            eco(&identify(Some(mantic), None, None).0).as_deref(),
+            Some("Ubuntu:23.10")
+        );
+        // Only VERSION_ID: Ubuntu's rule (even-year .04) decides.
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=20.04\n"), None, None).0).as_deref(),
+            Some("Ubuntu:20.04:LTS")
+        );
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=21.04\n"), None, None).0).as_deref(),
+            Some("Ubuntu:21.04")
+        );
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=jammy\n"), None, None).0),
+            None
+        );
+    }
+
+    #[test]
+    fn alpine_ecosystem_and_others() {
+        let (os, _) = identify(
+            Some(include_str!("../../testdata/alpine-3.20.3/etc/os-release")),
+            Some(include_str!("../../testdata/alpine-3.20.3/etc/alpine-release")),
+            None,
+        );
+        assert_eq!(eco(&os).as_deref(), Some("Alpine:v3.20"));
+        let info = os.unwrap();
+        assert!(
+            info.release.is_none() && !info.testing && !info.lts,
+            "Debian fields stay empty for Alpine"
+        );
+        let json = serde_json::to_string(&info).unwrap();
+        assert!(
+            !json.contains("release") && !json.contains("testing"),
+            "Alpine's JSON is unchanged: {json}"
+        );
+        // A derivative is not Debian: its packages are not matched as Debian's.
+        let (os, _) = identify(Some("ID=raspbian\nID_LIKE=debian\nVERSION_ID=\"12\"\n"), None, None);
+        assert_eq!(os.as_ref().unwrap().id_like, ["debian"]);
+        assert_eq!(eco(&os), None);
+        assert_eq!(eco(&identify(Some("ID=fedora\nVERSION_ID=40\n"), None, None).0), None);
     }
 }

@@ -8,6 +8,7 @@ mod support;
 
 mod action;
 mod db_update;
+mod debian;
 mod engine;
 mod gate;
 mod hook;

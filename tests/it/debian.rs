@@ -1,0 +1,233 @@
+//! Debian and Ubuntu, end to end as far as the pieces go today: `imagegate db update
+//! --ecosystem Debian --ecosystem Ubuntu` against a bucket-like server on 127.0.0.1 (OSV's
+//! layout `<base>/Debian/all.zip`, `<base>/Ubuntu/all.zip`, built from `testdata/osv/`), the
+//! index it builds, and the real Debian 12 dpkg database of `testdata/debian-12` matched
+//! against it through its source packages and source versions.
+
+use assert_cmd::Command;
+use imagegate::advisory::matcher;
+use imagegate::advisory::osv::{Ecosystem, Record};
+use imagegate::advisory::{db, index::Index};
+use imagegate::inventory::{dpkg, os};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn dump(dir: &str) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut buf);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("testdata/osv").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file(p.file_name().unwrap().to_string_lossy(), opts).unwrap();
+        w.write_all(&std::fs::read(&p).unwrap()).unwrap();
+    }
+    w.finish().unwrap();
+    buf.into_inner()
+}
+
+/// Serves `files` by path (404 otherwise) until the test ends; returns the base URL.
+fn serve(files: HashMap<String, Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let files = Arc::new(files);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let files = files.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let (status, body) = match files.get(&path) {
+                    Some(b) => ("200 OK", b.clone()),
+                    None => ("404 Not Found", Vec::new()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            });
+        }
+    });
+    base
+}
+
+fn updated_db() -> (tempfile::TempDir, PathBuf, String) {
+    let base = serve(HashMap::from([
+        ("/Debian/all.zip".to_string(), dump("debian")),
+        ("/Ubuntu/all.zip".to_string(), dump("ubuntu")),
+    ]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let out = Command::cargo_bin("imagegate")
+        .unwrap()
+        .args([
+            "db",
+            "update",
+            "--ecosystem",
+            "Debian",
+            "--ecosystem",
+            "Ubuntu",
+            "--mirror",
+            &base,
+            "--db",
+        ])
+        .arg(&dir)
+        .env_remove("IMAGEGATE_OSV_MIRROR")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (tmp, dir, stdout)
+}
+
+#[test]
+fn db_update_fetches_debian_and_ubuntu_and_indexes_them_per_release() {
+    let (_tmp, dir, stdout) = updated_db();
+    assert!(stdout.contains("Debian") && stdout.contains("Ubuntu"), "{stdout}");
+    let index = db::open(&dir).unwrap();
+    let per: Vec<(&str, usize)> = index.meta().ecosystems.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        per,
+        [("Debian:12", 3), ("Ubuntu:22.04:LTS", 2), ("Ubuntu:24.04:LTS", 1)],
+        "every record kept, none dropped as an unknown ecosystem"
+    );
+    let ids = |eco: &str, name: &str| -> Vec<String> {
+        let mut ids: Vec<String> = index.lookup(eco, name).unwrap().into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids("Debian:12", "openssl"),
+        ["DEBIAN-CVE-2023-5363", "DEBIAN-CVE-2024-6119"]
+    );
+    assert_eq!(ids("Ubuntu:22.04:LTS", "openssl"), ["USN-6986-1"]);
+    assert_eq!(ids("Ubuntu:22.04:LTS", "glibc"), ["USN-6409-1"]);
+    assert!(
+        ids("Debian:12", "libssl3").is_empty(),
+        "records are keyed by source package"
+    );
+
+    let status = Command::cargo_bin("imagegate")
+        .unwrap()
+        .args(["db", "status", "--db"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success() && text.contains("Ubuntu:22.04:LTS"), "{text}");
+}
+
+/// (package, source version, advisory id, fixed versions) for every affected package.
+fn findings(index: &Index, eco: &Ecosystem, status: &dpkg::Status) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for r in &status.records {
+        let records: Vec<Record> = index.lookup(&eco.to_string(), r.source_name()).unwrap();
+        for rec in &records {
+            if let Some(m) = matcher::affected(rec, eco, r.source_name(), r.source_version()).unwrap() {
+                out.push((r.name.clone(), r.source_version().to_string(), m.id, m.fixed));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join("testdata/debian-12").join(rel)).unwrap()
+}
+
+#[test]
+fn a_real_debian_12_database_matched_through_its_source_packages() {
+    let (_tmp, dir, _) = updated_db();
+    let index = db::open(Path::new(&dir)).unwrap();
+    let (info, warnings) = os::identify_with_debian_version(
+        Some(&read("etc/os-release")),
+        None,
+        None,
+        Some(&read("etc/debian_version")),
+    );
+    assert!(warnings.is_empty());
+    let eco = os::osv_ecosystem(&info.unwrap()).unwrap();
+    assert_eq!(eco.to_string(), "Debian:12");
+
+    // As shipped (openssl 3.0.19-1~deb12u2, glibc 2.36-9+deb12u14): nothing to report.
+    let status_text = read("var/lib/dpkg/status");
+    let status = dpkg::parse_status(status_text.as_bytes(), 64 << 20).unwrap();
+    assert!(status.records.len() >= 15);
+    assert_eq!(findings(&index, &eco, &status), []);
+
+    // The same database with the openssl of Debian 12.2 (3.0.11-1~deb12u1) and an older
+    // glibc: libssl3 and openssl are affected through source openssl, libc6 and libc-bin
+    // through source glibc.
+    let old = status_text
+        .replace("3.0.19-1~deb12u2", "3.0.11-1~deb12u1")
+        .replace("2.36-9+deb12u14", "2.36-9+deb12u2");
+    let status = dpkg::parse_status(old.as_bytes(), 64 << 20).unwrap();
+    let got = findings(&index, &eco, &status);
+    let want = |pkg: &str, v: &str, id: &str, fixed: &str| {
+        (pkg.to_string(), v.to_string(), id.to_string(), vec![fixed.to_string()])
+    };
+    assert_eq!(
+        got,
+        [
+            want("libc-bin", "2.36-9+deb12u2", "DEBIAN-CVE-2023-4911", "2.36-9+deb12u3"),
+            want("libc6", "2.36-9+deb12u2", "DEBIAN-CVE-2023-4911", "2.36-9+deb12u3"),
+            want(
+                "libssl3",
+                "3.0.11-1~deb12u1",
+                "DEBIAN-CVE-2023-5363",
+                "3.0.11-1~deb12u2"
+            ),
+            want(
+                "libssl3",
+                "3.0.11-1~deb12u1",
+                "DEBIAN-CVE-2024-6119",
+                "3.0.14-1~deb12u2"
+            ),
+            want(
+                "openssl",
+                "3.0.11-1~deb12u1",
+                "DEBIAN-CVE-2023-5363",
+                "3.0.11-1~deb12u2"
+            ),
+            want(
+                "openssl",
+                "3.0.11-1~deb12u1",
+                "DEBIAN-CVE-2024-6119",
+                "3.0.14-1~deb12u2"
+            ),
+        ]
+    );
+    // The Ubuntu records say nothing about a Debian image.
+    let jammy = Ecosystem::ubuntu("22.04", true);
+    assert!(index.lookup(&eco.to_string(), "openssl").unwrap().iter().all(|r| {
+        matcher::affected(r, &jammy, "openssl", "3.0.11-1~deb12u1")
+            .unwrap()
+            .is_none()
+    }));
+}
