@@ -246,6 +246,20 @@ impl Ecosystem {
         }
     }
 
+    /// The OSV ecosystem an identified OS's packages are matched in: `Alpine:v3.20`,
+    /// `Debian:12`, `Ubuntu:22.04:LTS`, `Ubuntu:23.10`. None when there is none (another OS,
+    /// Debian testing/sid, a release that could not be read): the caller reports its packages
+    /// as not checked.
+    #[must_use]
+    pub fn of_os(os: &crate::inventory::os::OsInfo) -> Option<Ecosystem> {
+        match os.id.as_str() {
+            "alpine" => os.branch.as_deref().map(Ecosystem::alpine),
+            "debian" if !os.testing => os.release.as_deref().map(Ecosystem::debian),
+            "ubuntu" => os.release.as_deref().map(|r| Ecosystem::ubuntu(r, os.lts)),
+            _ => None,
+        }
+    }
+
     /// Whether imagegate knows this ecosystem's version order.
     #[must_use]
     pub fn is_known(&self) -> bool {

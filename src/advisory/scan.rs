@@ -6,6 +6,7 @@ use super::index::{Index, IndexError};
 use super::matcher::{self, AffectedMatch};
 use super::osv::{Ecosystem, Record};
 use super::severity::{self, Level, Severity};
+use crate::inventory::coverage::{Coverage, Source, Status};
 use crate::inventory::{Inventory, LayerRef, PackageKind, PackageRef};
 use serde::Serialize;
 
@@ -113,8 +114,6 @@ pub struct Note {
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum NoteKind {
-    /// The advisory source has nothing for the image's OS release: unknown, not clean.
-    NotCovered,
     /// A record could not be evaluated against a package version.
     Unevaluated,
 }
@@ -124,6 +123,9 @@ pub struct ScanResult {
     pub vulnerabilities: Vec<Vulnerability>,
     pub notes: Vec<Note>,
     pub packages_checked: usize,
+    /// Every package source of the image, and whether its packages were matched: a source
+    /// the advisory data does not cover is `not_checked`, never "no vulnerabilities".
+    pub coverage: Vec<Coverage>,
 }
 
 /// A package to look up, whatever its ecosystem.
@@ -138,8 +140,8 @@ struct Query<'a> {
 /// The lookups a scan of `inv` makes, as (ecosystem, name, installed version): an apk
 /// package's origin and its own name, every npm package. A live source fetches these up front.
 pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
-    let mut notes = Vec::new();
-    let mut out: Vec<(Ecosystem, String, String)> = queries(inv, &|_| true, &mut notes)
+    let mut out: Vec<(Ecosystem, String, String)> = queries(inv, &|_| true)
+        .0
         .into_iter()
         .flat_map(|q| {
             let (eco, version) = (q.ecosystem, q.package.version);
@@ -156,7 +158,8 @@ pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
 /// Matches every apk and npm package of `inv` against `source`.
 pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, IndexError> {
     let mut result = ScanResult::default();
-    let queries = queries(inv, &|eco| source.covers(eco), &mut result.notes);
+    let (queries, coverage) = queries(inv, &|eco| source.covers(eco));
+    result.coverage = coverage;
     source.prefetch(&lookups(inv));
     result.packages_checked = queries.len();
     for q in queries {
@@ -171,74 +174,120 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
     Ok(result)
 }
 
-/// What to look up for each package; packages a source does not cover become notes.
-fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool, notes: &mut Vec<Note>) -> Vec<Query<'a>> {
+/// What to look up for each package, and each source's coverage: a source whose ecosystem
+/// the advisory source does not cover is not looked up, and says so.
+fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<Query<'a>>, Vec<Coverage>) {
     let mut queries = Vec::new();
-    if !inv.apk.is_empty() {
-        match inv.os.as_ref().and_then(|o| o.branch.as_deref()) {
-            Some(branch) => {
-                let eco = Ecosystem::alpine(branch);
-                if !covers(&eco) {
-                    notes.push(Note {
-                        kind: NoteKind::NotCovered,
-                        message: format!(
-                            "the advisory database has no records for {eco}: the {} apk packages were NOT checked",
-                            inv.apk.len()
-                        ),
-                    });
-                } else {
-                    for p in &inv.apk {
-                        let r = &p.record;
-                        let mut names = vec![];
-                        if let Some(o) = r.origin.as_deref() {
-                            names.push(o);
-                        }
-                        if r.origin.as_deref() != Some(r.name.as_str()) {
-                            names.push(r.name.as_str());
-                        }
-                        queries.push(Query {
-                            ecosystem: eco.clone(),
-                            names,
-                            package: AffectedPackage {
-                                ecosystem: eco.to_string(),
-                                kind: PackageKind::Apk,
-                                name: r.name.clone(),
-                                version: r.version.clone(),
-                                origin: r.origin.clone(),
-                                paths: vec![],
-                                dev: None,
-                            },
-                            layer: &p.layer,
-                        });
-                    }
+    let mut coverage = Vec::new();
+    let os_ecosystem = inv.os.as_ref().and_then(Ecosystem::of_os);
+    for c in &inv.coverage {
+        let mut c = c.clone();
+        if c.status != Status::Read {
+            coverage.push(c);
+            continue;
+        }
+        let (eco, missing) = match c.source {
+            Source::Apk => (
+                os_ecosystem.clone().filter(|e| matches!(e, Ecosystem::Alpine { .. })),
+                "no Alpine release (etc/alpine-release)",
+            ),
+            Source::Dpkg => (
+                os_ecosystem
+                    .clone()
+                    .filter(|e| matches!(e, Ecosystem::Debian { .. } | Ecosystem::Ubuntu { .. })),
+                "no Debian or Ubuntu release (etc/os-release; Debian testing and sid have none)",
+            ),
+            Source::Npm => (Some(Ecosystem::Npm), ""),
+            _ => (None, "no advisory ecosystem"),
+        };
+        let kind = match c.source {
+            Source::Apk => "apk",
+            Source::Dpkg => "dpkg",
+            _ => "npm",
+        };
+        let Some(eco) = eco else {
+            c.status = Status::NotChecked;
+            c.reason = Some(format!(
+                "the image has {} {kind} packages but {missing}: they were NOT checked",
+                c.packages
+            ));
+            coverage.push(c);
+            continue;
+        };
+        c.ecosystem = Some(eco.to_string());
+        if !covers(&eco) {
+            c.status = Status::NotChecked;
+            c.reason = Some(format!(
+                "the advisory database has no records for {eco}: the {} {kind} packages were NOT checked",
+                c.packages
+            ));
+            coverage.push(c);
+            continue;
+        }
+        c.status = Status::Checked;
+        let source = c.source;
+        coverage.push(c);
+        match source {
+            Source::Apk => queries.extend(inv.apk.iter().map(|p| {
+                let r = &p.record;
+                let mut names = vec![];
+                if let Some(o) = r.origin.as_deref() {
+                    names.push(o);
                 }
-            }
-            None => notes.push(Note {
-                kind: NoteKind::NotCovered,
-                message: format!(
-                    "the image has {} apk packages but no Alpine release (etc/alpine-release): they were NOT checked",
-                    inv.apk.len()
-                ),
-            }),
+                if r.origin.as_deref() != Some(r.name.as_str()) {
+                    names.push(r.name.as_str());
+                }
+                Query {
+                    ecosystem: eco.clone(),
+                    names,
+                    package: AffectedPackage {
+                        ecosystem: eco.to_string(),
+                        kind: PackageKind::Apk,
+                        name: r.name.clone(),
+                        version: r.version.clone(),
+                        origin: r.origin.clone(),
+                        paths: vec![],
+                        dev: None,
+                    },
+                    layer: &p.layer,
+                }
+            })),
+            // Debian's and Ubuntu's advisories are written against the source package at the
+            // source version.
+            Source::Dpkg => queries.extend(inv.deb.iter().map(|p| {
+                let r = &p.record;
+                Query {
+                    ecosystem: eco.clone(),
+                    names: vec![r.source_name()],
+                    package: AffectedPackage {
+                        ecosystem: eco.to_string(),
+                        kind: PackageKind::Deb,
+                        name: r.name.clone(),
+                        version: r.source_version().to_string(),
+                        origin: r.source.clone(),
+                        paths: vec![],
+                        dev: None,
+                    },
+                    layer: &p.layer,
+                }
+            })),
+            _ => queries.extend(inv.npm.iter().map(|p| Query {
+                ecosystem: Ecosystem::Npm,
+                names: vec![p.name.as_str()],
+                package: AffectedPackage {
+                    ecosystem: Ecosystem::Npm.to_string(),
+                    kind: PackageKind::Npm,
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    origin: None,
+                    paths: p.paths.clone(),
+                    dev: p.dev,
+                },
+                layer: &p.layer,
+            })),
         }
     }
-    for p in &inv.npm {
-        queries.push(Query {
-            ecosystem: Ecosystem::Npm,
-            names: vec![p.name.as_str()],
-            package: AffectedPackage {
-                ecosystem: Ecosystem::Npm.to_string(),
-                kind: PackageKind::Npm,
-                name: p.name.clone(),
-                version: p.version.clone(),
-                origin: None,
-                paths: p.paths.clone(),
-                dev: p.dev,
-            },
-            layer: &p.layer,
-        });
-    }
-    queries
+    (queries, coverage)
 }
 
 fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Result<(), IndexError> {

@@ -2,6 +2,7 @@
 //! introduced it), users, and files, after whiteouts. Built from the merged layer view.
 
 pub mod apk;
+pub mod coverage;
 pub mod dpkg;
 pub mod eol;
 pub mod npm;
@@ -26,7 +27,9 @@ pub const MAX_MANIFEST_SIZE: u64 = 1 << 20;
 pub const MAX_TEXT_SIZE: u64 = 1 << 20;
 
 const APK_DBS: [&str; 2] = ["lib/apk/db/installed", "usr/lib/apk/db/installed"];
-const TEXT_FILES: [&str; 6] = [
+const DPKG_STATUS: &str = "var/lib/dpkg/status";
+const TEXT_FILES: [&str; 7] = [
+    "etc/debian_version",
     "etc/os-release",
     "usr/lib/os-release",
     "etc/alpine-release",
@@ -47,6 +50,8 @@ pub enum Fact {
     Text(Arc<str>),
     NpmManifest(npm::Manifest),
     Lockfile(Arc<npm::Lockfile>),
+    /// `var/lib/dpkg/status`, or one `var/lib/dpkg/status.d/` file (distroless).
+    DpkgStatus(Arc<dpkg::Status>),
 }
 
 /// The [`Capture`] that reads what the inventory needs and nothing else.
@@ -57,11 +62,17 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-1")
+        Some("inventory-2")
     }
 
     fn wants(&self, path: &str) -> Option<u64> {
         if APK_DBS.contains(&path) {
+            return Some(MAX_DB_SIZE);
+        }
+        if matches!(
+            dpkg::classify(path),
+            Some(dpkg::DpkgFile::Status | dpkg::DpkgFile::StatusD)
+        ) {
             return Some(MAX_DB_SIZE);
         }
         if TEXT_FILES.contains(&path) {
@@ -87,6 +98,17 @@ impl Capture for Collector {
                 skipped,
             });
         }
+        if matches!(
+            dpkg::classify(path),
+            Some(dpkg::DpkgFile::Status | dpkg::DpkgFile::StatusD)
+        ) {
+            // As for apk: a database we cannot read would drop every OS package. Stop.
+            let status = dpkg::parse_status(bytes, MAX_DB_SIZE as usize).map_err(|e| CaptureError {
+                fatal: true,
+                message: format!("dpkg database is unreadable: {e}"),
+            })?;
+            return Ok(Fact::DpkgStatus(Arc::new(status)));
+        }
         if TEXT_FILES.contains(&path) {
             return Ok(Fact::Text(String::from_utf8_lossy(bytes).into()));
         }
@@ -110,16 +132,19 @@ impl Capture for Collector {
 #[serde(rename_all = "lowercase")]
 pub enum PackageKind {
     Apk,
+    /// Debian and Ubuntu packages (dpkg).
+    Deb,
     Npm,
 }
 
 impl PackageKind {
-    pub const ALL: [PackageKind; 2] = [PackageKind::Apk, PackageKind::Npm];
+    pub const ALL: [PackageKind; 3] = [PackageKind::Apk, PackageKind::Deb, PackageKind::Npm];
 
     /// The prefix in `kind:name` (policies) and `kind:name@version` (findings).
     pub fn as_str(self) -> &'static str {
         match self {
             PackageKind::Apk => "apk",
+            PackageKind::Deb => "deb",
             PackageKind::Npm => "npm",
         }
     }
@@ -133,6 +158,7 @@ impl PackageKind {
     pub fn database_path(self) -> Option<&'static str> {
         match self {
             PackageKind::Apk => Some(APK_DBS[0]),
+            PackageKind::Deb => Some(DPKG_STATUS),
             PackageKind::Npm => None,
         }
     }
@@ -187,6 +213,16 @@ pub struct LayerRef {
 pub struct ApkPackage {
     #[serde(flatten)]
     pub record: apk::ApkRecord,
+    pub layer: LayerRef,
+}
+
+/// A Debian or Ubuntu package.
+#[derive(Clone, Debug, Serialize)]
+pub struct DebPackage {
+    #[serde(flatten)]
+    pub record: dpkg::DpkgRecord,
+    /// The database it is listed in: `var/lib/dpkg/status` or a `status.d/` file.
+    pub database: String,
     pub layer: LayerRef,
 }
 
@@ -246,7 +282,11 @@ pub struct Inventory {
     pub schema: u32,
     pub image: ImageFacts,
     pub os: Option<os::OsInfo>,
+    /// Every package source the image holds, and whether it was read.
+    pub coverage: Vec<coverage::Coverage>,
     pub apk: Vec<ApkPackage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deb: Vec<DebPackage>,
     pub npm: Vec<NpmPackage>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
@@ -286,15 +326,18 @@ pub fn build(image: Image<Fact>) -> Inventory {
         }
     };
     let os_release = text("etc/os-release").or_else(|| text("usr/lib/os-release"));
-    let (os, os_warnings) = os::identify(
+    let (os, os_warnings) = os::identify_with_debian_version(
         os_release.as_deref(),
         text("etc/alpine-release").as_deref(),
         text("etc/apk/repositories").as_deref(),
+        text("etc/debian_version").as_deref(),
     );
     warnings.extend(os_warnings);
 
     let apk = apk_packages(&fs, &layer_ref, &mut warnings);
+    let deb = deb_packages(&fs, &layer_ref, &mut warnings);
     let npm = npm_packages(&fs, &layer_ref);
+    let coverage = coverage_of(&fs, os.is_some(), &config, &apk, &deb, &npm);
 
     let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
     if bad > 0 {
@@ -345,13 +388,112 @@ pub fn build(image: Image<Fact>) -> Inventory {
         schema: SCHEMA,
         image,
         os,
+        coverage,
         apk,
+        deb,
         npm,
         users,
         groups,
         files,
         warnings,
     }
+}
+
+/// The read sources with their counts, then what is recognised but not read.
+fn coverage_of(
+    fs: &Filesystem<Fact>,
+    os_known: bool,
+    config: &crate::image::model::ImageConfig,
+    apk: &[ApkPackage],
+    deb: &[DebPackage],
+    npm: &[NpmPackage],
+) -> Vec<coverage::Coverage> {
+    use coverage::{Coverage, Source};
+    let mut out = Vec::new();
+    if !apk.is_empty() {
+        out.push(Coverage::read(Source::Apk, apk.len(), vec![APK_DBS[0].to_string()]));
+    }
+    if !deb.is_empty() {
+        let mut dbs: Vec<String> = deb.iter().map(|p| p.database.clone()).collect();
+        dbs.sort();
+        dbs.dedup();
+        let more = dbs.len().saturating_sub(coverage::MAX_PATHS);
+        dbs.truncate(coverage::MAX_PATHS);
+        let mut c = Coverage::read(Source::Dpkg, deb.len(), dbs);
+        c.more_paths = more;
+        out.push(c);
+    }
+    if !npm.is_empty() {
+        out.push(Coverage::read(Source::Npm, npm.len(), Vec::new()));
+    }
+    let node_version = config
+        .config
+        .env
+        .iter()
+        .flatten()
+        .find_map(|e| e.strip_prefix("NODE_VERSION="));
+    let os_owns_node =
+        apk.iter().any(|p| p.record.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
+    let files = fs
+        .nodes()
+        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+        .map(|(path, _)| path.as_str());
+    out.extend(coverage::recognise(files, os_known, node_version, os_owns_node));
+    out
+}
+
+/// Debian and Ubuntu packages from `var/lib/dpkg/status` and distroless `status.d/` files.
+fn deb_packages(
+    fs: &Filesystem<Fact>,
+    layer_ref: &impl Fn(usize) -> LayerRef,
+    warnings: &mut Vec<String>,
+) -> Vec<DebPackage> {
+    let mut out = Vec::new();
+    for (path, fact) in fs.facts() {
+        let Fact::DpkgStatus(status) = fact else { continue };
+        if status.skipped > 0 {
+            warnings.push(format!(
+                "{path}: {} entries without a package name or version skipped",
+                status.skipped
+            ));
+        }
+        // Like apk's database, `status` is rewritten whole by every apt run: a package
+        // belongs to the earliest layer, in an unbroken run up to the top, that lists it.
+        type NameVersions<'a> = HashSet<(&'a str, &'a str)>;
+        let history: Vec<(usize, Option<NameVersions>)> = fs
+            .history(path)
+            .iter()
+            .map(|e| {
+                let set = match &e.fact {
+                    Some(Fact::DpkgStatus(s)) => Some(
+                        s.records
+                            .iter()
+                            .map(|r| (r.name.as_str(), r.version.as_str()))
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                (e.layer, set)
+            })
+            .collect();
+        for r in &status.records {
+            let key = (r.name.as_str(), r.version.as_str());
+            let mut layer = history.last().map_or(0, |(l, _)| *l);
+            for (l, set) in history.iter().rev() {
+                match set {
+                    Some(s) if s.contains(&key) => layer = *l,
+                    _ => break,
+                }
+            }
+            out.push(DebPackage {
+                record: r.clone(),
+                database: path.clone(),
+                layer: layer_ref(layer),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.record.name, &a.record.arch).cmp(&(&b.record.name, &b.record.arch)));
+    out
 }
 
 fn apk_packages(

@@ -2,9 +2,8 @@
 //! `etc/apk/repositories`, which tell the branch that OSV's Alpine ecosystem is keyed by;
 //! for Debian `etc/debian_version` as a fallback (`12.7` → Debian 12, `trixie/sid` →
 //! testing/unstable). Debian and Ubuntu releases map to OSV's `Debian:12` and
-//! `Ubuntu:22.04:LTS` ([`osv_ecosystem`]).
+//! `Ubuntu:22.04:LTS` (`advisory::osv::Ecosystem::of_os`).
 
-use crate::advisory::osv::Ecosystem;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -210,20 +209,6 @@ fn ubuntu_release(v: &str) -> Option<String> {
     (b.len() == 5 && b[2] == b'.' && [0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit())).then(|| v.to_owned())
 }
 
-/// The OSV ecosystem an identified OS's packages are matched in: `Alpine:v3.20`,
-/// `Debian:12`, `Ubuntu:22.04:LTS`, `Ubuntu:23.10`. None when there is none (another OS,
-/// Debian testing/sid, a release that could not be read): the caller reports its packages
-/// as not checked.
-#[must_use]
-pub fn osv_ecosystem(os: &OsInfo) -> Option<Ecosystem> {
-    match os.id.as_str() {
-        "alpine" => os.branch.as_deref().map(Ecosystem::alpine),
-        "debian" if !os.testing => os.release.as_deref().map(Ecosystem::debian),
-        "ubuntu" => os.release.as_deref().map(|r| Ecosystem::ubuntu(r, os.lts)),
-        _ => None,
-    }
-}
-
 /// `3.20.3` → `v3.20`.
 pub fn alpine_branch(version: &str) -> Option<String> {
     let mut parts = version.split('.');
@@ -291,7 +276,9 @@ mod tests {
     const JAMMY: &str = "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.4 LTS (Jammy Jellyfish)\"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=jammy\n";
 
     fn eco(os: &Option<OsInfo>) -> Option<String> {
-        os.as_ref().and_then(osv_ecosystem).map(|e| e.to_string())
+        os.as_ref()
+            .and_then(crate::advisory::osv::Ecosystem::of_os)
+            .map(|e| e.to_string())
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::finding::{Evidence, Finding, Level, Verdict};
 use super::rule::{Check, RuleId};
 use super::{FailOn, Ignore, Policy};
 use crate::advisory::scan::{NoteKind, ScanResult, Vulnerability};
+use crate::inventory::coverage::Status;
 use crate::inventory::{Inventory, LayerRef, PackageKind, PackageRef};
 use crate::units::human_size;
 
@@ -40,11 +41,11 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
     }
     for note in &ctx.scan.notes {
         let rule = match note.kind {
-            NoteKind::NotCovered => Check::PackagesNotChecked,
             NoteKind::Unevaluated => Check::AdvisoryNotEvaluated,
         };
         findings.push(check(rule, Level::Warn, note.message.clone(), Evidence::default()));
     }
+    coverage_checks(policy, ctx.scan, &mut findings);
     image_checks(policy, ctx, &mut findings);
     package_checks(policy, ctx.inventory, &mut findings);
     file_checks(policy, ctx.inventory, &mut findings);
@@ -161,6 +162,46 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> 
         vulnerability: Some(v.clone()),
         ignored: None,
     })
+}
+
+/// A source whose packages were not matched: read but without advisory data (IG016), or
+/// recognised but not read (IG018). The policy's `[coverage]` says how each gates.
+fn coverage_checks(policy: &Policy, scan: &ScanResult, findings: &mut Vec<Finding>) {
+    for c in scan.coverage.iter().filter(|c| c.status == Status::NotChecked) {
+        let level = policy.coverage.level(c.source);
+        let (rule, message) = if c.packages > 0 {
+            (
+                Check::PackagesNotChecked,
+                c.reason
+                    .clone()
+                    .unwrap_or_else(|| format!("{} packages were NOT checked", c.source)),
+            )
+        } else {
+            let mut paths = c.paths.join(", ");
+            if c.more_paths > 0 {
+                paths.push_str(&format!(" and {} more", c.more_paths));
+            }
+            (
+                Check::SourceNotChecked,
+                format!(
+                    "{}: {}; NOT checked: {paths}",
+                    c.source,
+                    c.reason.as_deref().unwrap_or("not read")
+                ),
+            )
+        };
+        findings.push(check(
+            rule,
+            level,
+            message,
+            Evidence {
+                value: Some(c.source.to_string()),
+                path: c.paths.first().cloned(),
+                details: c.paths.clone(),
+                ..Evidence::default()
+            },
+        ));
+    }
 }
 
 fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>) {

@@ -9,8 +9,11 @@ pub mod rule;
 
 use crate::advisory::severity::Level as Severity;
 use crate::inventory::PackageKind;
+use crate::inventory::coverage::Source;
+use finding::Level;
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -167,6 +170,30 @@ pub struct Policy {
     pub deny_files: Vec<(String, GlobMatcher)>,
     /// Images the pre-push hook scans (`[hook] images`).
     pub hook_images: Vec<String>,
+    pub coverage: CoveragePolicy,
+}
+
+/// `[coverage]`: how a package source that was not checked gates (`not_checked`), with
+/// per-source overrides (`[coverage.sources] rpm = "info"`).
+#[derive(Clone, Debug)]
+pub struct CoveragePolicy {
+    pub not_checked: Level,
+    pub sources: BTreeMap<Source, Level>,
+}
+
+impl Default for CoveragePolicy {
+    fn default() -> Self {
+        CoveragePolicy {
+            not_checked: Level::Warn,
+            sources: BTreeMap::new(),
+        }
+    }
+}
+
+impl CoveragePolicy {
+    pub fn level(&self, source: Source) -> Level {
+        self.sources.get(&source).copied().unwrap_or(self.not_checked)
+    }
 }
 
 // The file as written, with positions.
@@ -183,6 +210,8 @@ struct RawPolicy {
     files: RawFiles,
     #[serde(default)]
     hook: RawHook,
+    #[serde(default)]
+    coverage: RawCoverage,
 }
 
 #[derive(Deserialize, Default)]
@@ -239,6 +268,14 @@ struct RawFiles {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct RawCoverage {
+    not_checked: Option<Spanned<String>>,
+    #[serde(default)]
+    sources: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawHook {
     #[serde(default)]
     images: Vec<String>,
@@ -270,6 +307,37 @@ impl Parser<'_> {
 
     fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> PolicyError {
         self.error(s.span().start, message)
+    }
+
+    fn level(&self, s: &Spanned<String>, key: &str) -> Result<Level, PolicyError> {
+        match s.get_ref().to_ascii_lowercase().as_str() {
+            "fail" => Ok(Level::Fail),
+            "warn" => Ok(Level::Warn),
+            "info" => Ok(Level::Info),
+            other => Err(self.at(s, format!("{key}: `{other}`: expected fail, warn or info"))),
+        }
+    }
+
+    fn coverage(&self, raw: &RawCoverage) -> Result<CoveragePolicy, PolicyError> {
+        let mut policy = CoveragePolicy::default();
+        if let Some(l) = &raw.not_checked {
+            policy.not_checked = self.level(l, "coverage.not_checked")?;
+        }
+        for (name, level) in &raw.sources {
+            let Some(source) = Source::parse(name.get_ref()) else {
+                let known: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+                return Err(self.at(
+                    name,
+                    format!(
+                        "coverage.sources: unknown source `{}`; expected one of {}",
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            policy.sources.insert(source, self.level(level, "coverage.sources")?);
+        }
+        Ok(policy)
     }
 
     fn severity(&self, s: &Spanned<String>, key: &str, extra: &[&str]) -> Result<Option<Severity>, PolicyError> {
@@ -456,6 +524,7 @@ impl Parser<'_> {
             deny_dev_dependencies: raw.packages.deny_dev_dependencies,
             deny_files,
             hook_images: raw.hook.images,
+            coverage: self.coverage(&raw.coverage)?,
         })
     }
 }

@@ -27,6 +27,7 @@ pub enum Check {
     IgnoreUnknownId,
     PackagesNotChecked,
     AdvisoryNotEvaluated,
+    SourceNotChecked,
 }
 
 /// Where a check's SARIF result points when the report has the file it is about.
@@ -87,7 +88,7 @@ const fn ignore_row(id: &'static str, name: &'static str, title: &'static str, h
 }
 
 impl Check {
-    pub const ALL: [Check; 17] = [
+    pub const ALL: [Check; 18] = [
         Check::RunsAsRoot,
         Check::UnknownUser,
         Check::NoHealthcheck,
@@ -105,6 +106,7 @@ impl Check {
         Check::IgnoreUnknownId,
         Check::PackagesNotChecked,
         Check::AdvisoryNotEvaluated,
+        Check::SourceNotChecked,
     ];
 
     pub fn info(self) -> Info {
@@ -215,12 +217,24 @@ impl Check {
                 "Ignore entry names an unknown advisory",
                 "The advisory database does not know this id: check it for typos (any alias of the vulnerability works).",
             ),
-            Check::PackagesNotChecked => row(
-                "IG016",
-                "packages-not-checked",
-                "Packages not checked against advisories",
-                "Some packages could not be checked against advisories (the database lacks the image's OS release): update the database, or move to a supported release.",
-            ),
+            Check::PackagesNotChecked => Info {
+                subject: Subject::Value,
+                ..row(
+                    "IG016",
+                    "packages-not-checked",
+                    "Packages not checked against advisories",
+                    "Some packages could not be checked against advisories (the database has no records for their ecosystem, or the image's OS release is unknown): `imagegate db update --ecosystem …` for it, or move to a supported release. `[coverage]` in the policy sets how this gates.",
+                )
+            },
+            Check::SourceNotChecked => Info {
+                subject: Subject::Value,
+                ..row(
+                    "IG018",
+                    "source-not-checked",
+                    "Package source not checked",
+                    "The image holds packages imagegate recognises but does not read (an rpm database, Python, Java, Ruby or PHP packages, a Yarn Plug'n'Play cache, a Node.js runtime outside the OS packages, or an OS it cannot identify): their vulnerabilities are unknown, not absent. Check them with another tool, or set how this gates in the policy's `[coverage]` section.",
+                )
+            },
             Check::AdvisoryNotEvaluated => Info {
                 subject: Subject::Message,
                 ..row(

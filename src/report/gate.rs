@@ -17,6 +17,8 @@ struct GateJson<'a> {
     verdict: &'a crate::policy::finding::Verdict,
     policy: &'a str,
     db: &'a DbInfo,
+    /// Every package source, and whether it was checked.
+    coverage: &'a [crate::inventory::coverage::Coverage],
     /// Vulnerabilities below `report_from`: counted, not listed.
     hidden: usize,
     elapsed_ms: u128,
@@ -30,6 +32,7 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
         verdict: &run.outcome.verdict,
         policy: &run.policy.description,
         db: &run.db,
+        coverage: &run.scan.coverage,
         hidden: run.outcome.hidden,
         elapsed_ms: run.elapsed.as_millis(),
         findings: &run.outcome.findings,
@@ -112,6 +115,7 @@ pub fn text(run: &Run, colour: bool) -> String {
         .map(|b| format!(", built {} ({} old)", super::db::timestamp(b), super::db::age(b)))
         .unwrap_or_default();
     let _ = writeln!(out, "DB      {} ({} records{built})", db.source, db.records);
+    let _ = writeln!(out, "Sources {}", super::coverage_line(&run.scan.coverage));
     for level in [Level::Fail, Level::Warn, Level::Info] {
         let group: Vec<&Finding> = outcome.findings.iter().filter(|f| f.level == level).collect();
         if group.is_empty() {

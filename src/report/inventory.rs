@@ -45,6 +45,7 @@ pub fn text(inv: &Inventory) -> String {
         img.user.as_str()
     };
     let _ = writeln!(out, "User         {user}");
+    let _ = writeln!(out, "Sources      {}", super::coverage_line(&inv.coverage));
     let health = match &img.healthcheck {
         Some(h) if !h.test.is_empty() && h.test != ["NONE"] => h.test.join(" "),
         Some(_) => "disabled (NONE)".to_string(),
@@ -100,6 +101,32 @@ pub fn text(inv: &Inventory) -> String {
             ]);
         }
         let _ = writeln!(out, "\napk packages ({})\n{t}", inv.apk.len());
+    }
+    if !inv.deb.is_empty() {
+        let mut t = table(&["package", "version", "source", "arch", "layer", "created by"]);
+        for p in &inv.deb {
+            let r = &p.record;
+            let source = match (&r.source, &r.source_version) {
+                (Some(s), Some(v)) => format!("{s} {v}"),
+                (Some(s), None) => s.clone(),
+                _ => String::new(),
+            };
+            t.add_row(vec![
+                r.name.clone(),
+                r.version.clone(),
+                source,
+                r.arch.clone().unwrap_or_default(),
+                p.layer.index.to_string(),
+                short_step(p.layer.created_by.as_deref(), 50),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "
+deb packages ({})
+{t}",
+            inv.deb.len()
+        );
     }
     if !inv.npm.is_empty() {
         let mut t = table(&["package", "version", "dev", "installed at", "layer", "created by"]);

@@ -24,6 +24,11 @@ pub fn markdown(run: &Run) -> String {
         plural(verdict.warn, "warning"),
         plural(verdict.info, "note"),
     );
+    let _ = writeln!(
+        out,
+        "\nPackage sources: {}",
+        cell(&super::coverage_line(&run.scan.coverage))
+    );
     let of = |level: Level| -> Vec<&Finding> { outcome.findings.iter().filter(|f| f.level == level).collect() };
 
     let failing = of(Level::Fail);

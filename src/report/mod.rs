@@ -8,3 +8,29 @@ pub mod gate;
 pub mod inventory;
 pub mod markdown;
 pub mod sarif;
+
+use crate::inventory::coverage::{Coverage, Status};
+
+/// One line: `checked: 14 apk (Alpine:v3.20), 3 npm (npm); not checked: rpm (var/lib/rpm/rpmdb.sqlite)`.
+pub fn coverage_line(coverage: &[Coverage]) -> String {
+    let list = |status: Status| -> String {
+        let items: Vec<String> = coverage
+            .iter()
+            .filter(|c| c.status == status)
+            .map(Coverage::short)
+            .collect();
+        if items.is_empty() {
+            "none".into()
+        } else {
+            items.join(", ")
+        }
+    };
+    if coverage.iter().any(|c| c.status == Status::Read) {
+        return format!("read: {}; not read: {}", list(Status::Read), list(Status::NotChecked));
+    }
+    format!(
+        "checked: {}; not checked: {}",
+        list(Status::Checked),
+        list(Status::NotChecked)
+    )
+}

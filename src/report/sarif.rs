@@ -238,6 +238,8 @@ struct Notification {
 struct RunProperties<'a> {
     image: ImageProperties<'a>,
     policy: &'a str,
+    /// Every package source of the image, and whether it was checked.
+    coverage: &'a [crate::inventory::coverage::Coverage],
     verdict: &'a finding::Verdict,
     /// Vulnerabilities below the policy's `report_from`: counted, not listed.
     hidden: usize,
@@ -382,6 +384,7 @@ fn log(run: &gate::Run) -> Log<'_> {
                     platform: &image.platform,
                 },
                 policy: &run.policy.description,
+                coverage: &run.scan.coverage,
                 verdict: &run.outcome.verdict,
                 hidden: run.outcome.hidden,
                 db: &run.db,

@@ -172,7 +172,7 @@ fn a_real_debian_12_database_matched_through_its_source_packages() {
         Some(&read("etc/debian_version")),
     );
     assert!(warnings.is_empty());
-    let eco = os::osv_ecosystem(&info.unwrap()).unwrap();
+    let eco = Ecosystem::of_os(&info.unwrap()).unwrap();
     assert_eq!(eco.to_string(), "Debian:12");
 
     // As shipped (openssl 3.0.19-1~deb12u2, glibc 2.36-9+deb12u14): nothing to report.
