@@ -5,7 +5,6 @@
 //! message naming the image, layer and entry.
 
 use crate::support::*;
-use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,14 +22,12 @@ struct Out {
 }
 
 fn imagegate(args: &[&str], stdin: Option<Vec<u8>>) -> Out {
-    let mut cmd = Command::cargo_bin("imagegate").expect("the imagegate binary is built");
-    cmd.args(args)
-        .timeout(Duration::from_secs(120))
-        .env_remove("IMAGEGATE_LOG");
+    let mut cmd = crate::support::imagegate();
+    cmd.args(args).timeout(Duration::from_secs(120));
     if let Some(input) = stdin {
         cmd.write_stdin(input);
     }
-    let out = cmd.output().expect("running imagegate");
+    let out = cmd.output();
     Out {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
