@@ -1852,6 +1852,28 @@ pub fn import_testdata_db(db: &Path) {
     assert_eq!(r.code, 0, "db import: {}", r.stderr);
 }
 
+/// Runs `check` on every `(name, case)` row of a table-driven test. Every row runs; the test
+/// then fails naming each row that failed, with its message.
+pub fn for_each_case<T>(cases: impl IntoIterator<Item = (&'static str, T)>, check: impl Fn(T)) {
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case))) {
+            let message = e
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| e.downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            failed.push(format!("case `{name}`: {message}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
 /// One advisory database for the whole test process, built once by [`import_testdata_db`],
 /// for tests that only read it. A test that writes to its database builds its own.
 pub fn testdata_db() -> &'static Path {
