@@ -8,6 +8,7 @@ mod action;
 mod db_update;
 mod engine;
 mod gate;
+mod harness;
 mod hook;
 mod inventory;
 mod online;

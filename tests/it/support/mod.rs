@@ -19,7 +19,7 @@ pub mod registry;
 
 // `examples/make_demo.rs` and the benches include this module and use only part of it.
 #[allow(unused_imports)]
-pub use cmd::{Run, imagegate, isolated};
+pub use cmd::{Cmd, Run, imagegate, isolated};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
