@@ -24,13 +24,12 @@
 //!    `db::read_zip` does (`ZipArchive::by_index` per entry, one reused buffer). Best of 2
 //!    runs, so that noise cannot flatter the ratio; inflating alone is timed too.
 //! 3. `imagegate db import npm/all.zip Alpine/all.zip --db DIR --replace`, wall time and peak
-//!    RSS (`wait4` `ru_maxrss`). The child is started by a small re-exec of this binary
-//!    (`--rusage-child`): Linux carries the *spawning* process's RSS high-water mark into a child
-//!    started with vfork/`posix_spawn`, so spawning it from this (large) process would report
-//!    this process's peak. `db update` downloads the same zips and runs this same import, so
-//!    this peak stands in for it.
+//!    RSS (`wait4` `ru_maxrss`), the child started by the launcher of `benches/common` (started
+//!    while this process is small: Linux carries the *spawning* process's RSS high-water mark
+//!    into a child). `db update` downloads the same zips and runs this same import, so this peak
+//!    stands in for it; `cargo bench --bench db_update` measures an update itself.
 //! 4. Cold open + lookups: a fresh process each time (this binary re-executed with
-//!    `--lookup-child`) times, from before `Index::open` to after the last lookup, 1,000 npm
+//!    `--lookup-child`, by the launcher) times, from before `Index::open` to after the last lookup, 1,000 npm
 //!    lookups (10% hits, MAL and GHSA; 90% misses) and 200 apk packages on `Alpine:v3.20`
 //!    (origin, then name when different, through `Advisories::lookup` like `scan` does, which
 //!    also asks for bare `Alpine`). Every returned record is parsed (the index API returns
@@ -55,8 +54,10 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
+
+mod common;
+use common::{Launcher, Spec, env_f64, max, mb, median, verdict};
 
 /// Bump whenever the generator changes, so cached dumps are regenerated.
 const GEN_VERSION: u32 = 2;
@@ -1365,49 +1366,6 @@ fn parse_from_zips(zips: &[PathBuf], parse: bool) -> io::Result<Floor> {
 // ---------------------------------------------------------------------------------------------
 // Children.
 
-/// `--rusage-child LOG ARGV...`: runs ARGV with stdout and stderr to LOG, reaps it with `wait4`
-/// and prints `wall_secs cpu_secs maxrss_kib`. This process is freshly exec'd and small, so the
-/// high-water mark the child inherits at spawn is this process's few MB, not the benchmark's.
-fn rusage_child(args: &[String]) -> io::Result<()> {
-    let [log, argv @ ..] = args else {
-        return Err(io::Error::other("usage: --rusage-child LOG ARGV..."));
-    };
-    let Some((program, rest)) = argv.split_first() else {
-        return Err(io::Error::other("usage: --rusage-child LOG ARGV..."));
-    };
-    let log = File::create(log)?;
-    let start = Instant::now();
-    let child = Command::new(program)
-        .args(rest)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; an all-zero value is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is our own child, not yet reaped (std only reaps in `wait`).
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    drop(child);
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(io::Error::other(format!("{argv:?} failed (wait status {status:#x})")));
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    println!("{wall} {} {}", tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss);
-    Ok(())
-}
-
 fn self_rusage() -> libc::rusage {
     // SAFETY: rusage is plain old data; an all-zero value is valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -1542,20 +1500,35 @@ fn lookup_child(args: &[String]) -> io::Result<()> {
     Ok(())
 }
 
-fn run_lookup_child(index: &Path, queries: &Path, drop_cache: bool) -> io::Result<LookupRun> {
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("--lookup-child").arg(index).arg(queries);
+/// One lookup child, started by the launcher; it writes its [`LookupRun`] to `out`.
+fn run_lookup_child(
+    launcher: &mut Launcher,
+    index: &Path,
+    queries: &Path,
+    drop_cache: bool,
+    out: &Path,
+) -> io::Result<LookupRun> {
+    let exe = std::env::current_exe()?;
+    let mut argv = vec![
+        exe.display().to_string(),
+        "--lookup-child".into(),
+        index.display().to_string(),
+        queries.display().to_string(),
+    ];
     if drop_cache {
-        cmd.arg("--drop-cache");
+        argv.push("--drop-cache".into());
     }
-    let start = Instant::now();
-    let out = cmd.stdin(Stdio::null()).stderr(Stdio::inherit()).output()?;
-    let process_ms = start.elapsed().as_secs_f64() * 1e3;
-    if !out.status.success() {
-        return Err(io::Error::other(format!("lookup child failed: {}", out.status)));
+    let log = out.with_extension("log");
+    let s = launcher.measure(Spec::new(argv).stdout(out).stderr(&log))?;
+    if s.code != 0 {
+        let log = fs::read_to_string(&log).unwrap_or_default();
+        return Err(io::Error::other(format!(
+            "lookup child failed (exit {}):\n{log}",
+            s.code
+        )));
     }
-    let mut run: LookupRun = serde_json::from_slice(&out.stdout)?;
-    run.process_ms = process_ms;
+    let mut run: LookupRun = serde_json::from_slice(&fs::read(out)?)?;
+    run.process_ms = s.wall * 1e3;
     Ok(run)
 }
 
@@ -1597,52 +1570,22 @@ fn read_ahead_kb(path: &Path) -> Option<u64> {
         .find_map(|p| fs::read_to_string(p).ok()?.trim().parse().ok())
 }
 
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn max(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::NAN, f64::max)
-}
-
-fn verdict(value: f64, target: f64) -> &'static str {
-    if value <= target { "PASS" } else { "OVER" }
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
-}
-
-fn env_f64(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("--lookup-child") => return lookup_child(&args[2..]),
-        Some("--rusage-child") => return rusage_child(&args[2..]),
-        _ => {}
+    if let Some(launcher) = common::launcher_main() {
+        return launcher;
     }
-    // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) does not, and
-    // must not spend a minute generating 300,000 records.
-    if !args.iter().any(|a| a == "--bench") {
+    if args.get(1).map(String::as_str) == Some("--lookup-child") {
+        return lookup_child(&args[2..]);
+    }
+    // `cargo test --benches` (or `--all-targets`) must not spend a minute generating 300,000
+    // records.
+    if !common::is_bench_run() {
         println!("advisory benchmark: skipped (run it with `cargo bench --bench advisory`)");
         return Ok(());
     }
+    // First, while this process is small (see `common`).
+    let mut launcher = Launcher::start()?;
     let reps = (env_f64("IMAGEGATE_BENCH_REPS", 10.0) as usize).max(1);
     let scale = env_f64("IMAGEGATE_BENCH_SCALE", 1.0).clamp(0.001, 10.0);
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_imagegate"));
@@ -1677,31 +1620,17 @@ fn main() -> io::Result<()> {
     let floor = floors.iter().map(|f| f.secs).fold(f64::INFINITY, f64::min);
     let floor_records = floors[0].records;
 
-    // 2. The import, in a child reaped by a small re-exec of this binary.
+    // 2. The import, in a child started by the launcher.
     let log = root.join("import.log");
-    let out = Command::new(std::env::current_exe()?)
-        .arg("--rusage-child")
-        .arg(&log)
-        .arg(&bin)
-        .args(["db", "import"])
-        .args(&zips)
-        .arg("--db")
-        .arg(&db)
-        .arg("--replace")
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()?;
+    let mut argv = vec![bin.display().to_string(), "db".into(), "import".into()];
+    argv.extend(zips.iter().map(|z| z.display().to_string()));
+    argv.extend(["--db".into(), db.display().to_string(), "--replace".into()]);
+    let import = launcher.measure(Spec::new(argv).stdout(&log).stderr(&log))?;
     let import_log = fs::read_to_string(&log).unwrap_or_default();
-    if !out.status.success() {
+    if import.code != 0 {
         return Err(io::Error::other(format!("import failed:\n{import_log}")));
     }
-    let fields: Vec<f64> = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let [import_wall, import_cpu, import_rss_kib] = fields[..] else {
-        return Err(io::Error::other("bad --rusage-child reply"));
-    };
+    let (import_wall, import_cpu, import_rss_kib) = (import.wall, import.cpu, import.rss_kib as f64);
     let import_rss_mb = import_rss_kib / 1024.0;
     let index_size = fs::metadata(&index_path)?.len();
     let meta = Index::open(&index_path).map_err(io::Error::other)?.meta().clone();
@@ -1709,12 +1638,14 @@ fn main() -> io::Result<()> {
     // 3. Cold open + lookups: fresh processes, warm page cache first, then dropped.
     let mut warm = Vec::new();
     let mut cold = Vec::new();
-    let _ = run_lookup_child(&index_path, &queries, false)?; // warm-up: the binary itself
+    let child_out = root.join("lookup-child.json");
+    let mut lookup = |drop_cache| run_lookup_child(&mut launcher, &index_path, &queries, drop_cache, &child_out);
+    let _ = lookup(false)?; // warm-up: the binary itself
     for _ in 0..reps {
-        warm.push(run_lookup_child(&index_path, &queries, false)?);
+        warm.push(lookup(false)?);
     }
     for _ in 0..reps {
-        cold.push(run_lookup_child(&index_path, &queries, true)?);
+        cold.push(lookup(true)?);
     }
     let totals = |runs: &[LookupRun]| runs.iter().map(|r| r.total_ms).collect::<Vec<_>>();
     let (warm_med, warm_max) = (median(&totals(&warm)), max(&totals(&warm)));

@@ -18,7 +18,7 @@
 //! * the same with rayon's default thread count;
 //!
 //! and prints the median wall times, their ratios to the floor and the peak RSS of each
-//! `imagegate` child (`wait4` rusage, via a small launcher process: see [`launcher`]). Targets
+//! `imagegate` child (`wait4` rusage, via the launcher in `benches/common`). Targets
 //! (seq/floor <= 1.0, par/floor <= 0.6, RSS <= 64 MB) are reported as PASS/OVER; nothing is
 //! asserted, since the machine is shared and noisy. It also prints how many cores the run really
 //! had (sequential gzip ÷ all gzip at once): a parallel ratio measured while other work holds the
@@ -40,9 +40,11 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
+
+mod common;
+use common::{Launcher, Sample, Spec, env_usize, median, mib, min, verdict};
 
 /// Bump whenever the generator changes, so cached images are regenerated.
 const GEN_VERSION: u32 = 3;
@@ -1309,197 +1311,8 @@ fn single_layer_image(dir: &Path, info: &ImageInfo, i: usize) -> io::Result<Path
 // ---------------------------------------------------------------------------------------------
 // Measuring.
 
-#[derive(Clone, Copy, Default)]
-struct Sample {
-    wall: f64,
-    cpu: f64,
-    rss_kib: u64,
-}
-
-/// One command the launcher runs. `stdout`/`stderr` of `None` mean `/dev/null`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Spec {
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-    env_remove: Vec<String>,
-    stdout: Option<PathBuf>,
-    stderr: Option<PathBuf>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Reply {
-    wall: f64,
-    cpu: f64,
-    rss_kib: u64,
-    error: Option<String>,
-}
-
-fn spawn(spec: &Spec) -> io::Result<std::process::Child> {
-    let sink = |p: &Option<PathBuf>| -> io::Result<File> {
-        match p {
-            Some(p) => File::create(p),
-            None => File::options().write(true).open("/dev/null"),
-        }
-    };
-    let mut cmd = Command::new(&spec.argv[0]);
-    cmd.args(&spec.argv[1..])
-        .stdin(Stdio::null())
-        .stdout(sink(&spec.stdout)?)
-        .stderr(sink(&spec.stderr)?);
-    for k in &spec.env_remove {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    cmd.spawn()
-}
-
-/// Reaps a child with `wait4`, for its own rusage (CPU time and peak RSS).
-fn reap(spec: &Spec, child: std::process::Child) -> io::Result<Sample> {
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; an all-zero value is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is our own child, not yet reaped (std only reaps in `wait`).
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-    drop(child);
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(io::Error::other(format!(
-            "{:?} failed (wait status {status:#x})",
-            spec.argv
-        )));
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok(Sample {
-        wall: 0.0,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        rss_kib: usage.ru_maxrss.max(0) as u64,
-    })
-}
-
-/// A launcher request: commands run one after the other, or all at once.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Request {
-    concurrent: bool,
-    specs: Vec<Spec>,
-}
-
-fn serve(req: &Request) -> io::Result<Sample> {
-    let mut total = Sample::default();
-    let mut add = |s: Sample| {
-        total.cpu += s.cpu;
-        total.rss_kib = total.rss_kib.max(s.rss_kib);
-    };
-    let start = Instant::now();
-    if req.concurrent {
-        let children = req.specs.iter().map(spawn).collect::<io::Result<Vec<_>>>()?;
-        for (spec, child) in req.specs.iter().zip(children) {
-            add(reap(spec, child)?);
-        }
-    } else {
-        for spec in &req.specs {
-            add(reap(spec, spawn(spec)?)?);
-        }
-    }
-    total.wall = start.elapsed().as_secs_f64();
-    Ok(total)
-}
-
-/// Runs each request and replies with the total wall time, summed CPU time and largest peak
-/// RSS. This process stays a few MB in size; that matters because Linux carries the *parent's*
-/// RSS high-water mark into a child spawned with vfork/`posix_spawn` (as
-/// `std::process::Command` does): `ru_maxrss` of a child spawned by the benchmark itself, after
-/// it generated a 1 GB image, would report the benchmark's peak.
-fn launcher() -> io::Result<()> {
-    let stdin = io::stdin().lock();
-    let mut stdout = io::stdout().lock();
-    for line in io::BufRead::lines(stdin) {
-        let req: Request = serde_json::from_str(&line?)?;
-        let reply = match serve(&req) {
-            Ok(s) => Reply {
-                wall: s.wall,
-                cpu: s.cpu,
-                rss_kib: s.rss_kib,
-                error: None,
-            },
-            Err(e) => Reply {
-                wall: 0.0,
-                cpu: 0.0,
-                rss_kib: 0,
-                error: Some(e.to_string()),
-            },
-        };
-        serde_json::to_writer(&mut stdout, &reply)?;
-        stdout.write_all(b"\n")?;
-        stdout.flush()?;
-    }
-    Ok(())
-}
-
-/// The benchmark's handle on its launcher process.
-struct Launcher {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: BufReader<std::process::ChildStdout>,
-}
-
-impl Launcher {
-    /// Must be called while this process is still small.
-    fn start() -> io::Result<Launcher> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .env("IMAGEGATE_BENCH_LAUNCHER", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let input = child.stdin.take().ok_or_else(|| io::Error::other("launcher stdin"))?;
-        let output = BufReader::new(child.stdout.take().ok_or_else(|| io::Error::other("launcher stdout"))?);
-        Ok(Launcher { child, input, output })
-    }
-
-    fn run(&mut self, specs: Vec<Spec>, concurrent: bool) -> io::Result<Sample> {
-        let mut line = serde_json::to_string(&Request { concurrent, specs })?;
-        line.push('\n');
-        self.input.write_all(line.as_bytes())?;
-        self.input.flush()?;
-        let mut reply = String::new();
-        io::BufRead::read_line(&mut self.output, &mut reply)?;
-        let reply: Reply = serde_json::from_str(&reply)?;
-        match reply.error {
-            Some(e) => Err(io::Error::other(e)),
-            None => Ok(Sample {
-                wall: reply.wall,
-                cpu: reply.cpu,
-                rss_kib: reply.rss_kib,
-            }),
-        }
-    }
-
-    fn stop(self) -> io::Result<()> {
-        let Launcher { mut child, input, .. } = self;
-        drop(input);
-        child.wait()?;
-        Ok(())
-    }
-}
-
 fn gzip_spec(blob: &Path) -> Spec {
-    Spec {
-        argv: vec!["gzip".into(), "-dc".into(), blob.display().to_string()],
-        env: Vec::new(),
-        env_remove: Vec::new(),
-        stdout: None,
-        stderr: None,
-    }
+    Spec::new(["gzip".to_string(), "-dc".into(), blob.display().to_string()])
 }
 
 struct Tool<'a> {
@@ -1513,13 +1326,13 @@ impl Tool<'_> {
     /// The floor: `gzip -dc` of each blob, one after the other.
     fn gzip_floor(&self, blobs: &[PathBuf]) -> io::Result<Sample> {
         let specs = blobs.iter().map(|b| gzip_spec(b)).collect();
-        self.launcher.borrow_mut().run(specs, false)
+        self.launcher.borrow_mut().run_ok(specs, false)
     }
 
     /// `gzip -dc` of every blob at once: how many cores this run really had.
     fn gzip_concurrent(&self, blobs: &[PathBuf]) -> io::Result<Sample> {
         let specs = blobs.iter().map(|b| gzip_spec(b)).collect();
-        self.launcher.borrow_mut().run(specs, true)
+        self.launcher.borrow_mut().run_ok(specs, true)
     }
 
     fn run(&self, layout: &Path, threads: Option<usize>) -> io::Result<Sample> {
@@ -1542,34 +1355,11 @@ impl Tool<'_> {
             Some(n) => spec.env.push(("RAYON_NUM_THREADS".into(), n.to_string())),
             None => spec.env_remove.push("RAYON_NUM_THREADS".into()),
         }
-        self.launcher.borrow_mut().run(vec![spec], false).map_err(|e| {
+        self.launcher.borrow_mut().run_ok(vec![spec], false).map_err(|e| {
             let log = fs::read_to_string(self.stderr).unwrap_or_default();
             io::Error::other(format!("{e}\n{log}"))
         })
     }
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn min(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn verdict(value: f64, target: f64) -> &'static str {
-    if value <= target { "PASS" } else { "OVER" }
 }
 
 struct Row {
@@ -1874,24 +1664,16 @@ fn calibrate() {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> io::Result<()> {
-    if std::env::var_os("IMAGEGATE_BENCH_LAUNCHER").is_some() {
-        return launcher();
+    if let Some(launcher) = common::launcher_main() {
+        return launcher;
     }
-    // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) does not, and
-    // must not spend minutes generating gigabytes.
-    if !std::env::args().any(|a| a == "--bench") {
+    // `cargo test --benches` (or `--all-targets`) must not spend minutes generating gigabytes.
+    if !common::is_bench_run() {
         println!("inventory benchmark: skipped (run it with `cargo bench --bench inventory`)");
         return Ok(());
     }
-    // First, while this process is small (see `launcher`).
+    // First, while this process is small (see `common`).
     let launcher = Launcher::start()?;
     if std::env::var_os("IMAGEGATE_BENCH_CALIBRATE").is_some() {
         calibrate();
@@ -1929,16 +1711,7 @@ fn main() -> io::Result<()> {
         stderr: &stderr,
         launcher: std::cell::RefCell::new(launcher),
     };
-    let baseline = tool.launcher.borrow_mut().run(
-        vec![Spec {
-            argv: vec!["true".into()],
-            env: Vec::new(),
-            env_remove: Vec::new(),
-            stdout: None,
-            stderr: None,
-        }],
-        false,
-    )?;
+    let baseline = tool.launcher.borrow_mut().run_ok(vec![Spec::new(["true"])], false)?;
     println!(
         "imagegate inventory benchmark: {} ({} cores), sizes {sizes:?} MB, {reps} reps, images in {}",
         bin.display(),

@@ -24,104 +24,18 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+mod common;
+
+use common::{Launcher, Sample, Spec, env_usize, median, verdict};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 use support::registry::Registry;
 use support::{Compression, ImageSpec, Layer, demo_base_layer};
 
-struct Sample {
-    seconds: f64,
-    max_rss_kib: i64,
-    code: i32,
-}
-
-/// Runs `argv` and measures its wall time and peak RSS (`wait4` on the child itself).
-fn run_measured(argv: &[String]) -> Sample {
-    let started = Instant::now();
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("imagegate starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for the child we spawned and
-    // have not waited for.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; status and usage are valid for writes.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    let seconds = started.elapsed().as_secs_f64();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    std::mem::forget(child);
-    Sample {
-        seconds,
-        max_rss_kib: usage.ru_maxrss,
-        code,
-    }
-}
-
-/// Children are started by a small launcher process forked before the images are built: a
-/// child spawned from this (large) process would inherit its resident size as its own peak
-/// (Linux carries `maxrss` across exec), and every RSS would read as the bench's own.
-struct Launcher {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: std::io::BufReader<std::process::ChildStdout>,
-}
-
-impl Launcher {
-    fn start() -> Launcher {
-        let exe = std::env::current_exe().expect("bench executable");
-        let mut child = Command::new(exe)
-            .arg("--launcher")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("launcher starts");
-        let input = child.stdin.take().expect("stdin");
-        let output = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        Launcher { child, input, output }
-    }
-
-    fn measure(&mut self, argv: &[&str]) -> Sample {
-        use std::io::{BufRead, Write};
-        writeln!(self.input, "{}", serde_json::to_string(argv).expect("json")).expect("to launcher");
-        let mut line = String::new();
-        self.output.read_line(&mut line).expect("from launcher");
-        let v: Vec<f64> = serde_json::from_str(&line).expect("launcher answer");
-        Sample {
-            seconds: v[0],
-            max_rss_kib: v[1] as i64,
-            code: v[2] as i32,
-        }
-    }
-}
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The launcher's loop: one JSON argv per line in, `[seconds, max_rss_kib, code]` out.
-fn launcher() {
-    use std::io::{BufRead, Write};
-    let mut out = std::io::stdout();
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { return };
-        let argv: Vec<String> = serde_json::from_str(&line).expect("argv");
-        let s = run_measured(&argv);
-        let _ = writeln!(out, "[{}, {}, {}]", s.seconds, s.max_rss_kib, s.code);
-        let _ = out.flush();
-    }
+/// Runs `argv` through the launcher, output discarded.
+fn measure(launcher: &mut Launcher, argv: &[&str]) -> Sample {
+    launcher
+        .measure(Spec::new(argv))
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
 }
 
 /// Deterministic filler: pseudo-random bytes and repeated text.
@@ -144,28 +58,16 @@ fn filler(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn verdict(value: f64, target: f64) -> &'static str {
-    if value <= target { "PASS" } else { "OVER" }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn main() {
-    if std::env::args().any(|a| a == "--launcher") {
-        return launcher();
+    if let Some(launcher) = common::launcher_main() {
+        return launcher.expect("the launcher");
     }
     // `cargo test` runs bench targets too (with --bench absent): skip quietly then.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !common::is_bench_run() {
         return;
     }
-    let mut launch = Launcher::start();
+    // First, while this process is small (see `common`).
+    let mut launch = Launcher::start().expect("the launcher starts");
     let base_mb = env_usize("IMAGEGATE_BENCH_BASE_MB", 100);
     let tags = env_usize("IMAGEGATE_BENCH_TAGS", 20);
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_imagegate"));
@@ -212,12 +114,15 @@ fn main() {
         path(&root.join("testdata/osv/npm")),
         path(&root.join("testdata/osv/alpine")),
     );
-    let s = launch.measure(&[&bin, "db", "import", "--db", &path(&db), &npm, &alpine]);
+    let s = measure(&mut launch, &[&bin, "db", "import", "--db", &path(&db), &npm, &alpine]);
     assert_eq!(s.code, 0, "db import");
 
     let fresh = |name: &str| work.path().join(name).display().to_string();
     let mut scan = |cache: &str, image: &str| {
-        launch.measure(&[&bin, "inventory", image, "--format", "json", "--cache-dir", cache])
+        measure(
+            &mut launch,
+            &[&bin, "inventory", image, "--format", "json", "--cache-dir", cache],
+        )
     };
 
     let mut cold = Vec::new();
@@ -225,16 +130,16 @@ fn main() {
     for rep in 0..3 {
         let s = scan(&fresh(&format!("cold-{rep}")), &image);
         assert_eq!(s.code, 0, "cold scan");
-        cold.push(s.seconds);
-        cold_rss = cold_rss.max(s.max_rss_kib);
+        cold.push(s.wall);
+        cold_rss = cold_rss.max(s.rss_kib);
     }
     let mut cached = Vec::new();
     for _ in 0..5 {
         let s = scan(&fresh("cold-0"), &image);
         assert_eq!(s.code, 0, "cached scan");
-        cached.push(s.seconds);
+        cached.push(s.wall);
     }
-    let (cold, cached) = (median(cold), median(cached));
+    let (cold, cached) = (median(&cold), median(&cached));
 
     let mut separate = 0.0;
     for t in 0..tags {
@@ -243,27 +148,30 @@ fn main() {
             &format!("{}/bench/app:1.0.{t}", registry.addr()),
         );
         assert_eq!(s.code, 0, "separate scan");
-        separate += s.seconds;
+        separate += s.wall;
     }
     let (out, audit_cache) = (fresh("audit-out"), fresh("audit-cache"));
-    let audit = launch.measure(&[
-        &bin,
-        "audit",
-        registry.addr(),
-        "--concurrency",
-        "4",
-        "--db",
-        &path(&db),
-        "--out",
-        &out,
-        "--cache-dir",
-        &audit_cache,
-    ]);
+    let audit = measure(
+        &mut launch,
+        &[
+            &bin,
+            "audit",
+            registry.addr(),
+            "--concurrency",
+            "4",
+            "--db",
+            &path(&db),
+            "--out",
+            &out,
+            "--cache-dir",
+            &audit_cache,
+        ],
+    );
     assert!(audit.code == 0 || audit.code == 1, "audit exit {}", audit.code);
 
     let rescan_ratio = cached / cold;
-    let audit_ratio = audit.seconds / separate;
-    let rss_ratio = audit.max_rss_kib as f64 / cold_rss as f64;
+    let audit_ratio = audit.wall / separate;
+    let rss_ratio = audit.rss_kib as f64 / cold_rss as f64;
     println!("registry benchmark: {tags} tags sharing a {base_mb} MB base layer");
     println!(
         "  cold scan            {:>8.3} s   rss {:>6.1} MB",
@@ -279,13 +187,13 @@ fn main() {
     println!("  {tags} separate scans  {:>8.3} s", separate);
     println!(
         "  audit --concurrency 4 {:>7.3} s   ratio {:.3} (target ≤ 0.2) {}",
-        audit.seconds,
+        audit.wall,
         audit_ratio,
         verdict(audit_ratio, 0.2)
     );
     println!(
         "  audit peak rss       {:>8.1} MB  ratio {:.2} × one scan (target ≤ 4) {}",
-        audit.max_rss_kib as f64 / 1024.0,
+        audit.rss_kib as f64 / 1024.0,
         rss_ratio,
         verdict(rss_ratio, 4.0)
     );

@@ -1,21 +1,15 @@
 //! The GitHub Action's shell parts (`scripts/action.sh`), run as a runner would, offline: the
 //! release comes from a `file://` mirror laid out like GitHub's release downloads.
 
-use crate::support::{import_testdata_db, repo_root};
+use crate::support::{import_testdata_db, isolated, repo_root};
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn action(step: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(repo_root().join("scripts/action.sh"));
-    cmd.arg(step)
-        .env_remove("GITHUB_PATH")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("IMAGEGATE_DB");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("action.sh runs")
+    isolated(repo_root().join("scripts/action.sh"))
+        .arg(step)
+        .envs(env)
+        .output()
 }
 
 fn text(o: &Output) -> String {

@@ -1,187 +1,17 @@
-//! `db update` against a bucket-like HTTP server started by each test on 127.0.0.1: OSV's
-//! layout (`/<ecosystem>/all.zip`, `/<ecosystem>/modified_id.csv`, `/<ecosystem>/<id>.json`),
+//! `db update` against a bucket-like HTTP server (`support::http`) started by each test on
+//! 127.0.0.1: OSV's layout (`/<ecosystem>/all.zip`, `/<ecosystem>/modified_id.csv`, `/<ecosystem>/<id>.json`),
 //! built from the records in `testdata/osv/`, with ETags, ranges, and faults injected per path
 //! (HTTP 500, 429 with Retry-After, bodies cut short, stalls).
 
+use crate::support::http::{Fault, HttpServer, Request};
 use imagegate::advisory::db;
 use imagegate::advisory::update::{UpdateError, UpdateOptions, UpdateReport, UpdateStatus, update};
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------------------------
-// The bucket server
-// ---------------------------------------------------------------------------------------------
-
-/// What the next request for a path gets instead of the file.
-#[derive(Clone, Debug)]
-enum Fault {
-    Status(u16),
-    /// 429 with `Retry-After: <seconds>`.
-    RateLimited(u64),
-    /// 200 announcing the full length, then only this many bytes, then the connection closes.
-    Truncate(usize),
-    /// 200, half the body, then silence for this long.
-    Stall(Duration),
-}
-
-#[derive(Clone, Debug)]
-struct Logged {
-    path: String,
-    headers: HashMap<String, String>,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct Bucket {
-    files: HashMap<String, Vec<u8>>,
-    faults: HashMap<String, VecDeque<Fault>>,
-    log: Vec<Logged>,
-}
-
-struct Server {
-    base: String,
-    bucket: Arc<Mutex<Bucket>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let bucket = Arc::new(Mutex::new(Bucket::default()));
-        let shared = bucket.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let bucket = shared.clone();
-                std::thread::spawn(move || serve(stream, &bucket));
-            }
-        });
-        Server {
-            base: format!("http://{addr}"),
-            bucket,
-        }
-    }
-
-    fn put(&self, path: &str, body: Vec<u8>) {
-        self.bucket.lock().unwrap().files.insert(path.to_string(), body);
-    }
-
-    fn remove(&self, path: &str) {
-        self.bucket.lock().unwrap().files.remove(path);
-    }
-
-    fn fault(&self, path: &str, faults: &[Fault]) {
-        self.bucket
-            .lock()
-            .unwrap()
-            .faults
-            .entry(path.to_string())
-            .or_default()
-            .extend(faults.iter().cloned());
-    }
-
-    /// Requests made so far, emptying the log.
-    fn take_log(&self) -> Vec<Logged> {
-        std::mem::take(&mut self.bucket.lock().unwrap().log)
-    }
-}
-
-fn etag(body: &[u8]) -> String {
-    // FNV-1a: a stable tag that changes with the content.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in body {
-        h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-    }
-    format!("\"{h:016x}\"")
-}
-
-fn serve(stream: TcpStream, bucket: &Mutex<Bucket>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let (body, fault) = {
-        let mut b = bucket.lock().unwrap();
-        b.log.push(Logged {
-            path: path.clone(),
-            headers: headers.clone(),
-            at: Instant::now(),
-        });
-        let fault = b.faults.get_mut(&path).and_then(|q| q.pop_front());
-        (b.files.get(&path).cloned(), fault)
-    };
-    let mut out = stream;
-    let head = |status: &str, extra: &str, len: usize| {
-        format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}\r\n")
-    };
-    let _ = match (fault, body) {
-        (Some(Fault::Status(code)), _) => out.write_all(head(&format!("{code} Fault"), "", 0).as_bytes()),
-        (Some(Fault::RateLimited(s)), _) => {
-            out.write_all(head("429 Too Many Requests", &format!("Retry-After: {s}\r\n"), 0).as_bytes())
-        }
-        (Some(Fault::Truncate(n)), Some(body)) => {
-            let tag = format!("ETag: {}\r\n", etag(&body));
-            let _ = out.write_all(head("200 OK", &tag, body.len()).as_bytes());
-            out.write_all(&body[..n.min(body.len())])
-        }
-        (Some(Fault::Stall(d)), Some(body)) => {
-            let tag = format!("ETag: {}\r\n", etag(&body));
-            let _ = out.write_all(head("200 OK", &tag, body.len()).as_bytes());
-            let _ = out.write_all(&body[..body.len() / 2]);
-            let _ = out.flush();
-            std::thread::sleep(d);
-            out.write_all(&body[body.len() / 2..])
-        }
-        (_, None) => out.write_all(head("404 Not Found", "", 0).as_bytes()),
-        (None, Some(body)) => {
-            let tag = etag(&body);
-            let tag_line = format!("ETag: {tag}\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n");
-            let start = headers
-                .get("range")
-                .and_then(|r| r.strip_prefix("bytes="))
-                .and_then(|r| r.strip_suffix('-'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|_| headers.get("if-range").is_none_or(|v| *v == tag));
-            if headers.get("if-none-match") == Some(&tag) {
-                out.write_all(head("304 Not Modified", &tag_line, 0).as_bytes())
-            } else if let Some(start) = start.filter(|s| *s < body.len()) {
-                let range = format!("Content-Range: bytes {start}-{}/{}\r\n", body.len() - 1, body.len());
-                let _ = out.write_all(head("206 Partial Content", &(tag_line + &range), body.len() - start).as_bytes());
-                out.write_all(&body[start..])
-            } else {
-                let _ = out.write_all(head("200 OK", &tag_line, body.len()).as_bytes());
-                out.write_all(&body)
-            }
-        }
-    };
-    let _ = out.flush();
-    let _ = out.shutdown(Shutdown::Both);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Records and dumps
@@ -255,9 +85,9 @@ fn revised(record: &[u8], modified: &str, summary: &str) -> Vec<u8> {
 
 const LODASH: &str = "GHSA-35jh-r3h4-6jhm";
 
-fn options(server: &Server) -> UpdateOptions {
+fn options(server: &HttpServer) -> UpdateOptions {
     UpdateOptions {
-        mirror: Some(server.base.clone()),
+        mirror: Some(server.url().to_string()),
         backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
@@ -269,8 +99,8 @@ fn options(server: &Server) -> UpdateOptions {
 }
 
 /// A server with both ecosystems' dumps (and no csv).
-fn bucket() -> (Server, Vec<u8>, Vec<u8>) {
-    let server = Server::start();
+fn bucket() -> (HttpServer, Vec<u8>, Vec<u8>) {
+    let server = HttpServer::start();
     let npm = dump(&records("npm"));
     let alpine = dump(&records("alpine"));
     server.put("/npm/all.zip", npm.clone());
@@ -347,8 +177,8 @@ fn a_first_update_downloads_both_dumps_and_indexes_them() {
     assert_eq!(
         index.meta().sources,
         vec![
-            format!("{}/npm/all.zip", server.base),
-            format!("{}/Alpine/all.zip", server.base)
+            format!("{}/npm/all.zip", server.url()),
+            format!("{}/Alpine/all.zip", server.url())
         ]
     );
     only_db_files(&dir);
@@ -377,7 +207,7 @@ fn a_second_update_of_unchanged_dumps_downloads_nothing() {
     }
     assert_eq!(second.meta, first.meta);
     let log = server.take_log();
-    let zips: Vec<&Logged> = log.iter().filter(|l| l.path.ends_with("all.zip")).collect();
+    let zips: Vec<&Request> = log.iter().filter(|l| l.path.ends_with("all.zip")).collect();
     assert_eq!(zips.len(), 2);
     assert!(zips.iter().all(|l| l.headers.contains_key("if-none-match")), "{zips:?}");
     // The index is still the first one, and whole.
@@ -418,7 +248,7 @@ fn rate_limiting_is_waited_out_as_the_server_asks() {
     let dir = tmp.path().join("db");
     update(&dir, &options(&server)).unwrap();
     let log = server.take_log();
-    let alpine: Vec<&Logged> = log.iter().filter(|l| l.path == "/Alpine/all.zip").collect();
+    let alpine: Vec<&Request> = log.iter().filter(|l| l.path == "/Alpine/all.zip").collect();
     assert_eq!(alpine.len(), 2);
     let waited = alpine[1].at - alpine[0].at;
     assert!(waited >= Duration::from_secs(1), "waited only {waited:?}");
@@ -466,7 +296,7 @@ fn a_download_cut_short_is_resumed() {
     let dir = tmp.path().join("db");
     let report = update(&dir, &options(&server)).unwrap();
     let log = server.take_log();
-    let npm_requests: Vec<&Logged> = log.iter().filter(|l| l.path == "/npm/all.zip").collect();
+    let npm_requests: Vec<&Request> = log.iter().filter(|l| l.path == "/npm/all.zip").collect();
     assert_eq!(npm_requests.len(), 2);
     assert_eq!(
         npm_requests[1].headers.get("range").map(String::as_str),
@@ -493,7 +323,7 @@ fn a_download_that_stays_cut_short_fails_and_keeps_the_old_index() {
     server.put("/npm/all.zip", newer.clone());
     server.fault("/npm/all.zip", &vec![Fault::Truncate(newer.len() / 3); 3]);
     let o = UpdateOptions {
-        mirror: Some(server.base.replace("http://", "http://ci-bot:s3cret@")),
+        mirror: Some(server.url().replace("http://", "http://ci-bot:s3cret@")),
         max_attempts: 3,
         incremental: false,
         ..options(&server)
@@ -501,7 +331,7 @@ fn a_download_that_stays_cut_short_fails_and_keeps_the_old_index() {
     let err = update(&dir, &o).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, UpdateError::Truncated { attempts: 3, .. }), "{err:?}");
-    assert!(text.contains(&format!("{}/npm/all.zip", server.base)), "{text}");
+    assert!(text.contains(&format!("{}/npm/all.zip", server.url())), "{text}");
     assert!(text.contains("cut short"), "{text}");
     assert!(!text.contains("s3cret") && !text.contains("ci-bot"), "{text}");
 
@@ -548,7 +378,7 @@ fn a_stalled_download_times_out_and_is_retried() {
 
 #[test]
 fn corrupt_records_inside_the_zip_are_skipped_and_counted() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let mut entries: Vec<(String, Vec<u8>)> = records("npm")
         .into_iter()
         .map(|(id, _, b)| (format!("{id}.json"), b))
@@ -599,7 +429,7 @@ fn corrupt_records_inside_the_zip_are_skipped_and_counted() {
 
 #[test]
 fn an_incremental_update_fetches_only_the_changed_records() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let npm_records = records("npm");
     let full_zip = dump(&npm_records);
     server.put("/npm/all.zip", full_zip.clone());
@@ -677,7 +507,7 @@ fn an_incremental_update_fetches_only_the_changed_records() {
 
 #[test]
 fn too_many_changes_or_no_csv_fall_back_to_the_full_zip() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let npm_records = records("npm");
     server.put("/npm/all.zip", dump(&npm_records));
     server.put("/npm/modified_id.csv", csv(&npm_records));
@@ -744,7 +574,7 @@ fn an_unknown_ecosystem_is_a_clear_error() {
 
 #[test]
 fn updates_racing_each_other_and_scans_never_show_a_broken_index() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let v1 = records("npm");
     let mut v2 = v1.clone();
     let i = v2.iter().position(|(id, _, _)| id == LODASH).unwrap();
@@ -794,12 +624,12 @@ fn updates_racing_each_other_and_scans_never_show_a_broken_index() {
     // Two updaters at once while the dump flips between the two versions.
     let updaters: Vec<_> = (0..2)
         .map(|t| {
-            let (dir, o, bucket) = (dir.clone(), o.clone(), server.bucket.clone());
+            let (dir, o, server) = (dir.clone(), o.clone(), server.clone());
             let (zip1, zip2) = (zip1.clone(), zip2.clone());
             std::thread::spawn(move || {
                 for round in 0..5 {
                     let zip = if (round + t) % 2 == 0 { &zip1 } else { &zip2 };
-                    bucket.lock().unwrap().files.insert("/npm/all.zip".into(), zip.clone());
+                    server.put("/npm/all.zip", zip.clone());
                     update(&dir, &o).expect("each update succeeds");
                 }
             })
@@ -820,86 +650,4 @@ fn updates_racing_each_other_and_scans_never_show_a_broken_index() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("update-state.json")).unwrap()).unwrap();
     assert_eq!(state["version"], 1);
-}
-
-/// A dump the size of OSV's npm one (by hand: `cargo test --release --test db_update -- --ignored`,
-/// `IG_RECORDS` to change the size): the time, and the peak memory of the update, which must stay
-/// under 1 GiB. A measurement rather than coverage, so it is not run by default; `db::read_zip`
-/// reuses one inflater for that reason (a new one per entry fragmented the heap: 2.2 GiB at 100k).
-#[test]
-#[ignore]
-fn a_dump_the_size_of_npm_stays_within_memory() {
-    let n: usize = std::env::var("IG_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let mut seed: u64 = 42;
-    let mut noise = |len: usize| {
-        (0..len)
-            .map(|_| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789 "[(seed >> 33) as usize % 37])
-            })
-            .collect::<String>()
-    };
-    let mut buf = std::io::Cursor::new(Vec::new());
-    let mut raw = 0usize;
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        for i in 0..n {
-            let rec = serde_json::json!({
-                "id": format!("MAL-2024-{i}"),
-                "modified": format!("2024-{:02}-{:02}T00:00:00Z", 1 + i % 12, 1 + i % 28),
-                "published": "2024-01-01T00:00:00Z",
-                "summary": format!("Malicious code in pkg-{i} (npm)"),
-                "details": noise(1500),
-                "affected": [{"package": {"ecosystem": "npm", "name": format!("pkg-{i}")},
-                    "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}],
-                "references": [{"type": "WEB", "url": format!("https://example.invalid/{}", noise(40))}]
-            });
-            let bytes = serde_json::to_vec(&rec).unwrap();
-            raw += bytes.len();
-            w.start_file(format!("MAL-2024-{i}.json"), zip::write::SimpleFileOptions::default())
-                .unwrap();
-            w.write_all(&bytes).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    let zip = buf.into_inner();
-    let server = Server::start();
-    let zip_len = zip.len();
-    server.put("/npm/all.zip", zip);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db");
-    // Peak resident memory in MiB.
-    let hwm = || {
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap()
-            >> 10
-    };
-    let before = hwm();
-    // Reset the peak so that it measures the update, not building the dump above.
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-    let started = Instant::now();
-    let report = update(
-        &dir,
-        &UpdateOptions {
-            ecosystems: vec!["npm".into()],
-            ..options(&server)
-        },
-    )
-    .unwrap();
-    let peak = hwm();
-    eprintln!(
-        "{n} records, {} MiB of JSON, zip {} MiB: update took {:?}; peak {before} MiB before, {peak} MiB during the update\n{report}",
-        raw >> 20,
-        zip_len >> 20,
-        started.elapsed(),
-    );
-    assert_eq!(report.meta.records, n);
-    assert!(peak < 1024, "peak {peak} MiB");
 }

@@ -1,76 +1,33 @@
 //! `docker:NAME` / `podman:NAME`: the image read from the engine's API over its unix socket.
-//! CI has no Docker engine, so a server in this file speaks the one endpoint imagegate uses
-//! (`GET /images/{name}/get`, a chunked `docker save` stream) on a socket in a temp dir.
+//! CI has no Docker engine, so `support::http` on a socket in a temp dir speaks the one endpoint
+//! imagegate uses (`GET /images/{name}/get`, a chunked `docker save` stream).
 
+use crate::support::http::{HttpServer, Response};
 use crate::support::*;
-use assert_cmd::Command;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-/// Serves `images` (path after `/images/` and before `/get`, as sent → docker save tar) and
-/// records the request paths.
-fn engine(sock: &Path, images: Vec<(&'static str, Vec<u8>)>) -> Arc<Mutex<Vec<String>>> {
-    let listener = UnixListener::bind(sock).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-            seen2.lock().unwrap().push(path.clone());
-            let name = path.strip_prefix("/images/").and_then(|p| p.strip_suffix("/get"));
-            match images.iter().find(|(n, _)| Some(*n) == name) {
-                Some((_, tar)) => {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n",
-                    );
-                    // Odd-sized chunks, so chunk edges fall inside tar headers too.
-                    for chunk in tar.chunks(7919) {
-                        let _ = write!(stream, "{:x}\r\n", chunk.len());
-                        let _ = stream.write_all(chunk);
-                        let _ = stream.write_all(b"\r\n");
-                    }
-                    let _ = stream.write_all(b"0\r\n\r\n");
-                }
-                None => {
-                    let body = br#"{"message":"reference does not exist"}"#;
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(body);
-                }
-            }
+/// The engine API on `sock`: serves `images` (path after `/images/` and before `/get`, as
+/// sent → docker save tar) as a chunked stream; the server logs the request paths.
+fn engine(sock: &Path, images: Vec<(&'static str, Vec<u8>)>) -> HttpServer {
+    HttpServer::unix(sock, move |request| {
+        let name = request
+            .path
+            .strip_prefix("/images/")
+            .and_then(|p| p.strip_suffix("/get"));
+        match images.iter().find(|(n, _)| Some(*n) == name) {
+            // Odd-sized chunks, so chunk edges fall inside tar headers too.
+            Some((_, tar)) => Response::new(200, tar.clone())
+                .header("Content-Type", "application/x-tar")
+                .chunked(7919),
+            None => Response::json(404, r#"{"message":"reference does not exist"}"#),
         }
-    });
-    seen
+    })
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::cargo_bin("imagegate").unwrap();
-    cmd.args(args).env_remove("DOCKER_HOST").env_remove("CONTAINER_HOST");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = imagegate().args(args).envs(env).run();
+    (r.code, r.stdout, r.stderr)
 }
 
 fn packages(json: &str) -> Value {
@@ -86,7 +43,7 @@ fn docker_and_podman_sources_stream_the_engines_save_tar() {
     let file = tmp.path().join("app.tar");
     std::fs::write(&file, &tar).unwrap();
     let sock = tmp.path().join("docker.sock");
-    let seen = engine(&sock, vec![("app%3Adev", tar.clone()), ("ghcr.io/org/app%3A1", tar)]);
+    let server = engine(&sock, vec![("app%3Adev", tar.clone()), ("ghcr.io/org/app%3A1", tar)]);
     let host = format!("unix://{}", sock.display());
 
     let (code, expected, err) = run(&["inventory", file.to_str().unwrap(), "--format", "json"], &[]);
@@ -105,10 +62,8 @@ fn docker_and_podman_sources_stream_the_engines_save_tar() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(packages(&out), packages(&expected));
-    assert_eq!(
-        *seen.lock().unwrap(),
-        ["/images/app%3Adev/get", "/images/ghcr.io/org/app%3A1/get"]
-    );
+    let seen: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(seen, ["/images/app%3Adev/get", "/images/ghcr.io/org/app%3A1/get"]);
 }
 
 #[test]
@@ -156,15 +111,7 @@ fn an_engine_that_does_not_speak_http_or_breaks_its_chunks_exits_2() {
         ),
     ] {
         let sock = tmp.path().join(format!("{name}.sock"));
-        let listener = UnixListener::bind(&sock).unwrap();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut line = String::new();
-                let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
-                let _ = stream.write_all(reply);
-            }
-        });
+        HttpServer::unix(&sock, move |_| Response::raw(reply));
         let host = format!("unix://{}", sock.display());
         let (code, out, err) = run(&["inventory", "docker:app:dev"], &[("DOCKER_HOST", &host)]);
         assert_eq!(code, 2, "{name}: {err}");

@@ -3,43 +3,11 @@
 //! exit codes a pipeline relies on (0 pass, 1 fail, 2 could not run).
 
 use crate::support::*;
-use assert_cmd::Command;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use std::path::Path;
 
 fn imagegate(args: &[&str], cwd: &Path) -> Run {
-    let out = Command::cargo_bin("imagegate")
-        .expect("binary")
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("IMAGEGATE_DB")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// One advisory database for all tests, built from the shipped snapshot.
-fn db() -> &'static Path {
-    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DB.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("db");
-        import_testdata_db(&db);
-        (tmp, db)
-    })
-    .1
+    crate::support::imagegate().args(args).current_dir(cwd).run()
 }
 
 fn demo() -> String {
@@ -55,7 +23,14 @@ fn gate(image: &str, policy: &str) -> (i32, Value) {
 }
 
 fn gate_with(image: &str, extra: &[&str], cwd: &Path) -> (i32, Value) {
-    let mut args = vec!["scan", image, "--db", db().to_str().unwrap(), "--format", "json"];
+    let mut args = vec![
+        "scan",
+        image,
+        "--db",
+        testdata_db().to_str().unwrap(),
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     let r = imagegate(&args, cwd);
     assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
@@ -361,7 +336,7 @@ fn errors_exit_2_never_0_or_1() {
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "[image]\nmax_size = \"lots\"\n").unwrap();
     let root = repo_root();
-    let db = db().to_str().unwrap();
+    let db = testdata_db().to_str().unwrap();
     let demo = demo();
     let demo = demo.as_str();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -396,7 +371,7 @@ fn table_groups_by_level_and_closes_with_the_verdict() {
             "scan",
             &demo(),
             "--db",
-            db().to_str().unwrap(),
+            testdata_db().to_str().unwrap(),
             "--policy",
             "policies/production.toml",
         ],
@@ -422,9 +397,8 @@ fn several_reports_from_one_run_and_the_step_summary() {
         tmp.path().join("summary.md"),
     );
     std::fs::write(&summary, "previous step\n").unwrap();
-    let out = Command::cargo_bin("imagegate")
-        .unwrap()
-        .args(["scan", &demo(), "--db", db().to_str().unwrap(), "--policy"])
+    let out = crate::support::imagegate()
+        .args(["scan", &demo(), "--db", testdata_db().to_str().unwrap(), "--policy"])
         .arg(repo_root().join("policies/production.toml"))
         .arg("--sarif")
         .arg(&sarif)
@@ -433,8 +407,7 @@ fn several_reports_from_one_run_and_the_step_summary() {
         .arg("--markdown")
         .arg(&md)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL ("));
     let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
@@ -449,7 +422,7 @@ fn several_reports_from_one_run_and_the_step_summary() {
 
 #[test]
 fn a_stale_database_is_a_finding_not_an_error() {
-    let db_path = db();
+    let db_path = testdata_db();
     // The database must be older than the policy's limit: wait until it is 2 s old.
     let index = db_path.join("advisories.igdb");
     let built = std::fs::metadata(&index).unwrap().modified().unwrap();

@@ -2,33 +2,25 @@
 //! with `imagegate hook install` in between. Also the completion scripts.
 
 use crate::support::*;
-use assert_cmd::Command;
 use std::path::Path;
 use std::process::Output;
 
 fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new("git");
-    cmd.args(args)
+    isolated("git")
+        .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "t")
         .env("GIT_AUTHOR_EMAIL", "t@example.com")
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("git runs")
+        .env("HOME", dir)
+        .envs(env)
+        .output()
 }
 
 fn imagegate(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("imagegate")
-        .unwrap()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    crate::support::imagegate().args(args).current_dir(dir).output()
 }
 
 fn text(o: &Output) -> String {
@@ -50,8 +42,7 @@ fn passing_image(dir: &Path) -> String {
 fn the_hook_blocks_a_failing_image_and_lets_a_passing_one_through() {
     let tmp = tempfile::tempdir().unwrap();
     let root = repo_root();
-    let db = tmp.path().join("db");
-    import_testdata_db(&db);
+    let db = testdata_db();
     let remote = tmp.path().join("remote.git");
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();

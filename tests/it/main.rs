@@ -11,6 +11,7 @@ mod db_update;
 mod debian;
 mod engine;
 mod gate;
+mod harness;
 mod hook;
 mod inventory;
 mod online;

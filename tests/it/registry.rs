@@ -4,52 +4,23 @@
 
 use crate::support::registry::{Action, FaultProxy, Registry};
 use crate::support::*;
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary with its own layer cache (unless `env` sets one) and no ambient config.
+/// Runs the binary with its own layer cache and docker config under its temporary HOME (unless
+/// `env` sets them).
 fn imagegate(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::cargo_bin("imagegate").expect("binary");
+    let mut cmd = crate::support::imagegate();
+    let home = cmd.home().to_path_buf();
     cmd.args(args)
-        .env("HOME", home.path())
-        .env("IMAGEGATE_CACHE_DIR", home.path().join("cache"))
-        .env("DOCKER_CONFIG", home.path().join("docker"))
+        .env("IMAGEGATE_CACHE_DIR", home.join("cache"))
+        .env("DOCKER_CONFIG", home.join("docker"))
         .env("IMAGEGATE_REGISTRY_TIMEOUT", "10")
-        .env_remove("IMAGEGATE_USERNAME")
-        .env_remove("IMAGEGATE_PASSWORD")
-        .env_remove("IMAGEGATE_DB")
         .env_remove("XDG_CACHE_HOME")
-        .env_remove("GITHUB_STEP_SUMMARY");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn db() -> &'static Path {
-    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DB.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("db");
-        import_testdata_db(&db);
-        (tmp, db)
-    })
-    .1
+        .envs(env)
+        .run()
 }
 
 fn demo_path() -> String {
@@ -84,7 +55,14 @@ fn inventory(image: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 fn scan_json(image: &str, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
-    let mut args = vec!["scan", image, "--db", db().to_str().unwrap(), "--format", "json"];
+    let mut args = vec![
+        "scan",
+        image,
+        "--db",
+        testdata_db().to_str().unwrap(),
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     let r = imagegate(&args, env);
     assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
@@ -583,7 +561,7 @@ fn audit(proxy: &FaultProxy, extra: &[&str], out: &Path) -> (Run, Value) {
         "audit",
         proxy.addr(),
         "--db",
-        db().to_str().unwrap(),
+        testdata_db().to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--concurrency",

@@ -3,22 +3,12 @@
 //! and small images built here for Alpine branch handling.
 
 use crate::support::*;
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("imagegate")
-        .expect("binary")
-        .args(args)
-        .env_remove("IMAGEGATE_DB")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = imagegate().args(args).run();
+    (r.code, r.stdout, r.stderr)
 }
 
 fn import(db: &Path, sources: &[&str]) {
@@ -101,10 +91,7 @@ fn demo() -> String {
 
 #[test]
 fn demo_image_against_the_shipped_snapshot() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
-    let v = scan_json(&demo(), &db);
+    let v = scan_json(&demo(), testdata_db());
     let s = |a: &str, b: &str, c: &str, d: &[&str]| {
         (a.into(), b.into(), c.into(), d.iter().map(|x| x.to_string()).collect())
     };
@@ -158,9 +145,7 @@ fn demo_image_against_the_shipped_snapshot() {
 
 #[test]
 fn table_output_has_ids_fix_and_summary_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("db");
-    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
+    let db = testdata_db();
     let (code, out, _) = run(&["scan", &demo(), "--db", db.to_str().unwrap(), "--policy", show_all()]);
     assert_eq!(code, 0);
     assert!(
@@ -245,7 +230,7 @@ fn alpine_records_apply_per_branch() {
 fn db_status_reports_counts_and_import_rejects_a_broken_zip() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("db");
-    import(&db, &["testdata/osv/npm", "testdata/osv/alpine"]);
+    import_testdata_db(&db);
     let (code, out, _) = run(&["db", "status", "--db", db.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();

@@ -13,7 +13,13 @@
 
 #![allow(dead_code)]
 
+pub mod cmd;
+pub mod http;
 pub mod registry;
+
+// `examples/make_demo.rs` and the benches include this module and use only part of it.
+#[allow(unused_imports)]
+pub use cmd::{Cmd, Run, imagegate, isolated};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -1837,20 +1843,48 @@ fn sha256_stream(head: &[u8], zeros: u64) -> String {
 /// binary under test.
 pub fn import_testdata_db(db: &Path) {
     let root = repo_root();
-    let out = assert_cmd::Command::cargo_bin("imagegate")
-        .expect("binary")
+    let r = imagegate()
         .args(["db", "import", "--db"])
         .arg(db)
         .arg(root.join("testdata/osv/npm"))
         .arg(root.join("testdata/osv/alpine"))
-        .env_remove("IMAGEGATE_DB")
-        .output()
-        .expect("imagegate runs");
+        .run();
+    assert_eq!(r.code, 0, "db import: {}", r.stderr);
+}
+
+/// Runs `check` on every `(name, case)` row of a table-driven test. Every row runs; the test
+/// then fails naming each row that failed, with its message.
+pub fn for_each_case<T>(cases: impl IntoIterator<Item = (&'static str, T)>, check: impl Fn(T)) {
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case))) {
+            let message = e
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| e.downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            failed.push(format!("case `{name}`: {message}"));
+        }
+    }
     assert!(
-        out.status.success(),
-        "db import: {}",
-        String::from_utf8_lossy(&out.stderr)
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
     );
+}
+
+/// One advisory database for the whole test process, built once by [`import_testdata_db`],
+/// for tests that only read it. A test that writes to its database builds its own.
+pub fn testdata_db() -> &'static Path {
+    static DB: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &DB.get_or_init(|| {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let db = tmp.path().join("db");
+        import_testdata_db(&db);
+        (tmp, db)
+    })
+    .1
 }
 
 /// An image that passes the default policy: an Alpine release file, no packages with

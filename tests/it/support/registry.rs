@@ -95,7 +95,10 @@ impl Registry {
         std::fs::write(&config_path, config).unwrap();
         let log_path = dir.path().join("registry.log");
         let log = std::fs::File::create(&log_path).unwrap();
+        // Distribution reads REGISTRY_* variables as overrides of its config file: nothing of
+        // the ambient environment may reach it.
         let child = Command::new(binary)
+            .env_clear()
             .arg("serve")
             .arg(&config_path)
             .stdout(Stdio::null())
