@@ -4,6 +4,7 @@ pub mod apk_version;
 pub mod db;
 pub mod index;
 pub mod matcher;
+pub mod node_semver;
 pub mod npm_version;
 pub mod online;
 pub mod osv;
