@@ -2,6 +2,7 @@
 //! introduced it), users, and files, after whiteouts. Built from the merged layer view.
 
 pub mod apk;
+pub mod node_runtime;
 pub mod npm;
 pub mod os;
 pub mod users;
