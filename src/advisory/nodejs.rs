@@ -498,10 +498,18 @@ pub fn locate(source: &Path) -> Option<WgSource> {
     };
     let index = core.join("index.json");
     if index.is_file() {
-        Some(WgSource::Index(index))
-    } else {
-        Some(WgSource::Files(core))
+        return Some(WgSource::Index(index));
     }
+    // Without an index, only a directory of numbered records is the WG's: a directory of OSV
+    // records that happens to be called `core` stays the OSV reader's.
+    let numbered = std::fs::read_dir(&core).ok()?.filter_map(Result::ok).any(|e| {
+        e.file_name()
+            .to_str()
+            .and_then(|n| n.strip_suffix(".json"))
+            .and_then(parse_number)
+            .is_some()
+    });
+    numbered.then_some(WgSource::Files(core))
 }
 
 /// Why the WG's data could not be read at all.
@@ -958,6 +966,11 @@ mod tests {
             "a single file is not the WG's data"
         );
         assert_eq!(locate(&wg.join("../osv")), None, "an OSV directory is not");
+        let osv_core = tmp.path().join("osv").join("core");
+        std::fs::create_dir_all(&osv_core).unwrap();
+        std::fs::write(osv_core.join("GHSA-35jh-r3h4-6jhm.json"), "{}").unwrap();
+        assert_eq!(locate(&osv_core), None, "OSV records in a directory called core");
+        assert_eq!(locate(osv_core.parent().unwrap()), None);
 
         for (source, records, invalid) in [
             (wg.clone(), 171, 0),

@@ -10,6 +10,7 @@ mod engine;
 mod gate;
 mod hook;
 mod inventory;
+mod nodejs;
 mod online;
 mod registry;
 mod registry_support;
