@@ -655,6 +655,19 @@ pub fn affected_osv(record: &Record, version: &str) -> Result<Option<OsvMatch>, 
     Ok(matched)
 }
 
+/// The id to show for a finding from a converted record: its first CVE alias, else the record
+/// id (`NSWG-COR-<n>`). The alias fold ([`fold`](super::matcher::fold)) picks a record id as
+/// primary, which for these records is the WG number; the WG names a record by its CVE first.
+#[must_use]
+pub fn finding_id(record: &Record) -> String {
+    record
+        .aliases
+        .iter()
+        .find(|a| is_cve(a))
+        .cloned()
+        .unwrap_or_else(|| record.id.clone())
+}
+
 /// What [`affected_osv`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OsvMatch {
@@ -899,6 +912,18 @@ mod tests {
         assert_eq!(osv.id, "NSWG-COR-171");
         assert_eq!(osv.aliases, ["CVE-2026-21717"]);
         assert_eq!(osv.database_severity(), Some("MEDIUM"));
+        let severity = crate::advisory::severity::of_record(&osv);
+        assert_eq!(severity.level, Some(crate::advisory::severity::Level::Medium));
+        assert_eq!(finding_id(&osv), "CVE-2026-21717");
+        assert_eq!(finding_id(&record(2).to_osv()), "NSWG-COR-2");
+        assert_eq!(finding_id(&record(62).to_osv()), "CVE-2019-9511");
+        // `unknown` (record 6) is no level: the policy decides how it gates.
+        assert_eq!(record(6).severity, None);
+        assert_eq!(crate::advisory::severity::of_record(&record(6).to_osv()).level, None);
+        assert_eq!(
+            crate::advisory::severity::of_record(&record(3).to_osv()).level,
+            Some(crate::advisory::severity::Level::High)
+        );
         assert_eq!(osv.summary.as_deref(), Some("HashDoS in V8"));
         assert_eq!(osv.references[0].url, a.reference.clone().unwrap());
         let p = osv.affected[0].package.as_ref().unwrap();
