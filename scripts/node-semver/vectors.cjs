@@ -6,7 +6,15 @@
 //     ^0.x rules, hyphen ranges with partial ends, prereleases, operators with spaces),
 //   - strings that are not ranges,
 // against every Node.js version in the list below. `src/advisory/node_semver.rs` reads the file
-// in its tests and must agree on every pair. Regenerate with
+// in its tests and must agree on every pair.
+//
+// It also writes testdata/node-semver/random.json: 3,000 random range strings drawn from the
+// whole grammar (operators with and without spaces, `v`/`=` noise, wildcards in every position,
+// prereleases, build metadata, hyphens, `||`, and malformed numbers and identifiers), with a
+// fixed seed, against a small version list: most of them node-semver rejects, and where it
+// accepts one its quirks (an operator joined to `=1.2.3`, `>=0.0.0` read as `*`, `~*.1.1`)
+// are what the Rust side must reproduce. `node vectors.cjs SEED` draws another sample.
+// Regenerate with
 //   cd scripts/node-semver && npm ci && node vectors.cjs
 const { readFileSync, writeFileSync, mkdirSync } = require("node:fs");
 const { join } = require("node:path");
@@ -93,3 +101,55 @@ const out = {
 mkdirSync(join(root, "testdata", "node-semver"), { recursive: true });
 writeFileSync(join(root, "testdata", "node-semver", "vectors.json"), JSON.stringify(out, null, 1) + "\n");
 console.log(`${sorted.length} versions, ${ranges.length} ranges (${advisoryRanges.size} from the advisories)`);
+
+// Random ranges (see the top of the file).
+let seed = Number(process.argv[2] || 1);
+const rnd = (n) => {
+  // mulberry32
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) % n;
+};
+const pick = (a) => a[rnd(a.length)];
+const num = () => (rnd(40) === 0 ? "01" : pick(["0", "1", "2", "3", "10", "20", "0", "1", "2", "x", "X", "*"]));
+const ver = () => {
+  const parts = [num()];
+  if (rnd(5)) parts.push(num());
+  if (rnd(4)) parts.push(num());
+  let v = parts.join(".");
+  if (rnd(6) === 0) v += "-" + pick(["alpha", "0", "rc.1", "beta.2", "alpha", "rc.1", "01", "a..b"]);
+  if (rnd(10) === 0) v += "+" + pick(["b", "build.5", ""]);
+  return (rnd(15) === 0 ? pick(["v", "=", "v=", "=v", "vv"]) : "") + v;
+};
+const comp = () => pick(["", "", "<", "<=", ">", ">=", "=", "~", "~>", "^"]) + (rnd(6) === 0 ? " " : "") + ver();
+const set = () => {
+  if (rnd(5) === 0) return ver() + pick([" - ", " - ", "  -  ", " -"]) + ver();
+  return Array.from({ length: 1 + rnd(3) }, comp).join(pick([" ", " ", "  "]));
+};
+const randomRanges = new Set();
+while (randomRanges.size < 3000) {
+  randomRanges.add(Array.from({ length: 1 + rnd(3) }, set).join(pick(["||", " || ", " || ", " ||  "])));
+}
+const fewVersions = [
+  "0.0.0", "0.0.1", "0.0.2", "0.1.0", "0.2.0", "1.0.0", "1.2.3", "1.2.4", "2.0.0", "2.1.0", "3.0.0",
+  "3.0.1", "10.0.0", "10.2.3", "20.0.0", "20.1.0", "20.20.2", "21.0.0", "0.0.0-alpha", "1.0.0-alpha",
+  "1.2.3-rc.1", "2.0.0-0", "0.0.1-alpha", "3.0.0-alpha", "2.0.0-rc.1", "10.0.0-beta.2", "0.1.0-0",
+  "1.0.0-rc.1", "20.0.0-alpha",
+];
+const random = [...randomRanges].map((range) => {
+  const valid = semver.validRange(range) !== null;
+  if (!valid) return { range, valid };
+  const min = semver.minVersion(range);
+  return {
+    range,
+    valid,
+    satisfied_by: fewVersions.filter((v) => semver.satisfies(v, range)),
+    min_version: min === null ? null : min.version,
+  };
+});
+writeFileSync(
+  join(root, "testdata", "node-semver", "random.json"),
+  JSON.stringify({ ...out, seed: Number(process.argv[2] || 1), versions: fewVersions, ranges: random }) + "\n",
+);
+console.log(`random: ${random.length} ranges, ${random.filter((r) => r.valid).length} valid`);

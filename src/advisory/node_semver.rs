@@ -22,13 +22,20 @@
 //! - prereleases: a version with a prerelease tag (`20.0.0-rc.1`) satisfies a set only if it
 //!   satisfies every comparator AND some comparator of the set has a prerelease on the same
 //!   `major.minor.patch` (`>=1.2.3-alpha <1.3.0` admits `1.2.3-beta`, never `1.2.4-beta`); a set
-//!   that is just `*` never admits a prerelease. One quirk kept: when one `||` alternative is
-//!   `*`, the whole range is `*`.
+//!   that is just `*` never admits a prerelease.
+//!
+//! node-semver's quirks are kept where they change an answer: when one `||` alternative is `*`
+//! the whole range is `*`; `>=0.0.0` is read as `*`; an operator standing alone joins the next
+//! word (`< =1.2.3` is `<=1.2.3`); `~`, `^` and hyphen ends read a version up to its first
+//! wildcard (`~*.1.1` is `*`) while a plain comparator refuses a number after a wildcard
+//! (`1.x.3`); alternatives that match nothing (`<*`) are dropped from a longer range.
 //!
 //! What is not a range (garbage, `1.x.3`, leading zeros, numbers past 2^53 − 1) is a
 //! [`RangeError`], never a range that matches nothing: a caller must not read "cannot parse"
 //! as "not affected". The tests check every answer against the real `semver` package: see
-//! `testdata/node-semver/vectors.json` and its generator `scripts/node-semver/vectors.cjs`.
+//! `testdata/node-semver/vectors.json` (the advisories' ranges and the grammar, against 725
+//! versions), `random.json` (3,000 random strings) and their generator
+//! `scripts/node-semver/vectors.cjs`.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -173,7 +180,15 @@ impl Range {
             })?;
             sets.push(set);
         }
-        // node-semver: with several alternatives, one that is just `*` makes the range `*`.
+        // node-semver: with several alternatives, null sets are dropped (unless all are), and
+        // one that is just `*` makes the range `*`.
+        if sets.len() > 1 {
+            let first = sets[0].clone();
+            sets.retain(|s| !matches!(s.as_slice(), [c] if is_null_set(c)));
+            if sets.is_empty() {
+                sets.push(first);
+            }
+        }
         if sets.len() > 1
             && let Some(any) = sets.iter().position(|s| matches!(s.as_slice(), [Comparator::Any]))
         {
@@ -282,6 +297,11 @@ fn zero_pre() -> Prerelease {
     Prerelease::new("0").unwrap_or(Prerelease::EMPTY)
 }
 
+/// `<0.0.0-0`: matches nothing.
+fn is_null_set(c: &Comparator) -> bool {
+    matches!(c, Comparator::Cmp(Op::Lt, v) if *v == version(0, 0, 0, "0"))
+}
+
 fn test_set(set: &[Comparator], v: &Version) -> bool {
     if !set.iter().all(|c| c.test(v)) {
         return false;
@@ -331,6 +351,8 @@ struct Partial {
     minor: Option<u64>,
     patch: Option<u64>,
     pre: Prerelease,
+    /// `x.1`, `1.x.3`: an x-range comparator refuses it.
+    number_after_wildcard: bool,
 }
 
 impl Partial {
@@ -409,20 +431,26 @@ fn parse_partial(s: &str) -> Result<Partial, &'static str> {
         Some(pre) if valid_identifiers(pre, true) => Prerelease::new(pre).map_err(|_| "has an invalid prerelease")?,
         Some(_) => return Err("has an invalid prerelease"),
     };
-    // `x.1` and `1.x.3` are not x-ranges.
-    let x_then_number =
-        |a: Option<u64>, b: Option<&str>| a.is_none() && b.is_some_and(|b| !matches!(b, "x" | "X" | "*"));
+    // A number after a wildcard (`x.1`, `1.x.3`): not an x-range; `~` and `^` and hyphen ends
+    // read such a version up to its first wildcard, as node-semver does.
     let raw: Vec<&str> = s.splitn(3, '.').collect();
     let raw_minor = raw.get(1).copied();
     let raw_patch = raw.get(2).map(|p| p.split_once('-').map_or(*p, |(p, _)| p));
-    if x_then_number(major, raw_minor) || x_then_number(minor, raw_patch) {
-        return Err("has a number after a wildcard");
-    }
+    let x_then_number =
+        |a: Option<u64>, b: Option<&str>| a.is_none() && b.is_some_and(|b| !matches!(b, "x" | "X" | "*"));
+    let number_after_wildcard = x_then_number(major, raw_minor) || x_then_number(minor, raw_patch);
+    // Up to the first wildcard: `*.1.2` is `*`, `1.x.3` is `1.x`.
+    let (minor, patch) = match (major, minor) {
+        (None, _) => (None, None),
+        (_, None) => (None, None),
+        _ => (minor, patch),
+    };
     Ok(Partial {
         major,
         minor,
         patch,
         pre,
+        number_after_wildcard,
     })
 }
 
@@ -482,7 +510,8 @@ fn parse_set(part: &str) -> Result<Vec<Comparator>, &'static str> {
     if let [from, "-", to] = tokens.as_slice() {
         hyphen(from, to, &mut out)?;
     } else {
-        // `>= 1.2.3`, `~ 1.2`, `^ 1`: an operator alone joins the next token.
+        // `>= 1.2.3`, `~ 1.2`, `^ 1`: an operator alone joins the next token, as node-semver
+        // joins them (so `< =1.2.3`, `=` being allowed noise before a version, is `<=1.2.3`).
         let mut i = 0;
         while i < tokens.len() {
             let token = tokens[i];
@@ -491,10 +520,12 @@ fn parse_set(part: &str) -> Result<Vec<Comparator>, &'static str> {
                 let Some(next) = tokens.get(i + 1) else {
                     return Err("ends with an operator and no version");
                 };
-                if !split_op(next).0.is_empty() {
-                    return Err("has two operators in a row");
+                if !next.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'v' | '=' | 'x' | 'X' | '*')) {
+                    return Err("has an operator without a version");
                 }
-                comparator(op, next, &mut out)?;
+                let joined = format!("{op}{next}");
+                let (op, rest) = split_op(&joined);
+                comparator(op, rest, &mut out)?;
                 i += 2;
             } else {
                 comparator(op, rest, &mut out)?;
@@ -504,6 +535,17 @@ fn parse_set(part: &str) -> Result<Vec<Comparator>, &'static str> {
     }
     if out.is_empty() {
         out.push(Comparator::Any);
+    }
+    // `>=0.0.0` is `*`, wherever it came from (`>=0`, `^0.x`, `0.x - 1`), as node-semver
+    // rewrites it: it then no longer keeps `0.0.0-alpha` out of `<=0.0.0-beta`.
+    for c in &mut out {
+        if matches!(c, Comparator::Cmp(Op::Ge, v) if *v == Version::new(0, 0, 0)) {
+            *c = Comparator::Any;
+        }
+    }
+    // A set with the null set (`<0.0.0-0`, what `<*` and `>*` become) is just the null set.
+    if let Some(null) = out.iter().find(|c| is_null_set(c)).cloned() {
+        return Ok(vec![null]);
     }
     if out.len() > 1 {
         out.retain(|c| *c != Comparator::Any);
@@ -539,13 +581,28 @@ fn at_least(major: u64, minor: u64, patch: u64) -> Comparator {
     Comparator::Cmp(Op::Ge, Version::new(major, minor, patch))
 }
 
-fn parse_body(rest: &str, plain_comparator: bool) -> Result<Partial, &'static str> {
+/// The version after an operator. `raw`: node-semver keeps this version's text as written
+/// (a plain comparator, a hyphen end without a prerelease), so only one `v` may precede it;
+/// elsewhere it rebuilds the version from its numbers and any `v`/`=` noise is fine.
+fn parse_body(rest: &str, raw: Raw) -> Result<Partial, &'static str> {
     let (noise, body) = strip_noise(rest);
     let p = parse_partial(body)?;
-    if plain_comparator && p.is_full() && !matches!(noise, "" | "v") {
+    let kept = match raw {
+        Raw::Always => true,
+        Raw::UnlessPrerelease => p.pre.is_empty(),
+        Raw::Never => false,
+    };
+    if kept && p.is_full() && !matches!(noise, "" | "v") {
         return Err("has a version with a malformed prefix");
     }
     Ok(p)
+}
+
+#[derive(Clone, Copy)]
+enum Raw {
+    Always,
+    UnlessPrerelease,
+    Never,
 }
 
 fn comparator(op: &str, rest: &str, out: &mut Vec<Comparator>) -> Result<(), &'static str> {
@@ -553,9 +610,9 @@ fn comparator(op: &str, rest: &str, out: &mut Vec<Comparator>) -> Result<(), &'s
         return Err("has an operator without a version");
     }
     match op {
-        "~" | "~>" => tilde(&parse_body(rest, false)?, out),
-        "^" => caret(&parse_body(rest, false)?, out),
-        _ => xrange(op, &parse_body(rest, true)?, out),
+        "~" | "~>" => tilde(&parse_body(rest, Raw::Never)?, out),
+        "^" => caret(&parse_body(rest, Raw::Never)?, out),
+        _ => xrange(op, &parse_body(rest, Raw::Always)?, out),
     }
 }
 
@@ -605,6 +662,9 @@ fn caret(p: &Partial, out: &mut Vec<Comparator>) -> Result<(), &'static str> {
 }
 
 fn xrange(op: &str, p: &Partial, out: &mut Vec<Comparator>) -> Result<(), &'static str> {
+    if p.number_after_wildcard {
+        return Err("has a number after a wildcard");
+    }
     let op = match op {
         "<" => Op::Lt,
         "<=" => Op::Le,
@@ -648,8 +708,8 @@ fn xrange(op: &str, p: &Partial, out: &mut Vec<Comparator>) -> Result<(), &'stat
 }
 
 fn hyphen(from: &str, to: &str, out: &mut Vec<Comparator>) -> Result<(), &'static str> {
-    let lo = parse_body(from, true)?;
-    let hi = parse_body(to, true)?;
+    let lo = parse_body(from, Raw::Always)?;
+    let hi = parse_body(to, Raw::UnlessPrerelease)?;
     match (lo.major, lo.minor, lo.full()) {
         (None, _, _) => {}
         (Some(m), None, _) => out.push(at_least(m, 0, 0)),
@@ -687,8 +747,8 @@ mod tests {
         min_version: Option<String>,
     }
 
-    fn vectors() -> Vectors {
-        let path = format!("{}/testdata/node-semver/vectors.json", env!("CARGO_MANIFEST_DIR"));
+    fn vectors(file: &str) -> Vectors {
+        let path = format!("{}/testdata/node-semver/{file}", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_slice(&bytes).unwrap()
     }
@@ -701,12 +761,11 @@ mod tests {
         satisfies(&v(version), range).unwrap()
     }
 
-    #[test]
-    fn agrees_with_node_semver_on_every_vector() {
-        let vectors = vectors();
+    /// Every (range, version) pair of a vectors file: validity, `satisfies`, `minVersion`.
+    /// Returns the number of pairs compared.
+    fn check_against(vectors: &Vectors) -> usize {
         assert!(vectors.semver.starts_with("7."), "generated with node-semver 7");
         let versions: Vec<(String, Version)> = vectors.versions.iter().map(|s| (s.clone(), v(s))).collect();
-        assert!(versions.len() > 500, "{} versions", versions.len());
         let mut pairs = 0;
         let mut wrong = Vec::new();
         for vector in &vectors.ranges {
@@ -738,7 +797,24 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{} disagreements:\n{}", wrong.len(), wrong.join("\n"));
+        pairs
+    }
+
+    #[test]
+    fn agrees_with_node_semver_on_every_vector() {
+        let vectors = vectors("vectors.json");
+        assert!(vectors.versions.len() > 700, "{} versions", vectors.versions.len());
+        let pairs = check_against(&vectors);
         assert!(pairs > 100_000, "{pairs} pairs");
+    }
+
+    #[test]
+    fn agrees_with_node_semver_on_random_ranges() {
+        let vectors = vectors("random.json");
+        assert_eq!(vectors.ranges.len(), 3000);
+        let valid = vectors.ranges.iter().filter(|r| r.valid).count();
+        assert!(valid > 500 && valid < 2500, "both kinds: {valid} valid");
+        check_against(&vectors);
     }
 
     #[test]

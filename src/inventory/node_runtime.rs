@@ -512,7 +512,9 @@ mod tests {
         let printed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         eprintln!("{}: node --version says {printed}", path.display());
         let file = std::fs::File::open(&path).unwrap();
+        let started = std::time::Instant::now();
         let scan = scan_reader(file, 512 << 20).unwrap();
+        eprintln!("scanned in {:?}", started.elapsed());
         eprintln!("{} bytes scanned: {:?}", scan.bytes, scan.versions);
         assert!(scan.bytes > 10 << 20, "a real node binary is tens of MB");
         assert_eq!(scan.version(), Some(v(&printed)), "{path:?}: {scan:?}");
