@@ -52,6 +52,12 @@ pub enum MatchError {
     },
     #[error("{id}: malformed range event ({detail})")]
     InvalidEvent { id: String, detail: String },
+    #[error("{id}: cannot tell whether it affects Node.js {version}: {detail}")]
+    NodeRuntime {
+        id: String,
+        version: String,
+        detail: String,
+    },
     #[error("{id}: range type `{range_type}` is not supported: cannot tell whether it affects {package} {version}")]
     UnsupportedRangeType {
         id: String,
@@ -237,8 +243,9 @@ fn node_runtime(record: &Record, package: &str, version: &str) -> Result<Option<
             package: package.to_owned(),
             version: version.to_owned(),
         }),
-        Err(e) => Err(MatchError::InvalidEvent {
+        Err(e) => Err(MatchError::NodeRuntime {
             id: record.id.clone(),
+            version: version.to_owned(),
             detail: e.to_string(),
         }),
     }

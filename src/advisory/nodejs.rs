@@ -307,6 +307,9 @@ impl CoreAdvisory {
     }
 
     /// Whether the advisory affects Node.js `installed` running on `os`; with the fix.
+    /// node-semver's rules apply as they are: a prerelease `installed` (`21.0.0-pre`) matches
+    /// no `20.x`-style range, so a caller must not read `None` for a prerelease as "safe"
+    /// ([`affected_osv`] answers [`OsvMatchError::Prerelease`] instead).
     #[must_use]
     pub fn assess(&self, installed: &Version, os: &str) -> Option<RuntimeMatch> {
         if !self.applies_on(os) || !is_affected(&self.vulnerable, &self.patched, installed) {
@@ -612,6 +615,11 @@ pub fn affected_osv(record: &Record, version: &str) -> Result<Option<OsvMatch>, 
         return Ok(None);
     }
     let installed = node_semver::parse_version(version).map_err(|_| OsvMatchError::Version)?;
+    // node-semver keeps prereleases out of `20.x`: a `-pre` or nightly build would match no
+    // record at all. Official images ship releases; anything else is "cannot tell".
+    if !installed.pre.is_empty() {
+        return Err(OsvMatchError::Prerelease);
+    }
     let mut matched: Option<OsvMatch> = None;
     for entry in &record.affected {
         let Some(p) = &entry.package else { continue };
@@ -682,6 +690,8 @@ pub struct OsvMatch {
 pub enum OsvMatchError {
     #[error("the installed Node.js version is not a SemVer version")]
     Version,
+    #[error("the installed Node.js is a prerelease build, which the security WG's ranges do not cover")]
+    Prerelease,
     #[error("`database_specific.{0}` is missing or not a string")]
     Missing(&'static str),
     #[error("`database_specific.{0}` is not a node-semver range: {1}")]
@@ -934,6 +944,12 @@ mod tests {
         assert_eq!(affected_osv(&osv, "v20.17.0").unwrap().unwrap().fixed, ["20.20.2"]);
         assert_eq!(affected_osv(&osv, "20.20.2").unwrap(), None);
         assert_eq!(affected_osv(&osv, "node"), Err(OsvMatchError::Version));
+        assert_eq!(affected_osv(&osv, "20.17.0-pre"), Err(OsvMatchError::Prerelease));
+        assert_eq!(
+            record(171).assess(&v("20.17.0-pre"), LINUX),
+            None,
+            "node-semver's own rule"
+        );
         // An EOL line: fixed by moving to a later major.
         let eol = record(19).to_osv();
         assert_eq!(affected_osv(&eol, "5.12.0").unwrap().unwrap().fixed, ["6.7.0"]);
@@ -1043,6 +1059,9 @@ mod tests {
             matcher::affected(&r, &Ecosystem::NodeJs, "node", "twenty"),
             Err(matcher::MatchError::UnparsableVersion { .. })
         ));
+        let pre = matcher::affected(&r, &Ecosystem::NodeJs, "node", "20.17.0-pre").unwrap_err();
+        assert!(matches!(pre, matcher::MatchError::NodeRuntime { .. }));
+        assert!(pre.to_string().contains("prerelease"), "{pre}");
         let m = matcher::affected(&r, &Ecosystem::NodeJs, "node", "25.0.0")
             .unwrap()
             .unwrap();
