@@ -256,7 +256,8 @@ pub fn satisfies(version: &Version, s: &str) -> Result<bool, RangeError> {
 }
 
 /// Parses a version as node-semver does (strict SemVer 2.0, surrounding whitespace and a
-/// leading `v` or `=` allowed: `v20.17.0`).
+/// leading `v` allowed: `v20.17.0`; build metadata kept out of the answer, as precedence
+/// ignores it).
 ///
 /// # Errors
 ///
@@ -267,7 +268,6 @@ pub fn parse_version(s: &str) -> Result<Version, RangeError> {
         return Err(bad("too long"));
     }
     let t = s.trim();
-    let t = t.strip_prefix('=').unwrap_or(t);
     let t = t.strip_prefix('v').unwrap_or(t);
     let p = parse_partial(t).map_err(bad)?;
     match (p.major, p.minor, p.patch) {
@@ -904,6 +904,10 @@ mod tests {
             assert!(parse_version(bad).is_err(), "{bad:?}");
         }
         assert_eq!(v(" v20.17.0 "), Version::new(20, 17, 0));
+        assert!(
+            parse_version("=20.17.0").is_err(),
+            "node-semver's strict SemVer refuses `=`"
+        );
     }
 
     #[test]
