@@ -47,6 +47,27 @@ const MAX_TOKEN: usize = 64;
 /// The longest marker prefix before the `/v` anchor (`/download/release`).
 const MAX_PREFIX: usize = 17;
 
+/// A file of the runtime the inventory reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeFile {
+    /// `usr/local/bin/node`: stream it through a [`VersionScanner`] (it is ~100 MB).
+    Binary,
+    /// `usr/local/include/node/node_version.h`: read it whole, up to [`MAX_HEADER`].
+    Header,
+}
+
+/// Whether `path` (normalized, no leading `/`) is a runtime file. Only the nodejs.org layout
+/// under `usr/local`: a `node` from apk or dpkg (`usr/bin/node`) is a package the OS
+/// advisories already cover.
+#[must_use]
+pub fn classify(path: &str) -> Option<RuntimeFile> {
+    match path {
+        NODE_BINARY => Some(RuntimeFile::Binary),
+        NODE_VERSION_HEADER => Some(RuntimeFile::Header),
+        _ => None,
+    }
+}
+
 /// Which piece of evidence decided, or disagreed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -431,6 +452,23 @@ mod tests {
         };
         let version = parse_version_header(&bytes).unwrap();
         assert!(version.major >= 10, "{version}");
+    }
+
+    #[test]
+    fn runtime_files() {
+        assert_eq!(classify("usr/local/bin/node"), Some(RuntimeFile::Binary));
+        assert_eq!(
+            classify("usr/local/include/node/node_version.h"),
+            Some(RuntimeFile::Header)
+        );
+        for other in [
+            "usr/bin/node",
+            "/usr/local/bin/node",
+            "usr/local/bin/nodejs",
+            "usr/local/bin/node/x",
+        ] {
+            assert_eq!(classify(other), None, "{other}");
+        }
     }
 
     #[test]
