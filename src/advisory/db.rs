@@ -17,6 +17,8 @@ pub enum DbError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: not a readable zip archive ({reason}); nothing was imported")]
     Zip { path: PathBuf, reason: String },
+    #[error(transparent)]
+    NodeJs(#[from] super::nodejs::WgLoadError),
     #[error(
         "no advisory database at {dir}; get one with `imagegate db update`, or `imagegate db import all.zip` on an offline runner"
     )]
@@ -75,7 +77,12 @@ impl ImportReport {
 }
 
 /// Feeds the OSV records found at `source` (a zip or a directory of `.json` files) to the builder.
+/// The Node.js security WG's core advisories (`core/index.json`, a `core/` directory, or a
+/// directory holding `core/`) are converted to OSV records first (see [`super::nodejs`]).
 pub fn read_source(source: &Path, builder: &mut IndexBuilder, report: &mut ImportReport) -> Result<(), DbError> {
+    if let Some(wg) = super::nodejs::locate(source) {
+        return read_nodejs(&wg, builder, report);
+    }
     let io_err = |source_err| DbError::Io {
         path: source.to_path_buf(),
         source: source_err,
@@ -116,6 +123,30 @@ pub fn read_source(source: &Path, builder: &mut IndexBuilder, report: &mut Impor
     }
     let file = File::open(source).map_err(io_err)?;
     read_zip(file, source, builder, report)
+}
+
+/// Converts and adds the Node.js security WG's core advisories; a record that cannot be read
+/// is skipped with a warning, like an OSV record.
+fn read_nodejs(
+    source: &super::nodejs::WgSource,
+    builder: &mut IndexBuilder,
+    report: &mut ImportReport,
+) -> Result<(), DbError> {
+    for (origin, record) in super::nodejs::load(source)? {
+        report.read += 1;
+        let bytes = record
+            .map_err(|e| e.to_string())
+            .and_then(|a| serde_json::to_vec(&a.to_osv_json()).map_err(|e| e.to_string()));
+        match bytes {
+            Ok(bytes) => {
+                if let Err(skip) = builder.add(&bytes)? {
+                    report.skip(&origin, skip);
+                }
+            }
+            Err(reason) => report.skip(&origin, Skip::Invalid(reason)),
+        }
+    }
+    Ok(())
 }
 
 /// Reads every `.json` entry of an OSV zip dump.

@@ -56,6 +56,12 @@ pub enum MatchError {
     },
     #[error("{id}: malformed range event ({detail})")]
     InvalidEvent { id: String, detail: String },
+    #[error("{id}: cannot tell whether it affects Node.js {version}: {detail}")]
+    NodeRuntime {
+        id: String,
+        version: String,
+        detail: String,
+    },
     #[error("{id}: range type `{range_type}` is not supported: cannot tell whether it affects {package} {version}")]
     UnsupportedRangeType {
         id: String,
@@ -83,6 +89,9 @@ pub struct AffectedMatch {
 pub enum Reason {
     /// The version is listed in `affected[].versions[]`.
     Listed,
+    /// Node.js runtime: the version satisfies `vulnerable` and not `patched` (node-semver
+    /// ranges of the security WG's record).
+    NodeSemver { vulnerable: String, patched: String },
     /// The version is in an interval of an `ECOSYSTEM` or `SEMVER` range.
     Range {
         range_type: RangeType,
@@ -123,6 +132,9 @@ pub fn affected(
     package: &str,
     version: &str,
 ) -> Result<Option<AffectedMatch>, MatchError> {
+    if *ecosystem == Ecosystem::NodeJs {
+        return node_runtime(record, package, version);
+    }
     let order = Order::for_ecosystem(ecosystem)?;
     if record.is_withdrawn() {
         return Ok(None);
@@ -211,6 +223,36 @@ pub fn affected(
         fixed,
         reasons,
     }))
+}
+
+/// The Node.js runtime (`Node.js` ecosystem): the security WG's node-semver ranges, kept in
+/// the converted record, evaluated by [`nodejs::affected_osv`](super::nodejs::affected_osv).
+fn node_runtime(record: &Record, package: &str, version: &str) -> Result<Option<AffectedMatch>, MatchError> {
+    if package != super::nodejs::PACKAGE {
+        return Ok(None);
+    }
+    match super::nodejs::affected_osv(record, version) {
+        Ok(None) => Ok(None),
+        Ok(Some(m)) => Ok(Some(AffectedMatch {
+            id: record.id.clone(),
+            fixed: m.fixed,
+            reasons: vec![Reason::NodeSemver {
+                vulnerable: m.vulnerable,
+                patched: m.patched,
+            }],
+        })),
+        Err(super::nodejs::OsvMatchError::Version) => Err(MatchError::UnparsableVersion {
+            id: record.id.clone(),
+            ecosystem: Ecosystem::NodeJs.to_string(),
+            package: package.to_owned(),
+            version: version.to_owned(),
+        }),
+        Err(e) => Err(MatchError::NodeRuntime {
+            id: record.id.clone(),
+            version: version.to_owned(),
+            detail: e.to_string(),
+        }),
+    }
 }
 
 /// Records about the same vulnerability, folded through `aliases` and `upstream`.
@@ -361,6 +403,8 @@ impl Order {
             Ecosystem::Debian { release: Some(_) } | Ecosystem::Ubuntu { .. } => Ok(Self::Dpkg),
             Ecosystem::Debian { release: None } => Err(MatchError::MissingRelease("Debian")),
             Ecosystem::Unknown(name) => Err(MatchError::UnsupportedEcosystem(name.clone())),
+            // Matched by `node_runtime` before an order is needed.
+            Ecosystem::NodeJs => Err(MatchError::UnsupportedEcosystem(ecosystem.to_string())),
         }
     }
 

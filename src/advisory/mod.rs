@@ -5,6 +5,8 @@ pub mod db;
 pub mod dpkg_version;
 pub mod index;
 pub mod matcher;
+pub mod node_semver;
+pub mod nodejs;
 pub mod npm_version;
 pub mod online;
 pub mod osv;

@@ -178,6 +178,9 @@ pub struct Package {
 #[serde(from = "String", into = "String")]
 pub enum Ecosystem {
     Npm,
+    /// The Node.js runtime itself (`Node.js`): imagegate's own name for the security WG's core
+    /// advisories, converted by [`nodejs`](super::nodejs); OSV has no such ecosystem.
+    NodeJs,
     /// `Alpine:<branch>` (`branch` as written, e.g. `v3.20`), or bare `Alpine` (`None`).
     Alpine {
         branch: Option<String>,
@@ -235,6 +238,7 @@ impl Ecosystem {
     pub fn parse(s: &str) -> Self {
         match s.split_once(':') {
             None if s == "npm" => Self::Npm,
+            None if s == "Node.js" => Self::NodeJs,
             None if s == "Alpine" => Self::Alpine { branch: None },
             None if s == "Debian" => Self::Debian { release: None },
             Some(("Alpine", branch)) if !branch.is_empty() => Self::Alpine {
@@ -272,7 +276,7 @@ impl Ecosystem {
     #[must_use]
     pub fn covers(&self, installed: &Self) -> bool {
         match (self, installed) {
-            (Self::Npm, Self::Npm) => true,
+            (Self::Npm, Self::Npm) | (Self::NodeJs, Self::NodeJs) => true,
             (Self::Alpine { branch: None }, Self::Alpine { .. }) => true,
             (Self::Alpine { branch: Some(a) }, Self::Alpine { branch: Some(b) }) => a == b,
             (Self::Debian { release: None }, Self::Debian { .. }) => true,
@@ -313,6 +317,7 @@ impl fmt::Display for Ecosystem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Npm => f.write_str("npm"),
+            Self::NodeJs => f.write_str("Node.js"),
             Self::Alpine { branch: None } => f.write_str("Alpine"),
             Self::Alpine { branch: Some(b) } => write!(f, "Alpine:{b}"),
             Self::Debian { release: None } => f.write_str("Debian"),

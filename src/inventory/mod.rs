@@ -5,6 +5,7 @@ pub mod apk;
 pub mod coverage;
 pub mod dpkg;
 pub mod eol;
+pub mod node_runtime;
 pub mod npm;
 pub mod os;
 pub mod users;

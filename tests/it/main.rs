@@ -14,6 +14,7 @@ mod gate;
 mod harness;
 mod hook;
 mod inventory;
+mod nodejs;
 mod online;
 mod registry;
 mod registry_support;
