@@ -1,6 +1,6 @@
 //! End-to-end tests of `imagegate db import` and `imagegate scan`: the demo image against the
-//! advisory snapshot in `testdata/osv/` (real GitHub npm records, hand-written Alpine ones),
-//! and small images built here for Alpine branch handling.
+//! advisory snapshot in `testdata/osv/` (real GitHub npm records, Alpine ones written from
+//! published advisories), and small images built here for Alpine branch handling.
 
 use crate::support::*;
 use assert_cmd::Command;
