@@ -14,6 +14,9 @@
 //! was an `#[ignore]`d test; it is a measurement, not coverage, so it lives here. The 1 GiB
 //! target is reported as PASS/OVER; a failed update is an error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+#![allow(unsafe_code)] // the launcher measures child processes with wait4 and drops page caches
+
 #[allow(dead_code)]
 #[path = "../tests/it/support/http.rs"]
 mod http;

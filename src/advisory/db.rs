@@ -286,7 +286,8 @@ mod tests {
 
     const LODASH: &str = r#"{"id":"GHSA-35jh-r3h4-6jhm","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2021-23337"],
         "affected":[{"package":{"ecosystem":"npm","name":"lodash"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"4.17.21"}]}]}]}"#;
-    const OPENSSL: &str = r#"{"id":"ALPINE-CVE-2024-0001","modified":"2024-01-01T00:00:00Z","upstream":["CVE-2024-0001"],
+    // Built here, not an advisory: hence the `TEST-` ids.
+    const OPENSSL: &str = r#"{"id":"ALPINE-TEST-0001","modified":"2024-01-01T00:00:00Z","upstream":["CVE-TEST-0001"],
         "affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.3.2-r1"}]}]}]}"#;
 
     fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -328,7 +329,7 @@ mod tests {
         assert_eq!(index.lookup("Alpine:v3.20", "openssl").unwrap().len(), 1);
         assert!(index.lookup("Alpine:v3.18", "openssl").unwrap().is_empty());
         assert_eq!(index.by_id("CVE-2021-23337").unwrap()[0].id, "GHSA-35jh-r3h4-6jhm");
-        assert_eq!(index.by_id("CVE-2024-0001").unwrap()[0].id, "ALPINE-CVE-2024-0001");
+        assert_eq!(index.by_id("CVE-TEST-0001").unwrap()[0].id, "ALPINE-TEST-0001");
         // Prefetched lookups answer exactly what plain ones do (hits, misses, unknown keys).
         let fresh = open(&db).unwrap();
         fresh.prefetch([

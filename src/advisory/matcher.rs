@@ -534,8 +534,14 @@ mod tests {
         load(&format!("npm/{id}.json"))
     }
 
-    fn alpine(n: u32) -> Record {
-        load(&format!("alpine/ALPINE-CVE-2099-{n:04}.json"))
+    /// A real Alpine record from `testdata/osv/alpine/` (sources in its README).
+    fn alpine(id: &str) -> Record {
+        load(&format!("alpine/{id}.json"))
+    }
+
+    /// ALPINE-CVE-2024-9143: openssl on v3.20, fixed in 3.3.2-r1.
+    fn openssl_9143() -> Record {
+        alpine("ALPINE-CVE-2024-9143")
     }
 
     fn debian(cve: &str) -> Record {
@@ -713,7 +719,7 @@ mod tests {
     #[test]
     fn openssl_on_v3_20_through_its_origin() {
         // libcrypto3 3.3.2-r0 (origin openssl) < fixed 3.3.2-r1.
-        let r = alpine(1);
+        let r = openssl_9143();
         assert_eq!(fixes(&r, &v320(), "openssl", "3.3.2-r0"), ["3.3.2-r1"]);
         assert!(not_affected(&r, &v320(), "openssl", "3.3.2-r1"));
         assert!(not_affected(&r, &v320(), "openssl", "3.3.3-r0"));
@@ -824,10 +830,45 @@ mod tests {
     }
 
     #[test]
-    fn busybox_unsorted_events_are_sorted_first() {
+    fn busybox_on_v3_20() {
+        // ALPINE-CVE-2023-42364: busybox 1.36.1-r29 (the 3.20.3 minirootfs) < fixed 1.36.1-r30.
+        let r = alpine("ALPINE-CVE-2023-42364");
+        assert_eq!(fixes(&r, &v320(), "busybox", "1.36.1-r29"), ["1.36.1-r30"]);
+        assert!(not_affected(&r, &v320(), "busybox", "1.36.1-r30"));
+        assert!(not_affected(&r, &v320(), "busybox", "1.37.0-r0"));
+        assert!(
+            not_affected(&r, &v320(), "ssl_client", "1.36.1-r29"),
+            "written against the origin"
+        );
+    }
+
+    #[test]
+    fn records_apply_per_branch() {
+        // ALPINE-CVE-2024-2511: openssl fixed in 3.1.4-r6 on v3.19; the record has no entry
+        // for v3.20, so the same package there is not matched by it.
+        let r = alpine("ALPINE-CVE-2024-2511");
+        let v319 = Ecosystem::alpine("v3.19");
+        assert_eq!(fixes(&r, &v319, "openssl", "3.1.4-r5"), ["3.1.4-r6"]);
+        assert!(not_affected(&r, &v319, "openssl", "3.1.4-r6"));
+        assert!(not_affected(&r, &v320(), "openssl", "3.1.4-r5"));
+        // And ALPINE-CVE-2024-9143 (v3.20 only) says nothing about v3.19.
+        assert!(not_affected(&openssl_9143(), &v319, "openssl", "3.1.4-r5"));
+    }
+
+    // The records below are built here, not read from `testdata/`: they test how the matcher
+    // handles odd but valid OSV (unsorted events, a GIT range first, `fixed 0`, withdrawn),
+    // not any advisory. Their ids start with `TEST-` so they cannot be taken for real ones.
+
+    #[test]
+    fn unsorted_events_are_sorted_first() {
         // Events listed as fixed r30, introduced r25, fixed r20, introduced 0: affected
         // [0, r20) and [r25, r30).
-        let r = alpine(2);
+        let r = record(
+            r#"{"id": "TEST-UNSORTED-EVENTS", "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "busybox"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [
+                    {"fixed": "1.36.1-r30"}, {"introduced": "1.36.1-r25"}, {"fixed": "1.36.1-r20"}, {"introduced": "0"}
+                ]}]}]}"#,
+        );
         assert_eq!(fixes(&r, &v320(), "busybox", "1.36.1-r29"), ["1.36.1-r30"]);
         assert_eq!(fixes(&r, &v320(), "busybox", "1.36.1-r25"), ["1.36.1-r30"]);
         assert_eq!(fixes(&r, &v320(), "busybox", "1.36.1-r15"), ["1.36.1-r20"]);
@@ -846,19 +887,34 @@ mod tests {
     }
 
     #[test]
-    fn musl_git_range_does_not_end_the_evaluation() {
-        let r = alpine(3);
+    fn a_git_range_first_does_not_end_the_evaluation() {
+        let r = record(
+            r#"{"id": "TEST-GIT-RANGE-FIRST", "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "musl"},
+                "ranges": [
+                    {"type": "GIT", "repo": "https://git.musl-libc.org/git/musl",
+                     "events": [{"introduced": "0"}, {"fixed": "0123456789abcdef0123456789abcdef01234567"}]},
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.5-r1"}]}
+                ]}]}"#,
+        );
         assert_eq!(fixes(&r, &v320(), "musl", "1.2.5-r0"), ["1.2.5-r1"]);
         assert!(not_affected(&r, &v320(), "musl", "1.2.5-r1"));
     }
 
     #[test]
-    fn zlib_per_branch_and_fixed_zero_means_never_affected() {
-        let r = alpine(4);
+    fn fixed_zero_means_never_affected() {
+        // secfixes' "0" (the branch never shipped the flaw) becomes `introduced 0, fixed 0`.
+        let r = record(
+            r#"{"id": "TEST-FIXED-ZERO", "affected": [
+                {"package": {"ecosystem": "Alpine:v3.18", "name": "zlib"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.13-r2"}]}]},
+                {"package": {"ecosystem": "Alpine:v3.20", "name": "zlib"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "0"}]}]}
+            ]}"#,
+        );
         let v318 = Ecosystem::alpine("v3.18");
         assert_eq!(fixes(&r, &v318, "zlib", "1.2.13-r1"), ["1.2.13-r2"]);
         assert!(not_affected(&r, &v318, "zlib", "1.2.13-r2"));
-        // v3.20's entry is `introduced 0, fixed 0`: never affected, for any version.
+        // v3.20's entry: never affected, for any version.
         for v in ["1.3.1-r1", "1.2.13-r1", "0.1-r0", "0_alpha1"] {
             assert!(not_affected(&r, &v320(), "zlib", v), "{v}");
         }
@@ -869,7 +925,7 @@ mod tests {
             r#"[{"fixed": "0"}]"#,
         ] {
             let r = record(&format!(
-                r#"{{"id": "ALPINE-CVE-2099-0010", "affected": [{{
+                r#"{{"id": "TEST-FIXED-ZERO-ORDER", "affected": [{{
                     "package": {{"ecosystem": "Alpine:v3.20", "name": "zlib"}},
                     "ranges": [{{"type": "ECOSYSTEM", "events": {events}}}]}}]}}"#
             ));
@@ -877,9 +933,18 @@ mod tests {
         }
     }
 
+    /// Every busybox on v3.20, but withdrawn.
+    fn withdrawn() -> Record {
+        record(
+            r#"{"id": "TEST-WITHDRAWN", "withdrawn": "2024-01-03T00:00:00Z", "upstream": ["CVE-TEST-WITHDRAWN"],
+                "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "busybox"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}"#,
+        )
+    }
+
     #[test]
     fn withdrawn_records_match_nothing() {
-        let r = alpine(5);
+        let r = withdrawn();
         assert!(not_affected(&r, &v320(), "busybox", "1.36.1-r29"));
         assert!(
             not_affected(&r, &v320(), "busybox", "not a version"),
@@ -902,7 +967,7 @@ mod tests {
             );
             assert!(err.to_string().contains("GHSA-35jh-r3h4-6jhm"), "{err}");
         }
-        let err = affected(&alpine(1), &v320(), "openssl", "3.3.2-r0-custom").unwrap_err();
+        let err = affected(&openssl_9143(), &v320(), "openssl", "3.3.2-r0-custom").unwrap_err();
         assert!(matches!(err, MatchError::UnparsableVersion { .. }), "{err}");
         // A record about another package does not need to parse it.
         assert!(not_affected(&lodash, NPM, "left-pad", "whatever"));
@@ -949,7 +1014,7 @@ mod tests {
     #[test]
     fn git_only_records_rely_on_versions() {
         let r = record(
-            r#"{"id": "OSV-2099-1", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
+            r#"{"id": "TEST-GIT-ONLY", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
                 "ranges": [{"type": "GIT", "repo": "https://example.org/x.git",
                             "events": [{"introduced": "0"}, {"fixed": "0123456789abcdef0123456789abcdef01234567"}]}],
                 "versions": ["1.0.0", "1.0.1"]}]}"#,
@@ -961,7 +1026,7 @@ mod tests {
         assert!(not_affected(&r, NPM, "x", "1.0.2"));
         // Listed versions are compared as strings first, so even an odd one matches.
         let odd = record(
-            r#"{"id": "OSV-2099-2", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
+            r#"{"id": "TEST-ODD-LISTED", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
                 "versions": ["1.0"]}]}"#,
         );
         assert!(affected(&odd, NPM, "x", "1.0").unwrap().is_some());
@@ -970,7 +1035,7 @@ mod tests {
     #[test]
     fn limit_events_bound_the_range() {
         let r = record(
-            r#"{"id": "OSV-2099-3", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
+            r#"{"id": "TEST-LIMIT", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
                 "ranges": [
                     {"type": "SEMVER", "events": [{"introduced": "0"}, {"limit": "2.0.0"}]},
                     {"type": "SEMVER", "events": [{"introduced": "3.0.0"}, {"limit": "*"}]}
@@ -985,7 +1050,7 @@ mod tests {
     #[test]
     fn several_intervals_in_one_range_and_equal_bounds() {
         let r = record(
-            r#"{"id": "OSV-2099-4", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
+            r#"{"id": "TEST-INTERVALS", "affected": [{"package": {"ecosystem": "npm", "name": "x"},
                 "ranges": [{"type": "SEMVER", "events": [
                     {"introduced": "3.0.0"}, {"fixed": "3.2.5"},
                     {"introduced": "1.0.0"}, {"fixed": "1.0.2"},
@@ -1007,7 +1072,12 @@ mod tests {
             Err(MatchError::UnsupportedEcosystem("PyPI".into()))
         );
         assert_eq!(
-            affected(&alpine(1), &Ecosystem::Alpine { branch: None }, "openssl", "3.3.2-r0"),
+            affected(
+                &openssl_9143(),
+                &Ecosystem::Alpine { branch: None },
+                "openssl",
+                "3.3.2-r0"
+            ),
             Err(MatchError::MissingAlpineBranch)
         );
         assert_eq!(
@@ -1024,7 +1094,7 @@ mod tests {
     #[test]
     fn bare_alpine_records_apply_to_every_branch() {
         let r = record(
-            r#"{"id": "ALPINE-CVE-2099-0011", "affected": [{"package": {"ecosystem": "Alpine", "name": "musl"},
+            r#"{"id": "ALPINE-TEST-BARE-ECOSYSTEM", "affected": [{"package": {"ecosystem": "Alpine", "name": "musl"},
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.5-r1"}]}]}]}"#,
         );
         assert_eq!(fixes(&r, &v320(), "musl", "1.2.5-r0"), ["1.2.5-r1"]);
@@ -1034,7 +1104,7 @@ mod tests {
     #[test]
     fn fixed_versions_from_several_entries_are_sorted_and_deduplicated() {
         let r = record(
-            r#"{"id": "OSV-2099-5", "affected": [
+            r#"{"id": "TEST-SEVERAL-ENTRIES", "affected": [
                 {"package": {"ecosystem": "npm", "name": "x"},
                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0.0"}]}]},
                 {"package": {"ecosystem": "npm", "name": "x"},
@@ -1049,16 +1119,17 @@ mod tests {
     #[test]
     fn fold_ghsa_cve_and_alpine_records_into_one_group() {
         let records = vec![
-            alpine(1), // upstream CVE-2099-0001
-            record(r#"{"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2099-0001"]}"#),
-            record(r#"{"id": "CVE-2099-0001", "modified": "2099-01-01T00:00:00Z"}"#),
+            openssl_9143(), // upstream CVE-2024-9143
+            // Built here (made-up GHSA and OSV ids) to join it.
+            record(r#"{"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["CVE-2024-9143"]}"#),
+            record(r#"{"id": "CVE-2024-9143", "modified": "2024-10-16T00:00:00Z"}"#),
             // Joined only through the GHSA id: transitive.
-            record(r#"{"id": "OSV-2099-0001", "aliases": ["GHSA-aaaa-bbbb-cccc"]}"#),
+            record(r#"{"id": "OSV-TEST-0001", "aliases": ["GHSA-aaaa-bbbb-cccc"]}"#),
             // Related is not alias.
-            record(r#"{"id": "GHSA-dddd-eeee-ffff", "related": ["CVE-2099-0001"]}"#),
+            record(r#"{"id": "GHSA-dddd-eeee-ffff", "related": ["CVE-2024-9143"]}"#),
             npm("GHSA-35jh-r3h4-6jhm"),
             npm("GHSA-4xc9-xhrj-v574"),
-            alpine(5), // withdrawn
+            withdrawn(),
         ];
         let groups = fold(&records);
         assert_eq!(
@@ -1077,10 +1148,10 @@ mod tests {
                 AliasGroup {
                     primary: "GHSA-aaaa-bbbb-cccc".into(),
                     ids: vec![
-                        "ALPINE-CVE-2099-0001".into(),
-                        "CVE-2099-0001".into(),
+                        "ALPINE-CVE-2024-9143".into(),
+                        "CVE-2024-9143".into(),
                         "GHSA-aaaa-bbbb-cccc".into(),
-                        "OSV-2099-0001".into(),
+                        "OSV-TEST-0001".into(),
                     ],
                     records: vec![0, 1, 2, 3],
                 },
@@ -1095,16 +1166,16 @@ mod tests {
 
     #[test]
     fn fold_is_deterministic_and_prefers_ecosystem_ids_over_cve() {
-        let alpine_and_cve = [record(r#"{"id": "CVE-2099-0001"}"#), alpine(1)];
+        let alpine_and_cve = [record(r#"{"id": "CVE-2024-9143"}"#), openssl_9143()];
         let groups = fold(&alpine_and_cve);
         assert_eq!(groups.len(), 1);
-        assert_eq!(groups[0].primary, "ALPINE-CVE-2099-0001");
+        assert_eq!(groups[0].primary, "ALPINE-CVE-2024-9143");
 
         let mal = [
-            record(r#"{"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["MAL-2099-7"]}"#),
-            record(r#"{"id": "MAL-2099-7"}"#),
+            record(r#"{"id": "GHSA-aaaa-bbbb-cccc", "aliases": ["MAL-TEST-7"]}"#),
+            record(r#"{"id": "MAL-TEST-7"}"#),
         ];
-        assert_eq!(fold(&mal)[0].primary, "MAL-2099-7");
+        assert_eq!(fold(&mal)[0].primary, "MAL-TEST-7");
 
         // Input order does not change the groups (only the indices).
         let mut records = vec![

@@ -542,19 +542,26 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_hand_written_alpine_records() {
-        let r = Record::from_json(&testdata("alpine/ALPINE-CVE-2099-0001.json")).unwrap();
-        assert_eq!(r.upstream, ["CVE-2099-0001"]);
+    fn parses_the_alpine_records() {
+        let r = Record::from_json(&testdata("alpine/ALPINE-CVE-2024-9143.json")).unwrap();
+        assert_eq!(r.upstream, ["CVE-2024-9143"]);
         let package = r.affected[0].package.as_ref().unwrap();
         assert_eq!(package.ecosystem, Ecosystem::alpine("v3.20"));
         assert_eq!(package.name, "openssl");
         assert_eq!(package.purl.as_deref(), Some("pkg:apk/alpine/openssl?arch=source"));
 
-        let musl = Record::from_json(&testdata("alpine/ALPINE-CVE-2099-0003.json")).unwrap();
-        assert_eq!(musl.affected[0].ranges[0].kind, RangeType::Git);
-        assert!(musl.affected[0].ranges[0].repo.is_some());
+        assert!(!r.is_withdrawn());
 
-        let withdrawn = Record::from_json(&testdata("alpine/ALPINE-CVE-2099-0005.json")).unwrap();
+        // Built here (not data, hence the `TEST-` ids): a GIT range and a withdrawn record.
+        let git: Record = r#"{"id": "TEST-GIT-RANGE", "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "musl"},
+            "ranges": [{"type": "GIT", "repo": "https://git.musl-libc.org/git/musl", "events": [{"introduced": "0"}]}]}]}"#
+            .parse()
+            .unwrap();
+        assert_eq!(git.affected[0].ranges[0].kind, RangeType::Git);
+        assert!(git.affected[0].ranges[0].repo.is_some());
+        let withdrawn: Record = r#"{"id": "TEST-WITHDRAWN", "withdrawn": "2024-01-03T00:00:00Z"}"#
+            .parse()
+            .unwrap();
         assert!(withdrawn.is_withdrawn());
     }
 
@@ -718,14 +725,21 @@ mod tests {
 
     #[test]
     fn testdata_records_validate_against_the_osv_schema() {
-        // The hand-written Alpine records must be real OSV, or the tests built on them
-        // prove nothing; the real npm records are checked too, as a control.
+        // Every Alpine record (written from published advisories, see testdata/osv/README.md)
+        // must be valid OSV, or the tests built on them prove nothing; the npm records are
+        // copies and are checked too, as a control.
         let schema: Value = serde_json::from_slice(&testdata("osv-schema.json")).unwrap();
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .build(&schema)
             .unwrap();
-        let mut files: Vec<String> = (1..=5).map(|n| format!("alpine/ALPINE-CVE-2099-{n:04}.json")).collect();
+        let dir = format!("{}/testdata/osv/alpine", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| format!("alpine/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 3, "{files:?}");
         files.extend(NPM_FIXTURES.iter().map(|id| format!("npm/{id}.json")));
         files.extend(DEBIAN_FIXTURES.iter().map(|id| format!("debian/{id}.json")));
         files.extend(UBUNTU_FIXTURES.iter().map(|id| format!("ubuntu/{id}.json")));
@@ -738,7 +752,7 @@ mod tests {
             assert!(errors.is_empty(), "{file}: {errors:#?}");
         }
         // And the validator does reject what the schema forbids.
-        let bad: Value = serde_json::json!({"id": "ALPINE-CVE-2099-0009", "modified": "yesterday",
+        let bad: Value = serde_json::json!({"id": "TEST-BAD-MODIFIED", "modified": "yesterday",
             "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "x"},
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"fixed": "1.0-r0"}]}]}]});
         assert!(!validator.is_valid(&bad));

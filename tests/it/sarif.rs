@@ -268,11 +268,11 @@ fn demo_sarif_validates_and_follows_the_gate() {
     );
     // One advisory in two packages (libcrypto3 and libssl3, both from openssl): one rule, whose
     // help names the fix for each.
-    let openssl = rules.iter().find(|r| r["id"] == "ALPINE-CVE-2099-0001").unwrap();
+    let openssl = rules.iter().find(|r| r["id"] == "ALPINE-CVE-2024-9143").unwrap();
     let help = openssl["help"]["markdown"].as_str().unwrap();
     assert!(help.contains("`libcrypto3`") && help.contains("`libssl3`"), "{help}");
     assert_eq!(
-        location(result_for(&doc, "ALPINE-CVE-2099-0001", "apk:libssl3@")).0,
+        location(result_for(&doc, "ALPINE-CVE-2024-9143", "apk:libssl3@")).0,
         "lib/apk/db/installed"
     );
     let r = result_for(&doc, LODASH, "npm:lodash@");
@@ -458,7 +458,7 @@ fn with_a_dockerfile_results_point_at_the_step_that_added_the_package() {
 fn ignored_findings_are_listed_not_alerted_and_ignore_entries_point_at_the_policy() {
     let inv = load(&demo_path());
     let policy = format!(
-        "{}\n[[vulnerabilities.ignore]]\nid = \"CVE-2021-23337\"\npackage = \"npm:lodash\"\nreason = \"template() is never called\"\nexpires = \"2099-01-01\"\n\n[[vulnerabilities.ignore]]\nid = \"GHSA-xxxx-xxxx-xxxx\"\nreason = \"typo on purpose\"\nexpires = \"2099-01-01\"\n",
+        "{}\n[[vulnerabilities.ignore]]\nid = \"CVE-2021-23337\"\npackage = \"npm:lodash\"\nreason = \"template() is never called\"\nexpires = \"2999-01-01\"\n\n[[vulnerabilities.ignore]]\nid = \"GHSA-xxxx-xxxx-xxxx\"\nreason = \"typo on purpose\"\nexpires = \"2999-01-01\"\n",
         production()
     );
     let (outcome, db) = gate(&inv, &policy, PRODUCTION_ORIGIN);
@@ -624,8 +624,8 @@ fn with_fail_on_the_policy_rules_point_at_the_policy_file() {
             "[vulnerabilities]\nmax_db_age = \"1s\"\n\n\
              [[vulnerabilities.ignore]]\nid = \"CVE-2021-23337\"\nreason = \"expired on purpose\"\nexpires = \"2020-01-01\"\n\n\
              [[vulnerabilities.ignore]]\nid = \"GHSA-fr5h-rqp8-mj6g\"\nreason = \"expires soon\"\nexpires = \"{soon}\"\n\n\
-             [[vulnerabilities.ignore]]\nid = \"IG010\"\nreason = \"matches nothing\"\nexpires = \"2099-01-01\"\n\n\
-             [[vulnerabilities.ignore]]\nid = \"GHSA-xxxx-xxxx-xxxx\"\nreason = \"typo on purpose\"\nexpires = \"2099-01-01\"\n"
+             [[vulnerabilities.ignore]]\nid = \"IG010\"\nreason = \"matches nothing\"\nexpires = \"2999-01-01\"\n\n\
+             [[vulnerabilities.ignore]]\nid = \"GHSA-xxxx-xxxx-xxxx\"\nreason = \"typo on purpose\"\nexpires = \"2999-01-01\"\n"
         ),
     )
     .unwrap();
