@@ -15,3 +15,4 @@ mod registry;
 mod registry_support;
 mod sarif;
 mod scan;
+mod selfimage;
