@@ -6,6 +6,7 @@ mod support;
 
 mod action;
 mod db_update;
+mod deploy;
 mod engine;
 mod gate;
 mod hook;
