@@ -59,13 +59,21 @@ pub fn run(mut args: Args, count: u32) -> anyhow::Result<u8> {
     }
     let merged = run_dir.join("merged");
     eprintln!("all {count} shards finished: merging into {}", merged.display());
+    // Two shards finishing together both merge. Each writes its own directory first and then
+    // renames the files into `merged/`: every file there is whole, whichever pod wrote it (the
+    // temporary names of a direct write carry the process id, and every container is PID 1).
+    let own = run_dir.join(format!(".merge-{k}"));
+    let code = merge_dirs(&dirs, Some(&own))?;
+    std::fs::create_dir_all(&merged).with_context(|| format!("creating {}", merged.display()))?;
+    for name in ["summary.json", "summary.md"] {
+        let (from, to) = (own.join(name), merged.join(name));
+        std::fs::rename(&from, &to).with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
+    }
+    let _ = std::fs::remove_dir(&own);
     // 0: every image passes. Anything else (images that fail or could not be scanned) is 1, so
     // the Job's podFailurePolicy can end the run as Failed instead of running the merge again;
     // 2 stays for a merge that could not run, which Kubernetes retries.
-    Ok(match merge_dirs(&dirs, Some(&merged))? {
-        0 => super::EXIT_OK,
-        _ => 1,
-    })
+    Ok(if code == 0 { super::EXIT_OK } else { 1 })
 }
 
 /// `db update` into the audit's DB. A failed update with a DB already there is a warning: the

@@ -696,6 +696,15 @@ fn the_job_pods_audit_the_registry_shard_by_shard_and_merge_to_the_whole() {
         let merged = summary(&run.join("merged"));
         assert_eq!(merged["images"], whole["images"], "N = {n}");
         assert_eq!(merged["shards"].as_array().unwrap().len(), n);
+        let mut left: Vec<String> = std::fs::read_dir(&run)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected: Vec<String> = (1..=n).map(|k| format!("shard-{k}")).collect();
+        expected.extend(["db-ready".to_string(), "merged".to_string()]);
+        expected.sort();
+        assert_eq!(left, expected, "no temporary merge directory is left");
         for k in 1..=n {
             let part = summary(&run.join(format!("shard-{k}")));
             assert_eq!(part["shards"], json!([{"index": k, "count": n}]));
