@@ -48,8 +48,6 @@ fn context(dir: &Path) {
         dir.join("dist/ca-certificates.crt"),
     )
     .expect("the host's CA bundle (Debian's ca-certificates)");
-    // Something the .dockerignore keeps out: it must not reach the image.
-    std::fs::write(dir.join(".env"), "TOKEN=not-for-the-image\n").unwrap();
 }
 
 fn scan(archive: &Path, policy: &str, db: &Path) -> (i32, Value) {
