@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The nightly audit as N shard processes (what deploy/ runs as N pods), measured: wall time and
 # bytes the registry served, for N = 1, 2, 4, against a local docker-registry holding 8 images
-# on 2 shared bases (the Alpine minirootfs; a 40 MB binary layer), each with its own top layer.
+# on 2 shared bases (the Alpine minirootfs; 40 MB of random bytes), each with its own top layer.
 # The shards share one layer cache, as the pods share the volume. As root (buildah, registry):
 #   scripts/bench-audit-shards.sh [IMAGEGATE_BINARY]
 # Prints one line per N. Needs docker-registry and buildah (scripts/test.sh installs both).
@@ -37,7 +37,7 @@ for _ in $(seq 50); do curl -fs "http://$reg/v2/" >/dev/null && break; sleep 0.1
 mkdir -p "$work/alpine" "$work/bin"
 tar -xzf /work/shared/fixtures/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz -C "$work/alpine" 2>/dev/null \
   || tar -xzf "$root/../shared/fixtures/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz" -C "$work/alpine"
-head -c 40000000 "$ig" > "$work/bin/tool"
+head -c 40000000 /dev/urandom > "$work/bin/tool"  # incompressible: 40 MB per fetch
 printf 'root:x:0:0::/root:/sbin/nologin\napp:x:1001:1001::/app:/sbin/nologin\n' > "$work/bin/passwd"
 build() { # NAME DIR DOCKERFILE
   printf '%s\n' "$3" > "$2/Dockerfile"
