@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the end-to-end tests run against when it is
-# missing — Debian's docker-registry (a real registry), apache2-utils (htpasswd) and curl (the
-# action script) — then runs the tests. Extra arguments go to `cargo test`.
+# missing — Debian's docker-registry (a real registry), apache2-utils (htpasswd), curl (the
+# action script), buildah (builds the Dockerfile) — then runs the tests. Extra arguments go to
+# `cargo test`.
 set -euo pipefail
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # the GitHub Action's script downloads with it
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)  # builds the Dockerfile (tests/it/selfimage.rs)
+command -v strip >/dev/null 2>&1 || missing+=(binutils)  # strips the binary that image carries
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)  # the image's CA bundle
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]} (the registry tests run against them)" >&2
   if [ "$(id -u)" -eq 0 ]; then

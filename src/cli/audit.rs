@@ -36,6 +36,14 @@ pub struct Args {
     /// Scan only bucket K of N (by manifest digest): run N jobs, then `audit merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Run as one pod of a Kubernetes Indexed Job of N pods (deploy/): shard
+    /// $JOB_COMPLETION_INDEX+1 of N into OUT/shard-K; pod 0 updates --db first, the others wait
+    /// for it; the last shard to finish merges into OUT/merged.
+    #[arg(long, value_name = "N", conflicts_with = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub indexed_job: Option<u32>,
+    /// With --indexed-job: seconds a pod waits for pod 0's DB update.
+    #[arg(long, default_value_t = 3600, value_name = "SECS", requires = "indexed_job")]
+    pub wait: u64,
     /// Policy file [default: ./imagegate.toml, else the built-in default policy]
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -64,7 +72,10 @@ pub enum AuditCommand {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if let Some(AuditCommand::Merge { dirs, out }) = args.merge {
-        return merge(&dirs, out.as_deref());
+        return merge_dirs(&dirs, out.as_deref());
+    }
+    if let Some(count) = args.indexed_job {
+        return super::audit_job::run(args, count);
     }
     let Some(registry) = args.registry.as_deref() else {
         anyhow::bail!("audit: give a REGISTRY (HOST[:PORT]) or `audit merge DIR...`");
@@ -151,7 +162,7 @@ fn write_summary(summary: &Summary, out: &Path) -> anyhow::Result<()> {
     super::emit(&summary.markdown(), Some(&out.join("summary.md")))
 }
 
-fn merge(dirs: &[PathBuf], out: Option<&Path>) -> anyhow::Result<u8> {
+pub(super) fn merge_dirs(dirs: &[PathBuf], out: Option<&Path>) -> anyhow::Result<u8> {
     let mut parts = Vec::new();
     for dir in dirs {
         let path = dir.join("summary.json");

@@ -2,6 +2,7 @@
 //! on stderr; success is 0 (and, once the gate lands, 1 for a failing policy).
 
 mod audit;
+mod audit_job;
 mod cache;
 mod db;
 mod hook;
