@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod merge;
+pub mod targuard;
 
 use crate::image::digest::{Algorithm, Digest, Hasher};
 use std::cell::RefCell;
@@ -162,6 +163,11 @@ pub enum WalkError {
     Bomb(String),
     #[error("`{path}`: {message}")]
     Capture { path: String, message: String },
+    #[error("{source}{}", .path.as_ref().map(|p| format!(" (after entry `{p}`)")).unwrap_or_default())]
+    Header {
+        source: Box<targuard::TarHeaderError>,
+        path: Option<String>,
+    },
     #[error("reading the blob: {0}")]
     Io(#[source] io::Error),
 }
@@ -245,13 +251,20 @@ impl Read for Decoded<'_> {
 impl Decoded<'_> {
     /// Turns a read error into the most telling [`WalkError`]: a tripped bomb guard wins.
     pub fn error(&self, e: io::Error, path: Option<String>) -> WalkError {
-        match self.tripped.borrow().clone() {
-            Some(p) => WalkError::Bomb(p),
-            None => WalkError::Corrupt {
-                compression: self.compression,
+        if let Some(p) = self.tripped.borrow().clone() {
+            return WalkError::Bomb(p);
+        }
+        // A header the guard refused: a tar problem, not a compression one.
+        if let Some(h) = targuard::TarHeaderError::find(&e) {
+            return WalkError::Header {
+                source: Box::new(h.clone()),
                 path,
-                source: e,
-            },
+            };
+        }
+        WalkError::Corrupt {
+            compression: self.compression,
+            path,
+            source: e,
         }
     }
 
@@ -353,7 +366,7 @@ pub fn walk<R: Read, C: Capture>(
         captured: HashMap::new(),
         unresolved: Vec::new(),
     };
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(targuard::TarGuard::new(decoded));
     let mut last_path: Option<String> = None;
     let result = (|| {
         for entry in archive.entries()? {
@@ -369,7 +382,7 @@ pub fn walk<R: Read, C: Capture>(
         }
         Ok(None)
     })();
-    let decoded = archive.into_inner();
+    let decoded = archive.into_inner().into_inner();
     match result {
         Ok(None) => {}
         Ok(Some(w)) => return Err(w),
@@ -411,7 +424,7 @@ pub fn resolve_links<R: Read, C: Capture>(
         ..limits.clone()
     };
     let decoded = decode(blob, &limits, Algorithm::Sha256, Algorithm::Sha256)?;
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(targuard::TarGuard::new(decoded));
     let entries = archive.entries().map_err(WalkError::Io)?;
     for entry in entries {
         if wanted.is_empty() {

@@ -9,6 +9,7 @@ mod db_update;
 mod engine;
 mod gate;
 mod hook;
+mod hostile;
 mod inventory;
 mod online;
 mod registry;
