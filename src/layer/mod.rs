@@ -33,6 +33,15 @@ pub trait Capture: Sync {
     fn analyzer(&self) -> Option<&str> {
         None
     }
+    /// What a wanted file of `size` bytes, over its `cap`, means. By default a warning (the
+    /// file is not read); a capture makes it fatal where not reading it would hide packages.
+    fn too_large(&self, path: &str, size: u64, cap: u64) -> CaptureError {
+        let _ = path;
+        CaptureError {
+            fatal: false,
+            message: format!("{size} bytes is over the {cap}-byte cap for this file; not read"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -453,10 +462,14 @@ pub fn resolve_links<R: Read, C: Capture>(
             };
             let cap = capture.wants(&node.path).unwrap_or(0);
             if bytes.len() as u64 > cap {
-                walk.warnings.push(format!(
-                    "`{}`: over the {cap}-byte cap for this file; not read",
-                    node.path
-                ));
+                let e = capture.too_large(&node.path, bytes.len() as u64, cap);
+                if e.fatal {
+                    return Err(WalkError::Capture {
+                        path: node.path.clone(),
+                        message: e.message,
+                    });
+                }
+                walk.warnings.push(format!("`{}`: {}", node.path, e.message));
                 continue;
             }
             match capture.capture(&node.path, &bytes) {
@@ -574,9 +587,14 @@ impl<C: Capture> Walker<'_, C> {
         let fact = match &kind {
             NodeKind::File { size, .. } => match self.capture.wants(&path) {
                 Some(cap) if *size > cap => {
-                    self.warnings.push(format!(
-                        "`{path}`: {size} bytes is over the {cap}-byte cap for this file; not read"
-                    ));
+                    let e = self.capture.too_large(&path, *size, cap);
+                    if e.fatal {
+                        return Err(EntryError::Walk(WalkError::Capture {
+                            path,
+                            message: e.message,
+                        }));
+                    }
+                    self.warnings.push(format!("`{path}`: {}", e.message));
                     None
                 }
                 Some(cap) => {

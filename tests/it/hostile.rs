@@ -293,3 +293,81 @@ fn a_layer_whose_first_entry_looks_like_json_reads_from_a_stream() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. A package database or lockfile we cannot read stops the scan
+// ---------------------------------------------------------------------------------------------
+
+const DB_CAP: u64 = 64 << 20;
+
+fn alpine_then(top: PrebuiltLayer) -> Vec<u8> {
+    let img = ImageSpec::new()
+        .layer(alpine_base(), Compression::Gzip, "ADD alpine-minirootfs /")
+        .prebuilt(top, "RUN apk add --no-cache something")
+        .build();
+    docker_classic(&[(&img, &["db:1"])])
+}
+
+#[test]
+fn an_apk_database_one_byte_over_the_cap_is_fatal() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let tail = alpine_installed();
+    let archive = alpine_then(sparse_layer("lib/apk/db/installed", DB_CAP + 1, tail.as_bytes()));
+    assert!(
+        archive.len() < 100 << 10,
+        "the hostile image is small: {} bytes",
+        archive.len()
+    );
+    let path = write(dir.path(), "big-db.tar", &archive);
+    let err = fails(
+        &inventory(&s(&path), None, Duration::from_secs(60)),
+        "an over-cap apk db",
+    );
+    assert!(err.contains("lib/apk/db/installed") && err.contains("layer 1"), "{err}");
+    assert!(err.contains("cap"), "{err}");
+    // At the cap exactly it is read (the packages are in its last bytes).
+    let archive = alpine_then(sparse_layer("lib/apk/db/installed", DB_CAP, tail.as_bytes()));
+    let path = write(dir.path(), "at-cap.tar", &archive);
+    let out = inventory(&s(&path), None, Duration::from_secs(120));
+    let v = ok_json(&out, "an apk db at the cap");
+    assert!(
+        v["apk"].as_array().expect("apk").iter().any(|p| p["name"] == "musl"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_npm_lockfile_over_the_cap_or_unreadable_is_fatal() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for lock in ["app/node_modules/.package-lock.json", "app/package-lock.json"] {
+        let archive = alpine_then(sparse_layer(lock, DB_CAP + 1, b"{}"));
+        let path = write(dir.path(), "big-lock.tar", &archive);
+        let err = fails(&inventory(&s(&path), None, Duration::from_secs(60)), lock);
+        assert!(err.contains(lock) && err.contains("layer 1"), "{err}");
+        let img = ImageSpec::new()
+            .layer(
+                Layer::new().file(lock, "{\"packages\": [1, 2"),
+                Compression::Gzip,
+                "COPY . /app",
+            )
+            .build();
+        let path = write(dir.path(), "bad-lock.tar", &docker_classic(&[(&img, &["l:1"])]));
+        let err = fails(&inventory(&s(&path), None, Duration::from_secs(60)), lock);
+        assert!(err.contains(lock) && err.contains("lockfile"), "{err}");
+    }
+    // One package.json over 1 MiB is one package's manifest: a warning, as before.
+    let archive = alpine_then(sparse_layer("app/node_modules/x/package.json", (1 << 20) + 1, b"{}"));
+    let path = write(dir.path(), "big-manifest.tar", &archive);
+    let v = ok_json(
+        &inventory(&s(&path), None, Duration::from_secs(60)),
+        "a big package.json",
+    );
+    let warned = v["warnings"].as_array().expect("warnings");
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("package.json"))),
+        "{v}"
+    );
+}
