@@ -371,3 +371,38 @@ fn an_npm_lockfile_over_the_cap_or_unreadable_is_fatal() {
         "{v}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. OSV records with fields longer than any real record are skipped at import
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_osv_record_with_a_15_million_character_id_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let osv = dir.path().join("osv");
+    std::fs::create_dir(&osv).expect("mkdir");
+    // A real record (testdata/osv: GitHub's advisory for lodash), and hostile copies of it.
+    let real = std::fs::read_to_string(repo_root().join("testdata/osv/npm/GHSA-35jh-r3h4-6jhm.json")).expect("read");
+    let mut v: Value = serde_json::from_str(&real).expect("JSON");
+    v["id"] = Value::String("G".repeat(15_000_000));
+    write(&osv, "long-id.json", &serde_json::to_vec(&v).expect("JSON"));
+    let mut v: Value = serde_json::from_str(&real).expect("JSON");
+    v["id"] = "HOSTILE-SUMMARY".into();
+    v["summary"] = Value::String("s".repeat(1 << 20));
+    write(&osv, "long-summary.json", &serde_json::to_vec(&v).expect("JSON"));
+    write(&osv, "real.json", real.as_bytes());
+    let db = dir.path().join("db");
+    let start = Instant::now();
+    let out = imagegate(
+        &["db", "import", "--db", &s(&db), &s(&osv)],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("Imported 1 records"), "{}", out.stdout);
+    assert!(out.stdout.contains("Skipped 2 records"), "{}", out.stdout);
+    assert!(out.stderr.contains("an id of 15000000 bytes"), "{}", out.stderr);
+    assert!(out.stderr.contains("a summary of 1048576 bytes"), "{}", out.stderr);
+    assert!(out.stderr.len() < 10_000, "warnings never quote the field");
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
