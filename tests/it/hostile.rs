@@ -406,3 +406,58 @@ fn an_osv_record_with_a_15_million_character_id_is_skipped_and_counted() {
     assert!(out.stderr.len() < 10_000, "warnings never quote the field");
     assert!(start.elapsed() < Duration::from_secs(30));
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. An audit keeps a row for every repository that holds a shared digest
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn audit_keeps_every_repository_that_shares_a_digest() {
+    let registry = crate::support::registry::Registry::start();
+    let shared = passing_spec("shared").build();
+    registry.push("team/web", Some("1.0"), &shared);
+    registry.push("team/api", Some("1.0"), &shared);
+    registry.push("team/api", Some("latest"), &shared);
+    registry.push("team/other", Some("2.0"), &passing_spec("other").build());
+    let home = tempfile::tempdir().expect("a temp dir");
+    let db = home.path().join("db");
+    import_testdata_db(&db);
+    let out = home.path().join("out");
+    let run = Command::cargo_bin("imagegate")
+        .expect("binary")
+        .args(["audit", registry.addr(), "--db", &s(&db), "--out", &s(&out)])
+        .env("HOME", home.path())
+        .env("IMAGEGATE_CACHE_DIR", home.path().join("cache"))
+        .env("DOCKER_CONFIG", home.path().join("docker"))
+        .env_remove("IMAGEGATE_DB")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}\n{stdout}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("JSON");
+    let rows: Vec<(String, Value, Option<&str>)> = summary["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| {
+            (
+                i["repository"].as_str().unwrap_or("").to_string(),
+                i["tags"].clone(),
+                i["digest"].as_str(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["team/api", "team/other", "team/web"], "{summary}");
+    assert_eq!(rows[0].1, serde_json::json!(["1.0", "latest"]));
+    assert_eq!(rows[2].1, serde_json::json!(["1.0"]), "team/web's tags are its own");
+    assert_eq!(rows[0].2, rows[2].2, "one digest");
+    assert!(stdout.contains("team/web") && stdout.contains("team/api"), "{stdout}");
+    // The shared image was scanned once.
+    assert_eq!(stderr.matches("  pass").count(), 2, "{stderr}");
+}
