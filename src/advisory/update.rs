@@ -374,7 +374,7 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                 }
                 drop(file);
                 eco.read = imported.read;
-                eco.invalid = imported.invalid;
+                eco.invalid = imported.invalid + imported.oversized;
                 eco.unknown_ecosystem = imported.unknown_ecosystem;
                 warnings.extend(imported.warnings);
                 entry = UrlState {
@@ -397,6 +397,10 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                                 warnings.push(format!("{}: {id}: skipped, {reason}", f.zip_url));
                             }
                             Err(Skip::NoKnownEcosystem) => eco.unknown_ecosystem += 1,
+                            Err(Skip::Oversized(reason)) => {
+                                eco.invalid += 1;
+                                warnings.push(format!("{}: {id}: skipped, {reason}", f.zip_url));
+                            }
                         }
                     }
                 }

@@ -15,6 +15,7 @@ mod engine;
 mod gate;
 mod harness;
 mod hook;
+mod hostile;
 mod inventory;
 mod nodejs;
 mod online;
