@@ -9,6 +9,7 @@
 pub mod advisory;
 pub mod audit;
 pub mod cli;
+pub mod http;
 pub mod image;
 pub mod inventory;
 pub mod layer;
