@@ -158,7 +158,8 @@ pub fn transient(status: reqwest::StatusCode) -> bool {
         || status == reqwest::StatusCode::REQUEST_TIMEOUT
 }
 
-/// A client; cheap to share by reference, and to clone (the reqwest clients are handles).
+/// A client, shared by reference between threads (it is `Sync`); its reqwest clients are built
+/// on first use.
 pub struct Http {
     options: HttpOptions,
     /// For `http` URLs: no trust store loaded.
