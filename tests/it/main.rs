@@ -12,6 +12,7 @@ mod db_update;
 mod debian;
 mod deploy;
 mod engine;
+mod engine_real;
 mod gate;
 mod harness;
 mod hook;
