@@ -125,6 +125,22 @@ pub fn json_problem(e: &serde_json::Error) -> String {
         serde_json::error::Category::Eof => "the document ends early",
         serde_json::error::Category::Io => "a read error",
     };
+    // Our own validators' messages (a digest that is not one, a missing field) name what the
+    // schema expects, so they are kept; serde's own data messages quote the input, so not.
+    let text = e.to_string();
+    let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+    let quotes_input = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+        "unknown field",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    if e.classify() == serde_json::error::Category::Data && !quotes_input && message.len() <= 200 {
+        return format!("{message} (line {}, column {})", e.line(), e.column());
+    }
     format!("{kind} at line {}, column {}", e.line(), e.column())
 }
 

@@ -360,10 +360,10 @@ pub fn build(image: Image<Fact>) -> Inventory {
     );
     warnings.extend(os_warnings);
 
-    let apk = apk_packages(&fs, &layer_ref, &mut warnings);
+    let (apk_records, apk_layers) = apk_packages(&fs, &layer_ref, &mut warnings);
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
     let npm = npm_packages(&fs, &layer_ref);
-    let coverage = coverage_of(&fs, os.is_some(), &config, &apk, &deb, &npm);
+    let coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm);
 
     let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
     if bad > 0 {
@@ -382,6 +382,14 @@ pub fn build(image: Image<Fact>) -> Inventory {
             size: fs.file_size(n).unwrap_or(0),
             layer: n.layer,
         })
+        .collect();
+    // The filesystem held the only other reference to the database's records: move them.
+    drop(fs);
+    let apk = Arc::try_unwrap(apk_records)
+        .unwrap_or_else(|shared| (*shared).clone())
+        .into_iter()
+        .zip(apk_layers)
+        .map(|(record, layer)| ApkPackage { record, layer })
         .collect();
 
     let c = &config.config;
@@ -430,7 +438,7 @@ fn coverage_of(
     fs: &Filesystem<Fact>,
     os_known: bool,
     config: &crate::image::model::ImageConfig,
-    apk: &[ApkPackage],
+    apk: &[apk::ApkRecord],
     deb: &[DebPackage],
     npm: &[NpmPackage],
 ) -> Vec<coverage::Coverage> {
@@ -459,7 +467,7 @@ fn coverage_of(
         .flatten()
         .find_map(|e| e.strip_prefix("NODE_VERSION="));
     let os_owns_node =
-        apk.iter().any(|p| p.record.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
+        apk.iter().any(|r| r.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
     let files = fs
         .nodes()
         .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
@@ -522,27 +530,34 @@ fn deb_packages(
     out
 }
 
+/// The apk database of the final image and, per record, the layer that introduced it. The
+/// records are returned as the shared fact itself, so the caller can move them out once the
+/// filesystem is gone instead of copying a database of a million stanzas.
 fn apk_packages(
     fs: &Filesystem<Fact>,
     layer_ref: &impl Fn(usize) -> LayerRef,
     warnings: &mut Vec<String>,
-) -> Vec<ApkPackage> {
+) -> (Arc<Vec<apk::ApkRecord>>, Vec<LayerRef>) {
+    let none = || (Arc::new(Vec::new()), Vec::new());
     let db = APK_DBS
         .iter()
         .filter_map(|p| fs.resolve(p))
         .find(|p| matches!(fs.fact(p), Some(Fact::ApkDb { .. })));
-    let Some(db) = db else { return Vec::new() };
+    let Some(db) = db else { return none() };
     let Some(Fact::ApkDb { records, skipped }) = fs.fact(&db) else {
-        return Vec::new();
+        return none();
     };
     if *skipped > 0 {
         warnings.push(format!("{db}: {skipped} entries without a name or version skipped"));
     }
     // The database is rewritten whole by every `apk add`: a package belongs to the earliest
-    // version of it, in an unbroken run up to the top, that already lists it.
+    // version of it, in an unbroken run up to the top, that already lists it. The top version
+    // lists every package by definition: only the earlier ones need a set.
+    let Some((top, earlier)) = fs.history(&db).split_last() else {
+        return none();
+    };
     type NameVersions<'a> = HashSet<(&'a str, &'a str)>;
-    let history: Vec<(usize, Option<NameVersions>)> = fs
-        .history(&db)
+    let history: Vec<(usize, Option<NameVersions>)> = earlier
         .iter()
         .map(|e| {
             let set = match &e.fact {
@@ -554,23 +569,21 @@ fn apk_packages(
             (e.layer, set)
         })
         .collect();
-    records
+    let layers = records
         .iter()
         .map(|r| {
             let key = (r.name.as_str(), r.version.as_str());
-            let mut layer = history.last().map_or(0, |(l, _)| *l);
+            let mut layer = top.layer;
             for (l, set) in history.iter().rev() {
                 match set {
                     Some(s) if s.contains(&key) => layer = *l,
                     _ => break,
                 }
             }
-            ApkPackage {
-                record: r.clone(),
-                layer: layer_ref(layer),
-            }
+            layer_ref(layer)
         })
-        .collect()
+        .collect();
+    (records.clone(), layers)
 }
 
 fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -> Vec<NpmPackage> {
