@@ -29,6 +29,9 @@ pub fn markdown(run: &Run) -> String {
         "\nPackage sources: {}",
         cell(&super::coverage_line(&run.scan.coverage))
     );
+    for line in super::origin::summary(run) {
+        let _ = writeln!(out, "\n{}", cell(line.trim()));
+    }
     let of = |level: Level| -> Vec<&Finding> { outcome.findings.iter().filter(|f| f.level == level).collect() };
 
     let failing = of(Level::Fail);
@@ -147,10 +150,11 @@ fn layer(f: &Finding) -> String {
         return String::new();
     };
     let step = short_step(f.evidence.created_by.as_deref(), 50);
+    let marker = super::origin::marker(f);
     if step.is_empty() {
-        index.to_string()
+        format!("{index}{marker}")
     } else {
-        format!("{index}: {}", code(&step))
+        format!("{index}: {}{marker}", code(&step))
     }
 }
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod action;
+mod baseline;
 mod db_update;
 mod debian;
 mod deploy;
