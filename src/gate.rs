@@ -24,6 +24,7 @@ use crate::inventory::{self, Collector, Inventory};
 use crate::policy::base::{self, BaseImage, GivenBase, NotPrefix};
 use crate::policy::baseline::{Baseline, BaselineError, Comparison};
 use crate::policy::evaluate::{self, Context, Outcome};
+use crate::policy::upgrade::{self, Upgrade};
 use crate::policy::{Policy, PolicySource};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,8 @@ pub struct Run {
     pub base: BaseImage,
     /// With `--baseline`: new, fixed and unchanged findings.
     pub baseline: Option<Comparison>,
+    /// The upgrades that clear the failing findings, one per package.
+    pub upgrades: Vec<Upgrade>,
 }
 
 /// What `--baseline` names: an earlier JSON report, or an image scanned with the same DB and
@@ -230,6 +233,7 @@ impl Gate {
         if let Some(b) = baseline {
             let config = run.inventory.image.config_digest.to_string();
             run.baseline = Some(b.apply(&mut run.outcome, &config, run.db.built_at));
+            run.upgrades = upgrade::advise(&run.outcome.findings, &run.base);
         }
         run.elapsed = started.elapsed();
         Ok(run)
@@ -289,6 +293,7 @@ impl Gate {
                 (scan, outcome, db, Some(live.stats.clone()))
             }
         };
+        let upgrades = upgrade::advise(&outcome.findings, &base);
         Ok(Run {
             inventory,
             scan,
@@ -302,6 +307,7 @@ impl Gate {
             dockerfile: self.dockerfile.clone(),
             online,
             elapsed: started.elapsed(),
+            upgrades,
             base,
             baseline: None,
         })

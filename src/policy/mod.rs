@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod evaluate;
 pub mod finding;
 pub mod rule;
+pub mod upgrade;
 
 use crate::advisory::severity::Level as Severity;
 use crate::inventory::PackageKind;

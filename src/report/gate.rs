@@ -28,6 +28,8 @@ struct GateJson<'a> {
     base: &'a crate::policy::base::BaseImage,
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<&'a crate::policy::baseline::Comparison>,
+    /// The upgrade that clears the failing findings, per package.
+    upgrades: &'a [crate::policy::upgrade::Upgrade],
 }
 
 pub fn json(run: &Run) -> Result<String, serde_json::Error> {
@@ -43,6 +45,7 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
         inventory: &run.inventory,
         base: &run.base,
         baseline: run.baseline.as_ref(),
+        upgrades: &run.upgrades,
     };
     let mut s = serde_json::to_string_pretty(&doc)?;
     s.push('\n');

@@ -1,6 +1,7 @@
 //! Base or app, and new since a baseline, as the table and Markdown show them: a short marker
 //! per finding, and a few summary lines (the base image and how it was found, its findings
-//! grouped under its name, the baseline's new / fixed / unchanged counts).
+//! grouped under its name, the baseline's new / fixed / unchanged counts), and one upgrade
+//! line per package with failing findings.
 
 use crate::gate::Run;
 use crate::policy::base::{Part, Rule};
@@ -32,6 +33,9 @@ pub fn marker(f: &Finding) -> String {
 /// The summary lines: base image, its findings that do not fail, the baseline comparison.
 pub fn summary(run: &Run) -> Vec<String> {
     let mut out = Vec::new();
+    for u in &run.upgrades {
+        out.push(format!("Fix     {}", u.line));
+    }
     let base = &run.base;
     if base.decided_by == Rule::None && run.baseline.is_none() {
         return out;

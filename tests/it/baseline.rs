@@ -355,3 +355,63 @@ fn a_baseline_that_does_not_parse_is_exit_2() {
     let (code, _, err) = scan(&[&image, "--baseline", "missing.json"], testdata_db());
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn upgrade_advice_takes_the_smallest_fix_on_the_installed_major() {
+    let tmp = tempfile::tempdir().unwrap();
+    // semver 6.0.0: GHSA-c2qf-rxjj-qqgw is fixed in 5.7.2, 6.3.1 and 7.5.2 → 6.3.1.
+    // lodash 4.17.4: GHSA-4xc9-xhrj-v574 (fixed 4.17.11) and GHSA-35jh-r3h4-6jhm (4.17.21) → 4.17.21.
+    // json5 1.0.1 under @babel/core: GHSA-9c47-m6qq-7p4h is fixed in 1.0.2 and 2.2.2 → 1.0.2.
+    let app = app_layer(&[("semver", "6.0.0"), ("lodash", "4.17.4"), ("@babel/core", "7.20.0")]).file(
+        "app/node_modules/@babel/core/node_modules/json5/package.json",
+        package_json("json5", "1.0.1", "MIT"),
+    );
+    let image = write(&on_base(app), tmp.path(), "app");
+    let p = policy(tmp.path(), "[vulnerabilities]\nfail_on = \"medium\"\n");
+    let (code, v, err) = scan(&[&image, "--policy", &p], testdata_db());
+    assert_eq!(code, 1, "{err}");
+    let upgrades = v["upgrades"].as_array().unwrap();
+    let of = |name: &str| {
+        upgrades
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {v}"))
+    };
+    assert_eq!(of("semver")["to"], "6.3.1");
+    assert_eq!(of("json5")["to"], "1.0.2");
+    assert_eq!(of("json5")["dependency"][0], "transitive, via @babel/core");
+    let lodash = of("lodash");
+    assert_eq!(lodash["to"], "4.17.21");
+    let mut fixes: Vec<&str> = lodash["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    fixes.sort();
+    assert_eq!(fixes, ["GHSA-35jh-r3h4-6jhm", "GHSA-4xc9-xhrj-v574"]);
+    assert!(
+        lodash["line"]
+            .as_str()
+            .unwrap()
+            .starts_with("upgrade lodash 4.17.4 → 4.17.21 (fixes 2 findings: "),
+        "{lodash}"
+    );
+    // The base's failing findings (busybox, openssl): rebuild on a newer base.
+    let base: Vec<&Value> = upgrades.iter().filter(|u| u["part"] == "base").collect();
+    assert!(!base.is_empty(), "{v}");
+    assert!(
+        base.iter()
+            .all(|u| u["line"].as_str().unwrap().starts_with("rebuild on a newer base"))
+    );
+    // The table says it in one line per package.
+    let r = crate::support::imagegate()
+        .args(["scan", &image, "--db", testdata_db().to_str().unwrap(), "--policy", &p])
+        .run();
+    assert!(
+        r.stdout
+            .contains("upgrade semver 6.0.0 → 6.3.1 (fixes 1 finding: GHSA-c2qf-rxjj-qqgw)"),
+        "{}",
+        r.stdout
+    );
+}
