@@ -28,7 +28,8 @@ pub struct Upgrade {
     pub part: Part,
     /// The advisories it clears.
     pub fixes: Vec<String>,
-    /// npm: `top-level` or `transitive via PARENT` for each install path.
+    /// npm: `top-level …` or `transitive, via PARENT` for each install path; for the base's
+    /// entry (`package` is `base`), the packages it holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dependency: Vec<String>,
     /// The one line reports print.
@@ -85,8 +86,13 @@ pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
     for f in findings.iter().filter(|f| f.level == Level::Fail) {
         let Some(v) = &f.vulnerability else { continue };
         let kind = v.package.kind;
-        let package = v.package.package_ref().to_string();
         let part = f.origin.map_or(Part::App, |o| o.part);
+        // The base's findings are one entry: the fix is the same rebuild for all of them.
+        let package = if part == Part::Base {
+            "base".to_string()
+        } else {
+            v.package.package_ref().to_string()
+        };
         let need = smallest_fix(kind, &v.package.version, &v.fixed);
         let i = match out.iter().position(|u| u.package == package) {
             Some(i) => i,
@@ -98,7 +104,7 @@ pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
                     to: need.clone(),
                     part,
                     fixes: Vec::new(),
-                    dependency: if kind == PackageKind::Npm {
+                    dependency: if kind == PackageKind::Npm && part == Part::App {
                         let mut d: Vec<String> = v.package.paths.iter().map(|p| dependency_of(p)).collect();
                         d.dedup();
                         d
@@ -114,6 +120,12 @@ pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
         let u = &mut out[i];
         if !u.fixes.contains(&v.id) {
             u.fixes.push(v.id.clone());
+        }
+        if part == Part::Base {
+            if !u.dependency.contains(&v.package.name) {
+                u.dependency.push(v.package.name.clone());
+            }
+            continue;
         }
         match need {
             None => unfixable[i] = true,
@@ -139,16 +151,16 @@ pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
         );
         u.line = match (&u.to, u.part) {
             (_, Part::Base) => format!(
-                "rebuild on a newer base than {} ({} {}{}; {what})",
+                "rebuild on a newer base than {} ({what}, in {})",
                 base.display_name(),
-                u.name,
-                u.from,
-                u.to.as_ref().map(|t| format!(" → {t}")).unwrap_or_default()
+                u.dependency.join(", ")
             ),
             (Some(to), Part::App) => format!("upgrade {} {} → {to} ({what})", u.name, u.from),
             (None, Part::App) => format!("{} {}: no fixed version clears it yet ({what})", u.name, u.from),
         };
-        if let Some(d) = u.dependency.first() {
+        if u.part == Part::App
+            && let Some(d) = u.dependency.first()
+        {
             u.line.push_str(&format!("; {d}"));
         }
     }

@@ -29,9 +29,6 @@ pub fn markdown(run: &Run) -> String {
         "\nPackage sources: {}",
         cell(&super::coverage_line(&run.scan.coverage))
     );
-    for line in super::origin::summary(run) {
-        let _ = writeln!(out, "\n{}", cell(line.trim()));
-    }
     let of = |level: Level| -> Vec<&Finding> { outcome.findings.iter().filter(|f| f.level == level).collect() };
 
     let failing = of(Level::Fail);
@@ -53,6 +50,13 @@ pub fn markdown(run: &Run) -> String {
         out.push_str("\n</details>\n");
     }
 
+    let summary = super::origin::short(run);
+    if !summary.is_empty() {
+        out.push('\n');
+        for line in summary {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+    }
     let db = match run.db.built_at {
         Some(built) => format!("advisory DB {} old ({} records)", super::db::age(built), run.db.records),
         None => format!("advisories from {}", cell(&run.db.source)),

@@ -30,6 +30,18 @@ pub fn marker(f: &Finding) -> String {
     }
 }
 
+/// The short form, for Markdown: the upgrade lines and the baseline's counts.
+pub fn short(run: &Run) -> Vec<String> {
+    let mut out: Vec<String> = run.upgrades.iter().map(|u| u.line.clone()).collect();
+    if let Some(c) = &run.baseline {
+        out.push(format!(
+            "since the baseline: {} new, {} fixed, {} unchanged",
+            c.new, c.fixed, c.unchanged
+        ));
+    }
+    out
+}
+
 /// The summary lines: base image, its findings that do not fail, the baseline comparison.
 pub fn summary(run: &Run) -> Vec<String> {
     let mut out = Vec::new();
@@ -64,7 +76,7 @@ pub fn summary(run: &Run) -> Vec<String> {
             .collect();
         ids.dedup();
         out.push(format!(
-            "        {} findings came with {} ({failing} fail; shown, not failing: {}); fix: rebuild on a newer base",
+            "        {} findings came with {} ({failing} fail; shown, not failing: {})",
             in_base.len(),
             base.display_name(),
             if ids.is_empty() {
