@@ -16,11 +16,15 @@ use crate::advisory::db::{self, DbError};
 use crate::advisory::index::{Index, IndexError};
 use crate::advisory::online::{OnlineAdvisories, OnlineError, OnlineOptions, Stats};
 use crate::advisory::scan::{self, Advisories, ScanResult};
+use crate::digest::Digest;
 use crate::dockerfile::Dockerfile;
 use crate::image::source::ImageSource;
 use crate::image::{self, ImageError, LoadOptions};
 use crate::inventory::{self, Collector, Inventory};
+use crate::policy::base::{self, BaseImage, GivenBase, NotPrefix};
+use crate::policy::baseline::{Baseline, BaselineError, Comparison};
 use crate::policy::evaluate::{self, Context, Outcome};
+use crate::policy::upgrade::{self, Upgrade};
 use crate::policy::{Policy, PolicySource};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -93,6 +97,43 @@ pub struct Run {
     /// With `--online`: the requests the OSV API took.
     pub online: Option<Stats>,
     pub elapsed: Duration,
+    /// Which layers are the base image's, and how that was decided.
+    pub base: BaseImage,
+    /// With `--baseline`: new, fixed and unchanged findings.
+    pub baseline: Option<Comparison>,
+    /// The upgrades that clear the failing findings, one per package.
+    pub upgrades: Vec<Upgrade>,
+}
+
+/// What `--baseline` names: an earlier JSON report, or an image scanned with the same DB and
+/// policy.
+#[derive(Clone, Debug)]
+pub enum BaselineArg {
+    Report(PathBuf),
+    Image(String),
+}
+
+impl BaselineArg {
+    /// A file that holds a JSON report (it starts with `{`, or is named `*.json`) is a report;
+    /// anything else is an image reference.
+    pub fn parse(text: &str) -> BaselineArg {
+        let path = Path::new(text);
+        let looks_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || std::fs::File::open(path).is_ok_and(|f| {
+                use std::io::Read;
+                let mut head = [0u8; 64];
+                let n = f.take(64).read(&mut head).unwrap_or(0);
+                head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+            });
+        if looks_json && path.is_file() {
+            BaselineArg::Report(path.to_path_buf())
+        } else if looks_json && !text.contains(':') {
+            // A missing `x.json`: report it as a missing file, not as an image reference.
+            BaselineArg::Report(path.to_path_buf())
+        } else {
+            BaselineArg::Image(text.to_string())
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +148,10 @@ pub enum GateError {
     Image(#[from] ImageError),
     #[error("reading the Dockerfile {path}: {source}")]
     Dockerfile { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    BaseNotPrefix(#[from] NotPrefix),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
 }
 
 enum Source {
@@ -119,6 +164,8 @@ pub struct Gate {
     policy: Policy,
     source: Source,
     dockerfile: Option<DockerfileRef>,
+    base: Option<String>,
+    baseline: Option<BaselineArg>,
 }
 
 impl Gate {
@@ -136,7 +183,21 @@ impl Gate {
             policy,
             source,
             dockerfile: None,
+            base: None,
+            baseline: None,
         })
+    }
+
+    /// `--base IMAGE`: the base image whose layers must be the first of each checked image's.
+    pub fn with_base(mut self, base: Option<String>) -> Gate {
+        self.base = base;
+        self
+    }
+
+    /// `--baseline FILE|IMAGE`: fail only on findings it does not have.
+    pub fn with_baseline(mut self, baseline: Option<BaselineArg>) -> Gate {
+        self.baseline = baseline;
+        self
     }
 
     /// Points SARIF results at this Dockerfile's instructions.
@@ -153,26 +214,66 @@ impl Gate {
     /// given (the hook's repository root), else from the working directory.
     pub fn check(&self, image: &str, load: &LoadOptions, base: Option<&Path>) -> Result<Run, GateError> {
         let started = Instant::now();
-        let source = ImageSource::parse_in(image, base).map_err(ImageError::from)?;
-        let inventory = inventory::build(image::load_source(image, &source, load, &Collector)?);
-        let repository = image::name::repository(&source, &inventory.image.repo_tags);
-        let mut run = self.judge_named(inventory, repository)?;
+        // A baseline file that does not parse stops the run before any image is read.
+        let baseline = match &self.baseline {
+            Some(BaselineArg::Report(path)) => Some(Baseline::read(path)?),
+            Some(BaselineArg::Image(reference)) => {
+                let run = self.check_one(reference, load, base)?;
+                Some(Baseline::of_findings(
+                    reference,
+                    &run.outcome.findings,
+                    &run.inventory.image.reference,
+                    &run.inventory.image.config_digest.to_string(),
+                    run.db.built_at,
+                ))
+            }
+            None => None,
+        };
+        let mut run = self.check_one(image, load, base)?;
+        if let Some(b) = baseline {
+            let config = run.inventory.image.config_digest.to_string();
+            run.baseline = Some(b.apply(&mut run.outcome, &config, run.db.built_at));
+            run.upgrades = upgrade::advise(&run.outcome.findings, &run.base);
+        }
         run.elapsed = started.elapsed();
         Ok(run)
+    }
+
+    fn check_one(&self, image: &str, load: &LoadOptions, base: Option<&Path>) -> Result<Run, GateError> {
+        let source = ImageSource::parse_in(image, base).map_err(ImageError::from)?;
+        let inventory = inventory::build(image::load_source(image, &source, load, &Collector)?);
+        let base_image = match &self.base {
+            Some(reference) => {
+                let source = ImageSource::parse_in(reference, base).map_err(ImageError::from)?;
+                let base_inv = inventory::build(image::load_source(reference, &source, load, &Collector)?);
+                let diff_ids: Vec<Digest> = base_inv.image.layers.iter().map(|l| l.diff_id.clone()).collect();
+                base::detect(
+                    &inventory.image,
+                    Some(&GivenBase {
+                        reference,
+                        diff_ids: &diff_ids,
+                    }),
+                )?
+            }
+            None => base::detect(&inventory.image, None)?,
+        };
+        let repository = image::name::repository(&source, &inventory.image.repo_tags);
+        self.judge_with(inventory, repository, base_image)
     }
 
     /// Matches an inventory against the advisories and evaluates the policy.
     pub fn judge(&self, inventory: Inventory) -> Result<Run, GateError> {
         let repository = repository_of(&inventory);
-        self.judge_named(inventory, repository)
+        let base = base::detect(&inventory.image, None)?;
+        self.judge_with(inventory, repository, base)
     }
 
-    fn judge_named(&self, inventory: Inventory, repository: String) -> Result<Run, GateError> {
+    fn judge_with(&self, inventory: Inventory, repository: String, base: BaseImage) -> Result<Run, GateError> {
         let started = Instant::now();
         let (scan, outcome, db, online) = match &self.source {
             Source::Local { index, dir } => {
                 let built_at = index.meta().built_at;
-                let (scan, outcome) = self.evaluate(&inventory, index, Some(built_at))?;
+                let (scan, outcome) = self.evaluate(&inventory, index, Some(built_at), &base)?;
                 let db = DbInfo {
                     source: dir.display().to_string(),
                     built_at: Some(built_at),
@@ -183,7 +284,7 @@ impl Gate {
             Source::Online(options) => {
                 let live = OnlineAdvisories::fetch(&scan::lookups(&inventory), options)?;
                 // Live data has no age: the stale-database rule does not apply.
-                let (scan, outcome) = self.evaluate(&inventory, &live, None)?;
+                let (scan, outcome) = self.evaluate(&inventory, &live, None, &base)?;
                 let db = DbInfo {
                     source: format!("OSV API {}", live.base()),
                     built_at: None,
@@ -192,6 +293,7 @@ impl Gate {
                 (scan, outcome, db, Some(live.stats.clone()))
             }
         };
+        let upgrades = upgrade::advise(&outcome.findings, &base);
         Ok(Run {
             inventory,
             scan,
@@ -205,6 +307,9 @@ impl Gate {
             dockerfile: self.dockerfile.clone(),
             online,
             elapsed: started.elapsed(),
+            upgrades,
+            base,
+            baseline: None,
         })
     }
 
@@ -213,6 +318,7 @@ impl Gate {
         inventory: &Inventory,
         advisories: &dyn Advisories,
         db_built_at: Option<i64>,
+        base: &BaseImage,
     ) -> Result<(ScanResult, Outcome), IndexError> {
         let scan = scan::scan(inventory, advisories)?;
         let known_id = |id: &str| {
@@ -229,6 +335,7 @@ impl Gate {
                 db_built_at,
                 now: jiff::Timestamp::now(),
                 known_id: &known_id,
+                base: Some(base),
             },
         );
         Ok((scan, outcome))

@@ -5,7 +5,7 @@ use super::db::DbArg;
 use super::emit;
 use crate::advisory::online::{self, OnlineOptions};
 use crate::advisory::scan;
-use crate::gate::{AdvisorySource, DockerfileRef, Gate};
+use crate::gate::{AdvisorySource, BaselineArg, DockerfileRef, Gate};
 use crate::policy::{FailOn, Policy};
 use crate::report;
 use anyhow::Context as _;
@@ -39,6 +39,15 @@ pub struct Args {
     /// Override the policy's `[vulnerabilities] fail_on`: critical, high, medium, low or none.
     #[arg(long, value_name = "LEVEL", value_parser = parse_fail_on)]
     pub fail_on: Option<FailOn>,
+    /// The base image (any reference imagegate reads): its layers must be the image's first
+    /// layers (checked, else exit 2); findings in them are the base's (`fail_in`,
+    /// `base_fail_on`). Without it: the config's base labels, else a guess from the history.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+    /// An earlier JSON report (`scan --format json`), or an image scanned with the same DB and
+    /// policy: only findings it does not have fail.
+    #[arg(long, value_name = "FILE|IMAGE")]
+    pub baseline: Option<String>,
     /// The image's Dockerfile: SARIF results point at the step that added each finding.
     #[arg(long)]
     pub dockerfile: Option<PathBuf>,
@@ -79,7 +88,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         AdvisorySource::Local(args.db.resolve())
     };
-    let gate = Gate::new(policy, advisories)?.with_dockerfile(dockerfile);
+    let gate = Gate::new(policy, advisories)?
+        .with_dockerfile(dockerfile)
+        .with_base(args.base.clone())
+        .with_baseline(args.baseline.as_deref().map(BaselineArg::parse));
     let reports = Reports {
         format: args.format,
         output: args.output,

@@ -20,6 +20,8 @@ pub struct Context<'a> {
     pub now: jiff::Timestamp,
     /// Whether the advisory source knows an id (for ignores naming an unknown id).
     pub known_id: &'a dyn Fn(&str) -> bool,
+    /// Which layers are the base image's ([`super::base::detect`]); `None`: all the app's.
+    pub base: Option<&'a super::base::BaseImage>,
 }
 
 /// The findings and the verdict they add up to.
@@ -35,7 +37,7 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
     let mut findings = Vec::new();
     let mut hidden = 0;
     for v in &ctx.scan.vulnerabilities {
-        match vulnerability_finding(policy, v) {
+        match vulnerability_finding(policy, v, ctx.base) {
             Some(f) => findings.push(f),
             None => hidden += 1,
         }
@@ -109,6 +111,8 @@ fn check(rule: Check, level: Level, message: String, evidence: Evidence) -> Find
         evidence,
         vulnerability: None,
         ignored: None,
+        origin: None,
+        baseline: None,
     }
 }
 
@@ -122,10 +126,13 @@ fn layer_evidence(layer: &LayerRef) -> Evidence {
 }
 
 /// A vulnerability's finding, or `None` when it is below `report_from`.
-fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> {
+fn vulnerability_finding(policy: &Policy, v: &Vulnerability, base: Option<&super::base::BaseImage>) -> Option<Finding> {
     let p = &policy.vulnerabilities;
     let severity = v.severity.level.unwrap_or(p.unknown_severity);
-    let fails = match p.fail_on {
+    let origin = base.map(|b| b.origin(v.layer.index));
+    let in_base = origin.is_some_and(|o| o.part == super::base::Part::Base);
+    let threshold = p.threshold(in_base);
+    let fails = match threshold {
         FailOn::Never => false,
         // Malware has no fix; it fails whatever `only_fixable` says.
         FailOn::AtLeast(min) => (v.malicious || severity >= min) && (v.malicious || v.is_fixable() || !p.only_fixable),
@@ -139,10 +146,17 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> 
     } else {
         format!("fixed in {}", v.fixed.join(", "))
     };
-    let why = match (fails, p.fail_on) {
+    let why = match (fails, threshold) {
+        (true, _) if in_base => "fails the policy (in the base image)".to_string(),
         (true, _) => "fails the policy".to_string(),
+        (false, FailOn::Never) if in_base => {
+            "shown, does not fail: in the base image, and the policy fails on the app's findings only".to_string()
+        }
         (false, FailOn::AtLeast(min)) if severity >= min && !v.is_fixable() => {
             "shown, does not fail: no fix yet and the policy fails on fixable ones only".to_string()
+        }
+        (false, FailOn::AtLeast(min)) if in_base => {
+            format!("shown, does not fail: in the base image, below base_fail_on {min}")
         }
         (false, FailOn::AtLeast(min)) => format!("shown, does not fail: below {min}"),
         (false, FailOn::Never) => "shown, does not fail: vulnerabilities never fail this policy".to_string(),
@@ -162,6 +176,8 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability) -> Option<Finding> 
         evidence,
         vulnerability: Some(v.clone()),
         ignored: None,
+        origin,
+        baseline: None,
     })
 }
 

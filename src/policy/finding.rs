@@ -69,9 +69,67 @@ pub struct Finding {
     /// Set when an ignore entry covers the finding (it is then `info`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// Base image or app, and the rule that decided it (advisory findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<super::base::Origin>,
+    /// With `--baseline`: `new`, or `unchanged` (then it does not fail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::baseline::State>,
+}
+
+/// What makes a finding the same finding in another run or another image: the rule (an
+/// advisory or a check), the package with its version, the path, and for some checks the
+/// value or message ([`super::rule::Subject`]) — never the image's name. SARIF's
+/// `partialFingerprints` hash it; `--baseline` compares it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity {
+    pub rule: String,
+    pub package: Option<String>,
+    pub path: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl Identity {
+    /// From a finding's parts (also as read back from a JSON report).
+    pub fn of(rule: &str, package: Option<&str>, path: Option<&str>, value: Option<&str>, message: &str) -> Identity {
+        use super::rule::Subject;
+        let subject = match Check::from_id(rule).map(|c| c.info().subject) {
+            Some(Subject::Value) => value.map(str::to_string),
+            Some(Subject::Message) => Some(message.to_string()),
+            Some(Subject::None) | None => None,
+        };
+        Identity {
+            rule: rule.to_string(),
+            package: package.map(str::to_string),
+            path: path.map(str::to_string),
+            subject,
+        }
+    }
+
+    /// The parts in order, empty where absent.
+    pub fn parts(&self) -> [&str; 4] {
+        [
+            &self.rule,
+            self.package.as_deref().unwrap_or(""),
+            self.path.as_deref().unwrap_or(""),
+            self.subject.as_deref().unwrap_or(""),
+        ]
+    }
 }
 
 impl Finding {
+    pub fn identity(&self) -> Identity {
+        let e = &self.evidence;
+        let package = e.package.as_ref().map(ToString::to_string);
+        Identity::of(
+            self.rule.as_str(),
+            package.as_deref(),
+            e.path.as_deref(),
+            e.value.as_deref(),
+            &self.message,
+        )
+    }
+
     /// The severity that drives SARIF's `security-severity`: the CVSS score of a
     /// vulnerability, else a score for its level; for policy checks, one by gate level.
     pub fn security_severity(&self) -> f64 {

@@ -3,9 +3,12 @@
 //! and column; evaluation (in [`evaluate`]) turns an inventory and its advisory matches into
 //! findings.
 
+pub mod base;
+pub mod baseline;
 pub mod evaluate;
 pub mod finding;
 pub mod rule;
+pub mod upgrade;
 
 use crate::advisory::severity::Level as Severity;
 use crate::inventory::PackageKind;
@@ -83,6 +86,34 @@ pub struct VulnerabilityPolicy {
     /// Seconds; an older database is a finding (IG011).
     pub max_db_age: Option<i64>,
     pub ignores: Vec<Ignore>,
+    /// `fail_in = "app"`: only the app's findings fail at `fail_on`; `"all"` (the default):
+    /// base findings too.
+    pub fail_in: FailIn,
+    /// The threshold for findings in the base image's layers; `None`: `fail_on` with
+    /// `fail_in = "all"`, never with `fail_in = "app"`.
+    pub base_fail_on: Option<FailOn>,
+}
+
+/// `[vulnerabilities] fail_in`: whose findings `fail_on` fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FailIn {
+    App,
+    #[default]
+    All,
+}
+
+impl VulnerabilityPolicy {
+    /// The threshold that applies to a finding in the base (`true`) or the app.
+    pub fn threshold(&self, in_base: bool) -> FailOn {
+        if !in_base {
+            return self.fail_on;
+        }
+        match (self.base_fail_on, self.fail_in) {
+            (Some(t), _) => t,
+            (None, FailIn::All) => self.fail_on,
+            (None, FailIn::App) => FailOn::Never,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -224,6 +255,8 @@ struct RawVulnerabilities {
     only_fixable: Option<bool>,
     unknown_severity: Option<Spanned<String>>,
     max_db_age: Option<Spanned<String>>,
+    fail_in: Option<Spanned<String>>,
+    base_fail_on: Option<Spanned<String>>,
     #[serde(default)]
     allow_permanent_ignores: bool,
     #[serde(default)]
@@ -432,6 +465,21 @@ impl Parser<'_> {
             })?),
             None => None,
         };
+        let fail_in = match &v.fail_in {
+            Some(s) => match s.get_ref().to_ascii_lowercase().as_str() {
+                "app" => FailIn::App,
+                "all" => FailIn::All,
+                other => return Err(self.at(s, format!("fail_in = \"{other}\": expected app or all"))),
+            },
+            None => FailIn::All,
+        };
+        let base_fail_on = match &v.base_fail_on {
+            Some(s) => Some(match self.severity(s, "base_fail_on", &["none"])? {
+                Some(level) => FailOn::AtLeast(level),
+                None => FailOn::Never,
+            }),
+            None => None,
+        };
         let mut ignores = Vec::new();
         for entry in &v.ignore {
             let start = entry.span().start;
@@ -510,6 +558,8 @@ impl Parser<'_> {
                 unknown_severity,
                 max_db_age,
                 ignores,
+                fail_in,
+                base_fail_on,
             },
             image: ImagePolicy {
                 max_size: i.max_size.as_ref().map(|s| self.size(s, "max_size")).transpose()?,

@@ -24,6 +24,12 @@ struct GateJson<'a> {
     elapsed_ms: u128,
     findings: &'a [Finding],
     inventory: &'a Inventory,
+    /// Which layers are the base image's, and which rule decided it.
+    base: &'a crate::policy::base::BaseImage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<&'a crate::policy::baseline::Comparison>,
+    /// The upgrade that clears the failing findings, per package.
+    upgrades: &'a [crate::policy::upgrade::Upgrade],
 }
 
 pub fn json(run: &Run) -> Result<String, serde_json::Error> {
@@ -37,6 +43,9 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
         elapsed_ms: run.elapsed.as_millis(),
         findings: &run.outcome.findings,
         inventory: &run.inventory,
+        base: &run.base,
+        baseline: run.baseline.as_ref(),
+        upgrades: &run.upgrades,
     };
     let mut s = serde_json::to_string_pretty(&doc)?;
     s.push('\n');
@@ -116,6 +125,9 @@ pub fn text(run: &Run, colour: bool) -> String {
         .unwrap_or_default();
     let _ = writeln!(out, "DB      {} ({} records{built})", db.source, db.records);
     let _ = writeln!(out, "Sources {}", super::coverage_line(&run.scan.coverage));
+    for line in super::origin::summary(run) {
+        let _ = writeln!(out, "{line}");
+    }
     for level in [Level::Fail, Level::Warn, Level::Info] {
         let group: Vec<&Finding> = outcome.findings.iter().filter(|f| f.level == level).collect();
         if group.is_empty() {
@@ -139,7 +151,7 @@ pub fn text(run: &Run, colour: bool) -> String {
                 rule = rule.fg(colour_of);
             }
             let layer = match (f.evidence.layer, &f.evidence.created_by) {
-                (Some(i), step) => format!("{i}: {}", short_step(step.as_deref(), 40)),
+                (Some(i), step) => format!("{i}: {}{}", short_step(step.as_deref(), 40), super::origin::marker(f)),
                 (None, _) => String::new(),
             };
             let mut why = f.message.clone();

@@ -50,6 +50,13 @@ pub fn markdown(run: &Run) -> String {
         out.push_str("\n</details>\n");
     }
 
+    let summary = super::origin::short(run);
+    if !summary.is_empty() {
+        out.push('\n');
+        for line in summary {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+    }
     let db = match run.db.built_at {
         Some(built) => format!("advisory DB {} old ({} records)", super::db::age(built), run.db.records),
         None => format!("advisories from {}", cell(&run.db.source)),
@@ -147,10 +154,11 @@ fn layer(f: &Finding) -> String {
         return String::new();
     };
     let step = short_step(f.evidence.created_by.as_deref(), 50);
+    let marker = super::origin::marker(f);
     if step.is_empty() {
-        index.to_string()
+        format!("{index}{marker}")
     } else {
-        format!("{index}: {}", code(&step))
+        format!("{index}: {}{marker}", code(&step))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod db;
 pub mod gate;
 pub mod inventory;
 pub mod markdown;
+pub mod origin;
 pub mod sarif;
 
 use crate::inventory::coverage::{Coverage, Status};

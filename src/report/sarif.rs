@@ -22,7 +22,7 @@
 use crate::dockerfile::{Dockerfile, short_step};
 use crate::gate::{self, DbInfo};
 use crate::policy::finding::{self, Finding, Level};
-use crate::policy::rule::{Place, Subject};
+use crate::policy::rule::Place;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -175,6 +175,12 @@ struct Region {
 struct ResultProperties {
     /// `fail`, `warn` or `info`: the gate's decision.
     gate: &'static str,
+    /// `base` or `app`, and the rule that decided it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<crate::policy::base::Origin>,
+    /// With `--baseline`: `new` or `unchanged`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<crate::policy::baseline::State>,
     #[serde(skip_serializing_if = "Option::is_none")]
     package: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -560,6 +566,8 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint(f, seen))]),
         properties: ResultProperties {
             gate: f.level.as_str(),
+            origin: f.origin,
+            baseline: f.baseline,
             package: e.package.as_ref().map(ToString::to_string),
             ecosystem: v.map(|v| v.package.ecosystem.clone()),
             installed_version: v.map(|v| v.package.version.clone()),
@@ -588,17 +596,10 @@ fn result(f: &Finding, rule_index: usize, places: &Places, seen: &mut HashMap<St
 /// a layer count) stay out, so a growing image keeps its alert. A repeat within the run gets
 /// its ordinal, so no two results share a fingerprint.
 fn fingerprint(f: &Finding, seen: &mut HashMap<String, usize>) -> String {
-    let e = &f.evidence;
-    let subject = match f.rule.check().map(|c| c.info().subject) {
-        Some(Subject::Value) => e.value.as_deref(),
-        Some(Subject::Message) => Some(f.message.as_str()),
-        Some(Subject::None) | None => None,
-    };
-    let package = e.package.as_ref().map(ToString::to_string);
+    let identity = f.identity();
     let mut hasher = Sha256::new();
-    for part in [Some(f.rule.as_str()), package.as_deref(), e.path.as_deref(), subject] {
+    for part in identity.parts() {
         // Length-prefixed, so no two different tuples hash the same input.
-        let part = part.unwrap_or("");
         hasher.update(format!("{}:", part.len()).as_bytes());
         hasher.update(part.as_bytes());
     }

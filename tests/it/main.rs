@@ -7,6 +7,7 @@
 mod support;
 
 mod action;
+mod baseline;
 mod coverage;
 mod db_update;
 mod debian;

@@ -513,6 +513,8 @@ fn more_than_25000_results_keep_the_worst_and_say_what_was_cut() {
         },
         vulnerability: None,
         ignored: None,
+        origin: None,
+        baseline: None,
     };
     // Worst first, as the evaluation sorts them: 24,990 failing, then 20 notes of another rule.
     let mut findings: Vec<Finding> = (0..24_990).map(|i| file(i, Level::Fail, Check::DeniedFile)).collect();
@@ -569,6 +571,8 @@ fn markdown_summary() {
         },
         vulnerability: None,
         ignored: None,
+        origin: None,
+        baseline: None,
     });
     outcome.verdict = Verdict::of(&outcome.findings);
     let md = markdown(&run_of(&inv, &outcome, &db, None, Duration::from_millis(1234)));
