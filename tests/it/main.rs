@@ -15,6 +15,7 @@ mod gate;
 mod harness;
 mod hook;
 mod inventory;
+mod node;
 mod nodejs;
 mod online;
 mod registry;
