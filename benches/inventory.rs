@@ -24,7 +24,8 @@
 //! had (sequential gzip ÷ all gzip at once): a parallel ratio measured while other work holds the
 //! second core says little.
 //!
-//! Other knobs: `IMAGEGATE_BENCH_REPS` (default 5), `IMAGEGATE_BENCH_CALIBRATE=1` (print the
+//! Other knobs: `IMAGEGATE_BENCH_BIN` (run that `imagegate` binary instead of this build's,
+//! to compare two builds on the same images), `IMAGEGATE_BENCH_REPS` (default 5), `IMAGEGATE_BENCH_CALIBRATE=1` (print the
 //! gzip ratio of each kind of generated content and stop). The report goes to a temporary file
 //! next to the images, not `--output /dev/null`: `--output` writes a sibling temporary file and
 //! renames it over the target, which as root would replace `/dev/null` itself.
@@ -1695,9 +1696,11 @@ fn main() -> io::Result<()> {
             .collect()
     };
     let reps = env_usize("IMAGEGATE_BENCH_REPS", 5).max(1);
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_imagegate"));
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_imagegate"));
+    // Another build to compare with this one on the same images (the new readers off).
+    let bin = std::env::var_os("IMAGEGATE_BENCH_BIN").map_or_else(|| built.clone(), PathBuf::from);
     // target/<profile>/imagegate -> target/bench-images
-    let root = bin
+    let root = built
         .parent()
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)

@@ -137,6 +137,11 @@ struct VulnRef {
 impl OnlineAdvisories {
     /// Asks the API about every lookup (ecosystem, name, version) and fetches the records.
     pub fn fetch(lookups: &[(Ecosystem, String, String)], options: &OnlineOptions) -> Result<Self, OnlineError> {
+        // The API has no Node.js ecosystem (the runtime's advisories are the security WG's,
+        // imported locally): not asked, and reported not covered.
+        let lookups: Vec<(Ecosystem, String, String)> =
+            lookups.iter().filter(|l| l.0 != Ecosystem::NodeJs).cloned().collect();
+        let lookups = lookups.as_slice();
         let fetcher = Fetcher::new(options)?;
         let mut stats = Stats::default();
         let mut ids: HashMap<(String, String), Vec<String>> = HashMap::new();
@@ -247,8 +252,9 @@ impl Advisories for OnlineAdvisories {
     }
 
     /// The API serves every ecosystem it knows; an Alpine branch it lacks answers no records.
-    fn covers(&self, _ecosystem: &Ecosystem) -> bool {
-        true
+    /// It has no `Node.js` ecosystem: the runtime is then not checked, never clean.
+    fn covers(&self, ecosystem: &Ecosystem) -> bool {
+        *ecosystem != Ecosystem::NodeJs
     }
 }
 

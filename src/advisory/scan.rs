@@ -95,6 +95,10 @@ pub struct Vulnerability {
     pub package: AffectedPackage,
     /// Versions that fix it; empty when no fix exists.
     pub fixed: Vec<String>,
+    /// What to do, where it is not "upgrade the package": `upgrade Node.js 20.17.0 → 20.20.2`
+    /// for the runtime (the patched release on its major line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
     pub layer: LayerRef,
 }
 
@@ -198,11 +202,13 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                 "no Debian or Ubuntu release (etc/os-release; Debian testing and sid have none)",
             ),
             Source::Npm => (Some(Ecosystem::Npm), ""),
+            Source::NodeRuntime => (Some(Ecosystem::NodeJs), ""),
             _ => (None, "no advisory ecosystem"),
         };
         let kind = match c.source {
             Source::Apk => "apk",
             Source::Dpkg => "dpkg",
+            Source::NodeRuntime => "Node.js runtime",
             _ => "npm",
         };
         let Some(eco) = eco else {
@@ -217,8 +223,13 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
         c.ecosystem = Some(eco.to_string());
         if !covers(&eco) {
             c.status = Status::NotChecked;
+            let hint = if eco == Ecosystem::NodeJs {
+                " (the OSV API has none, so --online cannot check it; `imagegate db import` the Node.js security WG's vuln/core directory or its index.json)"
+            } else {
+                ""
+            };
             c.reason = Some(format!(
-                "the advisory database has no records for {eco}: the {} {kind} packages were NOT checked",
+                "the advisory database has no records for {eco}{hint}: the {} {kind} packages were NOT checked",
                 c.packages
             ));
             coverage.push(c);
@@ -270,6 +281,21 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                     },
                     layer: &p.layer,
                 }
+            })),
+            // The runtime's own advisories, stored under package `node` (advisory::nodejs).
+            Source::NodeRuntime => queries.extend(inv.node_runtime.iter().map(|r| Query {
+                ecosystem: Ecosystem::NodeJs,
+                names: vec![r.name],
+                package: AffectedPackage {
+                    ecosystem: Ecosystem::NodeJs.to_string(),
+                    kind: PackageKind::NodeRuntime,
+                    name: r.name.to_string(),
+                    version: r.runtime.version.to_string(),
+                    origin: None,
+                    paths: r.paths.clone(),
+                    dev: None,
+                },
+                layer: &r.layer,
             })),
             _ => queries.extend(inv.npm.iter().map(|p| Query {
                 ecosystem: Ecosystem::Npm,
@@ -340,8 +366,26 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
         }
         let malicious = members.iter().any(|(r, _)| r.is_malicious());
         let summary = members.iter().find_map(|(r, _)| r.summary.clone());
+        let (id, remediation) = if q.ecosystem == Ecosystem::NodeJs {
+            // The WG names a core record by its CVE first (advisory::nodejs).
+            let id = members
+                .first()
+                .map_or_else(|| group.primary.clone(), |(r, _)| super::nodejs::finding_id(r));
+            let upgrade = match fixed.as_slice() {
+                [] => format!("no patched Node.js release for {} yet", q.package.version),
+                [one] => format!("upgrade Node.js {} → {one}", q.package.version),
+                many => format!(
+                    "upgrade Node.js {} → {} (its line has no fix)",
+                    q.package.version,
+                    many.join(" or ")
+                ),
+            };
+            (id, Some(upgrade))
+        } else {
+            (group.primary.clone(), None)
+        };
         result.vulnerabilities.push(Vulnerability {
-            id: group.primary.clone(),
+            id,
             ids: group.ids.clone(),
             summary,
             severity: if malicious {
@@ -355,6 +399,7 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
             malicious,
             package: q.package.clone(),
             fixed,
+            remediation,
             layer: q.layer.clone(),
         });
     }

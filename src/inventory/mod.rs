@@ -53,6 +53,8 @@ pub enum Fact {
     Lockfile(Arc<npm::Lockfile>),
     /// `var/lib/dpkg/status`, or one `var/lib/dpkg/status.d/` file (distroless).
     DpkgStatus(Arc<dpkg::Status>),
+    /// What the version scan found in `usr/local/bin/node` (streamed, never buffered).
+    NodeBinary(node_runtime::BinaryScan),
 }
 
 /// The [`Capture`] that reads what the inventory needs and nothing else.
@@ -63,7 +65,23 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-2")
+        Some("inventory-3")
+    }
+
+    fn streams(&self, path: &str) -> Option<u64> {
+        (node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Binary))
+            .then_some(node_runtime::MAX_BINARY_SCAN)
+    }
+
+    fn capture_stream(
+        &self,
+        _path: &str,
+        reader: &mut dyn std::io::Read,
+    ) -> std::io::Result<Result<Fact, CaptureError>> {
+        Ok(Ok(Fact::NodeBinary(node_runtime::scan_reader(
+            reader,
+            node_runtime::MAX_BINARY_SCAN,
+        )?)))
     }
 
     /// A package database or lockfile we cannot read would hide every package it lists: over
@@ -101,6 +119,9 @@ impl Capture for Collector {
         if TEXT_FILES.contains(&path) {
             return Some(MAX_TEXT_SIZE);
         }
+        if node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Header) {
+            return Some(node_runtime::MAX_HEADER as u64);
+        }
         match npm::classify(path)? {
             npm::NpmFile::Manifest => Some(MAX_MANIFEST_SIZE),
             npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile => Some(MAX_DB_SIZE),
@@ -132,7 +153,7 @@ impl Capture for Collector {
             })?;
             return Ok(Fact::DpkgStatus(Arc::new(status)));
         }
-        if TEXT_FILES.contains(&path) {
+        if TEXT_FILES.contains(&path) || node_runtime::classify(path).is_some() {
             return Ok(Fact::Text(String::from_utf8_lossy(bytes).into()));
         }
         match npm::classify(path) {
@@ -161,10 +182,18 @@ pub enum PackageKind {
     /// Debian and Ubuntu packages (dpkg).
     Deb,
     Npm,
+    /// The Node.js runtime installed outside the OS packages (`node-runtime:node@20.17.0`).
+    #[serde(rename = "node-runtime")]
+    NodeRuntime,
 }
 
 impl PackageKind {
-    pub const ALL: [PackageKind; 3] = [PackageKind::Apk, PackageKind::Deb, PackageKind::Npm];
+    pub const ALL: [PackageKind; 4] = [
+        PackageKind::Apk,
+        PackageKind::Deb,
+        PackageKind::Npm,
+        PackageKind::NodeRuntime,
+    ];
 
     /// The prefix in `kind:name` (policies) and `kind:name@version` (findings).
     pub fn as_str(self) -> &'static str {
@@ -172,6 +201,7 @@ impl PackageKind {
             PackageKind::Apk => "apk",
             PackageKind::Deb => "deb",
             PackageKind::Npm => "npm",
+            PackageKind::NodeRuntime => "node-runtime",
         }
     }
 
@@ -185,7 +215,7 @@ impl PackageKind {
         match self {
             PackageKind::Apk => Some(APK_DBS[0]),
             PackageKind::Deb => Some(DPKG_STATUS),
-            PackageKind::Npm => None,
+            PackageKind::Npm | PackageKind::NodeRuntime => None,
         }
     }
 }
@@ -314,6 +344,9 @@ pub struct Inventory {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deb: Vec<DebPackage>,
     pub npm: Vec<NpmPackage>,
+    /// The Node.js runtime from nodejs.org (not apk's or dpkg's `nodejs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_runtime: Option<node_runtime::RuntimePackage>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
     /// Regular files (hardlinks included) in the final filesystem, with sizes.
@@ -363,7 +396,18 @@ pub fn build(image: Image<Fact>) -> Inventory {
     let (apk_records, apk_layers) = apk_packages(&fs, &layer_ref, &mut warnings);
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
     let npm = npm_packages(&fs, &layer_ref);
-    let coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm);
+    let os_owns_node =
+        apk_records.iter().any(|r| r.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
+    let (node_runtime, runtime_warnings) = node_runtime::inventory(
+        &fs,
+        config.config.env.as_deref().unwrap_or_default(),
+        os_owns_node,
+        &layer_ref,
+        infos.len().saturating_sub(1),
+    );
+    warnings.extend(runtime_warnings);
+    let mut coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm);
+    node_runtime::coverage(&mut coverage, node_runtime.as_ref());
 
     let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
     if bad > 0 {
@@ -426,6 +470,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         apk,
         deb,
         npm,
+        node_runtime,
         users,
         groups,
         files,

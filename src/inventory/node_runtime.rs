@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::advisory::node_semver;
 
@@ -69,7 +69,7 @@ pub fn classify(path: &str) -> Option<RuntimeFile> {
 }
 
 /// Which piece of evidence decided, or disagreed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Evidence {
     /// The `node` binary's embedded version string.
@@ -161,7 +161,7 @@ pub fn parse_env<S: AsRef<str>>(env: &[S]) -> Option<Result<Version, RuntimeErro
 }
 
 /// Which marker a version was found after.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Marker {
     /// `node.js/v<version>\0`.
@@ -186,7 +186,7 @@ pub struct VersionScanner {
 }
 
 /// What [`VersionScanner`] found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinaryScan {
     /// Every distinct version seen, with the markers and how often: one entry for a real
     /// binary.
@@ -391,6 +391,104 @@ pub fn detect(
         }),
         warnings,
     )
+}
+
+/// The most of `usr/local/bin/node` streamed through the scanner. A real binary is ~100 MB
+/// and both markers sit in its read-only data, so the whole file is scanned; a bigger file
+/// is scanned up to here (the markers of a real binary are well inside it).
+pub const MAX_BINARY_SCAN: u64 = 512 << 20;
+
+/// The Node.js runtime as the inventory lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuntimePackage {
+    /// `node`, the package name the advisories are stored under.
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub runtime: NodeRuntime,
+    /// The runtime's files found in the image (the binary, the header), or the config's
+    /// `NODE_VERSION` when only it names the version.
+    pub paths: Vec<String>,
+    /// The layer that put the binary there (else the header; else the top layer, for a
+    /// version only the config names).
+    pub layer: super::LayerRef,
+}
+
+/// Detects the runtime in the merged filesystem and the config's `Env`. `os_owns_node`: apk or
+/// dpkg installed `nodejs`, whose advisories already cover it: then nothing is reported.
+/// Returns the runtime (if a version was named) and the warnings (disagreements, unreadable
+/// evidence), which name the files but never quote them.
+pub fn inventory(
+    fs: &crate::layer::Filesystem<super::Fact>,
+    env: &[String],
+    os_owns_node: bool,
+    layer_ref: &impl Fn(usize) -> super::LayerRef,
+    top_layer: usize,
+) -> (Option<RuntimePackage>, Vec<String>) {
+    use super::Fact;
+    if os_owns_node {
+        return (None, Vec::new());
+    }
+    let binary = match fs.fact(NODE_BINARY) {
+        Some(Fact::NodeBinary(scan)) => Some(scan),
+        _ => None,
+    };
+    let header_text = match fs.fact(NODE_VERSION_HEADER) {
+        Some(Fact::Text(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let header = header_text.as_deref().map(|t| parse_version_header(t.as_bytes()));
+    let env_answer = parse_env(env);
+    let (runtime, warnings) = detect(binary, header, env_answer);
+    let Some(runtime) = runtime else {
+        return (None, warnings);
+    };
+    let mut paths = Vec::new();
+    let mut layer = None;
+    for (path, present) in [
+        (NODE_BINARY, binary.is_some()),
+        (NODE_VERSION_HEADER, header_text.is_some()),
+    ] {
+        if present {
+            paths.push(path.to_string());
+            layer = layer.or_else(|| fs.introduced(path, |_| true));
+        }
+    }
+    if paths.is_empty() {
+        paths.push(format!("config env {NODE_VERSION_ENV}={}", runtime.version));
+    }
+    (
+        Some(RuntimePackage {
+            name: crate::advisory::nodejs::PACKAGE,
+            runtime,
+            paths,
+            layer: layer_ref(layer.unwrap_or(top_layer)),
+        }),
+        warnings,
+    )
+}
+
+/// Turns the recognised-but-not-read `node-runtime` source into a read one (one package, its
+/// paths) when a version was detected. Files of a runtime without a readable version stay
+/// `not_checked`, saying so.
+pub fn coverage(coverage: &mut Vec<super::coverage::Coverage>, runtime: Option<&RuntimePackage>) {
+    use super::coverage::{Coverage, Source};
+    let at = coverage.iter().position(|c| c.source == Source::NodeRuntime);
+    match (runtime, at) {
+        (Some(r), at) => {
+            let read = Coverage::read(Source::NodeRuntime, 1, r.paths.clone());
+            match at {
+                Some(i) => coverage[i] = read,
+                None => coverage.push(read),
+            }
+        }
+        (None, Some(i)) => {
+            coverage[i].reason = Some(
+                "a Node.js runtime is installed outside the OS packages but no version could be read from it (see the warnings)"
+                    .into(),
+            );
+        }
+        (None, None) => {}
+    }
 }
 
 #[cfg(test)]

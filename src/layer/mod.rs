@@ -42,6 +42,22 @@ pub trait Capture: Sync {
             message: format!("{size} bytes is over the {cap}-byte cap for this file; not read"),
         }
     }
+    /// The most bytes to stream through [`Capture::capture_stream`] if the file at `path` is
+    /// one to scan rather than hold: a big file (the ~100 MB `node` binary) whose fact a
+    /// scanner with bounded memory finds. Asked before [`Capture::wants`]; a streamed file is
+    /// never buffered whole. Hardlinks to it get no fact.
+    fn streams(&self, _path: &str) -> Option<u64> {
+        None
+    }
+    /// Scans a streamed file (at most the [`Capture::streams`] cap, already applied to
+    /// `reader`). The outer error is the layer's own I/O (decompression), which fails the
+    /// walk; the inner one is the capture's verdict, as for [`Capture::capture`].
+    fn capture_stream(&self, _path: &str, _reader: &mut dyn Read) -> io::Result<Result<Self::Fact, CaptureError>> {
+        Ok(Err(CaptureError {
+            fatal: false,
+            message: "not a file this capture streams".into(),
+        }))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -584,7 +600,31 @@ impl<C: Capture> Walker<'_, C> {
             _ => return Ok(Some(path)),
         };
 
+        let streamed = match &kind {
+            NodeKind::File { .. } => self.capture.streams(&path),
+            _ => None,
+        };
         let fact = match &kind {
+            NodeKind::File { .. } if streamed.is_some() => {
+                let mut reader = (&mut entry).take(streamed.unwrap_or(0));
+                let verdict = self
+                    .capture
+                    .capture_stream(&path, &mut reader)
+                    .map_err(|e| EntryError::Io(e, path.clone()))?;
+                match verdict {
+                    Ok(f) => Some(f),
+                    Err(e) if e.fatal => {
+                        return Err(EntryError::Walk(WalkError::Capture {
+                            path,
+                            message: e.message,
+                        }));
+                    }
+                    Err(e) => {
+                        self.warnings.push(format!("`{path}`: {}", e.message));
+                        None
+                    }
+                }
+            }
             NodeKind::File { size, .. } => match self.capture.wants(&path) {
                 Some(cap) if *size > cap => {
                     let e = self.capture.too_large(&path, *size, cap);

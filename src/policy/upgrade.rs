@@ -38,7 +38,8 @@ pub struct Upgrade {
 
 fn compare(kind: PackageKind, a: &str, b: &str) -> Option<Ordering> {
     match kind {
-        PackageKind::Npm => npm_version::compare(a, b),
+        // Node.js releases are SemVer too.
+        PackageKind::Npm | PackageKind::NodeRuntime => npm_version::compare(a, b),
         PackageKind::Apk => apk_version::compare(a, b),
         PackageKind::Deb => dpkg_version::compare(a, b),
     }
@@ -51,7 +52,7 @@ pub fn smallest_fix(kind: PackageKind, installed: &str, fixed: &[String]) -> Opt
         .filter(|f| compare(kind, f, installed) == Some(Ordering::Greater))
         .collect();
     above.sort_by(|a, b| compare(kind, a, b).unwrap_or(Ordering::Equal));
-    if kind == PackageKind::Npm
+    if matches!(kind, PackageKind::Npm | PackageKind::NodeRuntime)
         && let Some(major) = npm_version::parse(installed).map(|v| v.major)
         && let Some(same) = above
             .iter()

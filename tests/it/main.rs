@@ -19,6 +19,7 @@ mod harness;
 mod hook;
 mod hostile;
 mod inventory;
+mod node;
 mod nodejs;
 mod online;
 mod registry;
