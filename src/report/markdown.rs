@@ -2,7 +2,6 @@
 //! verdict in the first line, the failing findings in a short table, warnings and notes folded
 //! away, and one closing line with the policy, the database's age and the time taken.
 
-use crate::dockerfile::short_step;
 use crate::gate::Run;
 use crate::policy::finding::{Finding, Level};
 use crate::units::plural;
@@ -146,7 +145,7 @@ fn layer(f: &Finding) -> String {
     let Some(index) = f.evidence.layer else {
         return String::new();
     };
-    let step = short_step(f.evidence.created_by.as_deref(), 50);
+    let step = super::text::step(f.evidence.created_by.as_deref(), 50);
     if step.is_empty() {
         index.to_string()
     } else {
@@ -157,7 +156,8 @@ fn layer(f: &Finding) -> String {
 /// Text for a table cell: `|` would end the cell, a newline the row, and `<` could open HTML
 /// (a stray `</details>` would break the layout).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    super::escape::escape(s)
+        .replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace(['\r', '\n'], " ")
@@ -165,7 +165,7 @@ fn cell(s: &str) -> String {
 
 /// A code span for a table cell; GitHub unescapes `\|` inside code spans in tables too.
 fn code(s: &str) -> String {
-    let s = s.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let s = super::escape::escape(s).replace('|', "\\|");
     if s.contains('`') {
         format!("`` {s} ``")
     } else {

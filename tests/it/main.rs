@@ -22,3 +22,4 @@ mod registry_support;
 mod sarif;
 mod scan;
 mod selfimage;
+mod terminal;

@@ -1,0 +1,255 @@
+//! Issue 12.3: an image's bytes never drive the terminal. An image whose config `User`,
+//! `Healthcheck` and `ExposedPorts`, os-release, apk fields, `package.json` name and version,
+//! `/etc/passwd` names and file paths carry ESC / OSC / BEL / CSI and a bidi override is read by
+//! `inventory` and `scan` (table and Markdown): stdout and stderr hold none of those characters
+//! raw (they are shown as `\x1b`, `\u{202e}`), while `--format json` keeps the exact bytes.
+
+use crate::support::*;
+use serde_json::Value;
+
+/// Retitles the terminal (OSC 0 … BEL), clears it (CSI 2 J), forges a line, reverses text.
+const EVIL: &str = "\x1b]0;owned\x07\x1b[2J\nPASS: forged\u{202e}";
+
+/// The characters that must never reach stdout or stderr raw.
+fn assert_clean(what: &str, text: &str) {
+    for bad in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+        assert!(
+            !text.contains(bad),
+            "{what}: raw U+{:04X} in the output:\n{}",
+            bad as u32,
+            text.escape_debug()
+        );
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("PASS: forged")),
+        "{what}: a forged line:\n{text}"
+    );
+}
+
+fn hostile_image(dir: &std::path::Path) -> String {
+    let apk = format!(
+        "{}{}",
+        apk_stanza(
+            &format!("busy{EVIL}box"),
+            &format!("1.0{EVIL}-r0"),
+            "x86_64",
+            EVIL,
+            EVIL
+        ),
+        apk_stanza("zlib", "1.3.1-r1", "x86_64", "Zlib", "zlib")
+    );
+    let layer = Layer::new()
+        .file(
+            "etc/os-release",
+            format!("ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine{EVIL}\"\n").replace("\nPASS", " PASS"),
+        )
+        .file("etc/alpine-release", "3.20.3\n")
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nev\x1b]0;il\x07:x:1001:1001::/app:/sbin/nologin\n",
+        )
+        .file("lib/apk/db/installed", apk);
+    let app = Layer::new()
+        .file(
+            "app/package.json",
+            package_json(&format!("app{EVIL}"), &format!("1.0.0{EVIL}"), "MIT"),
+        )
+        .file(
+            "app/node_modules/left\x1b[31m/package.json",
+            package_json(&format!("left{EVIL}"), &format!("1.0.0-{EVIL}"), "MIT"),
+        )
+        .file("app/node_modules/broken\x1b]0;x\x07/package.json", "{ not json")
+        .file(&format!("app/secrets{EVIL}/.env"), "A=1\n");
+    let img = ImageSpec::new()
+        .layer(layer, Compression::Gzip, &format!("RUN echo {EVIL}"))
+        .layer(app, Compression::Gzip, "COPY . /app")
+        .user(&format!("1001{EVIL}"))
+        .healthcheck(&["CMD", &format!("true{EVIL}")])
+        .expose(&format!("3000/tcp{EVIL}"))
+        .build();
+    let path = dir.join("evil.tar");
+    std::fs::write(&path, docker_classic(&[(&img, &["evil:1"])])).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn inventory_table_and_warnings_escape_every_image_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = hostile_image(tmp.path());
+    for extra in [&[][..], &["--wide"][..]] {
+        let r = imagegate()
+            .args(["inventory", &image])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .run();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_clean("inventory stdout", &r.stdout);
+        assert_clean("inventory stderr", &r.stderr);
+        // Shown, visibly: the user and the package name are there, escaped.
+        assert!(r.stdout.contains("1001\\x1b]0;owned\\x07"), "{}", r.stdout);
+        assert!(r.stdout.contains("busy\\x1b]0;owned"), "{}", r.stdout);
+        assert!(r.stdout.contains("\\u{202e}"), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn inventory_json_keeps_the_exact_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = hostile_image(tmp.path());
+    let r = imagegate().args(["inventory", &image, "--format", "json"]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["image"]["user"], format!("1001{EVIL}"));
+    let apk = v["apk"].as_array().unwrap();
+    // apk's database is line-based: the name ends at the newline.
+    let first_line = EVIL.split('\n').next().unwrap();
+    assert!(apk.iter().any(|p| p["name"] == format!("busy{first_line}")), "{apk:?}");
+    let npm = v["npm"].as_array().unwrap();
+    assert!(npm.iter().any(|p| p["name"] == format!("left{EVIL}")), "{npm:?}");
+    assert_clean("inventory json stderr", &r.stderr);
+}
+
+#[test]
+fn scan_table_markdown_and_errors_escape_every_image_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = hostile_image(tmp.path());
+    let db = testdata_db().to_str().unwrap().to_string();
+    for format in ["table", "markdown"] {
+        for extra in [&[][..], &["--wide"][..]] {
+            let r = imagegate()
+                .args(["scan", &image, "--db", &db, "--format", format])
+                .args(extra)
+                .env("NO_COLOR", "1")
+                .run();
+            // The .env file fails the default policy: the finding names its hostile path.
+            assert_eq!(r.code, 1, "{format}: {}", r.stderr);
+            assert_clean(&format!("scan {format} stdout"), &r.stdout);
+            assert_clean(&format!("scan {format} stderr"), &r.stderr);
+            assert!(r.stdout.contains("secrets\\x1b]0;owned"), "{format}: {}", r.stdout);
+        }
+    }
+    // The step summary is Markdown too.
+    let summary = tmp.path().join("summary.md");
+    let r = imagegate()
+        .args(["scan", &image, "--db", &db])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_clean("step summary", &std::fs::read_to_string(&summary).unwrap());
+
+    // JSON keeps the exact bytes of the finding's path.
+    let r = imagegate()
+        .args(["scan", &image, "--db", &db, "--format", "json"])
+        .run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["evidence"]["path"] == format!("app/secrets{EVIL}/.env")),
+        "{findings:?}"
+    );
+}
+
+/// The widest line of a text.
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+/// Issue 14: the table fits the width it is given (`COLUMNS`, as a terminal sets it; the same
+/// width logic reads the terminal's size when stdout is one), ids stay whole, and without
+/// either it never needs more than 100 columns.
+#[test]
+fn the_demo_table_fits_80_and_120_columns_with_ids_whole() {
+    let db = testdata_db().to_str().unwrap().to_string();
+    let demo = repo_root().join("testdata/demo/app.tar").display().to_string();
+    for (columns, max) in [(Some("80"), 80), (Some("120"), 120), (None, 100)] {
+        let mut cmd = imagegate();
+        cmd.args(["scan", &demo, "--db", &db, "--policy", "policies/production.toml"])
+            .current_dir(repo_root());
+        if let Some(c) = columns {
+            cmd.env("COLUMNS", c);
+        }
+        let r = cmd.run();
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        // The header's Sources line is the one free-running line.
+        let body: String = r
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("Sources ") && !l.starts_with("Image ") && !l.starts_with("DB "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(widest(&body) <= max, "{columns:?}: wider than {max}:\n{}", r.stdout);
+        for id in ["GHSA-fr5h-rqp8-mj6g", "ALPINE-CVE-2023-42364", "GHSA-35jh-r3h4-6jhm"] {
+            assert!(
+                r.stdout.contains(id),
+                "{columns:?}: {id} broken or missing:\n{}",
+                r.stdout
+            );
+        }
+        assert!(r.stdout.contains("13.4.0 → 14.1.1"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("Vulnerabilities: 9 (high 3, medium 1, unknown 5)"),
+            "{}",
+            r.stdout
+        );
+        // The layer as its index and the end of its step: the `npm ci` that added next.
+        let next = r
+            .stdout
+            .lines()
+            .position(|l| l.contains("GHSA-fr5h-rqp8-mj6g"))
+            .unwrap();
+        let finding: String = r.stdout.lines().skip(next).take(2).collect::<Vec<_>>().join("\n");
+        assert!(finding.contains("2 RUN …") && finding.contains("npm ci"), "{finding}");
+        let lines = r.stdout.lines().count();
+        assert!(lines <= 60, "{columns:?}: {lines} lines:\n{}", r.stdout);
+    }
+    // At 120 columns a vulnerability takes one line plus its title.
+    let r = imagegate()
+        .args(["scan", &demo, "--db", &db])
+        .env("COLUMNS", "200")
+        .current_dir(repo_root())
+        .run();
+    let line = r.stdout.lines().find(|l| l.contains("GHSA-35jh-r3h4-6jhm")).unwrap();
+    assert!(
+        line.contains("Command Injection in lodash") && line.contains("4.17.20 → 4.17.21"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_inventory_table_names_each_step_once() {
+    let demo = repo_root().join("testdata/demo/app.tar").display().to_string();
+    let r = imagegate().args(["inventory", &demo]).env("COLUMNS", "80").run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.matches("ADD ").count(), 1, "{}", r.stdout);
+    let tables: String = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(widest(&tables) <= 80, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("alpine-baselayout-data"),
+        "a name is never broken: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn db_status_max_age_exits_1_when_older() {
+    let db = testdata_db().to_str().unwrap().to_string();
+    let fresh = imagegate().args(["db", "status", "--db", &db, "--max-age", "1d"]).run();
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    // Built seconds ago: older than nothing at all.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let old = imagegate().args(["db", "status", "--db", &db, "--max-age", "0h"]).run();
+    assert_eq!(old.code, 1, "{}{}", old.stdout, old.stderr);
+    assert!(old.stderr.contains("db update"), "{}", old.stderr);
+    let json = imagegate().args(["db", "status", "--db", &db, "-f", "json"]).run();
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    let built = v["built_at"].as_str().unwrap();
+    assert!(built.parse::<jiff::Timestamp>().is_ok(), "RFC 3339: {built}");
+}
