@@ -29,6 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let inv = crate::gate::read_inventory(&args.image, &args.pull.load_options()?)?;
     if !args.quiet {
         super::print_warnings(&inv);
+        super::warn_platform(&inv, args.pull.requested_platform().as_ref());
     }
     let style = super::text_style(super::is_stdout(args.output.as_deref()), args.wide);
     let text = match args.format {

@@ -28,7 +28,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List what an image ships: OS, apk and npm packages (with the layer that added each),
+    /// List what an image ships: OS, apk, deb and npm packages (with the layer that added each),
     /// users, and files.
     #[command(
         after_help = "Examples:\n  imagegate inventory testdata/demo/app.tar\n  docker save app:dev | imagegate inventory - --format json\n  imagegate inventory oci:./layout:v1 --platform linux/arm64"
@@ -62,6 +62,7 @@ pub enum Command {
         after_help = "Examples:\n  imagegate completions bash > /etc/bash_completion.d/imagegate\n  imagegate completions zsh > \"${fpath[1]}/_imagegate\"\n  imagegate completions fish > ~/.config/fish/completions/imagegate.fish"
     )]
     Completions {
+        /// The shell to write the script for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -201,6 +202,21 @@ fn print_warnings(inv: &crate::inventory::Inventory) {
     use crate::report::escape::escape;
     for w in &inv.warnings {
         eprintln!("warning: {}: {}", escape(&inv.image.reference), escape(w));
+    }
+}
+
+/// Warns when `--platform` asked for a platform the image is not (a single-platform image is
+/// read whatever its platform; an index would have failed instead).
+fn warn_platform(inv: &crate::inventory::Inventory, requested: Option<&crate::image::model::Platform>) {
+    let Some(wanted) = requested else { return };
+    let Some(actual) = crate::image::model::Platform::parse(&inv.image.platform) else {
+        return;
+    };
+    if !actual.satisfies(wanted) {
+        warn(&format!(
+            "{}: the image is {}, not the requested --platform {wanted} (it has one platform; it was read as it is)",
+            inv.image.reference, inv.image.platform
+        ));
     }
 }
 

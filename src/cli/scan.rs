@@ -110,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         markdown: args.markdown,
         wide: args.wide,
         quiet: args.quiet,
+        platform: args.pull.requested_platform(),
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -126,6 +127,8 @@ pub struct Reports {
     pub wide: bool,
     /// No warnings on stderr (`--quiet`).
     pub quiet: bool,
+    /// `--platform` as given: a single-platform image of another platform gets a warning.
+    pub platform: Option<crate::image::model::Platform>,
 }
 
 impl Reports {
@@ -139,6 +142,7 @@ impl Reports {
             markdown: None,
             wide: false,
             quiet: false,
+            platform: None,
         }
     }
 }
@@ -154,6 +158,7 @@ pub fn check_and_report(
     let run = gate.check(image, load, base)?;
     if !reports.quiet {
         super::print_warnings(&run.inventory);
+        super::warn_platform(&run.inventory, reports.platform.as_ref());
     }
     if let Some(stats) = &run.online {
         eprintln!(

@@ -253,3 +253,129 @@ fn db_status_max_age_exits_1_when_older() {
     let built = v["built_at"].as_str().unwrap();
     assert!(built.parse::<jiff::Timestamp>().is_ok(), "RFC 3339: {built}");
 }
+
+/// Issue 14's small things: `--platform` on a single-platform image of another platform warns;
+/// a missing OCI tag names the tags the index has; `-o -` is stdout.
+#[test]
+fn platform_mismatch_warns_a_missing_tag_lists_tags_and_dash_is_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = passing_spec("platform").build();
+    let tar = tmp.path().join("amd64.tar");
+    std::fs::write(&tar, docker_classic(&[(&img, &["one:1"])])).unwrap();
+    let tar = tar.display().to_string();
+
+    let r = imagegate().args(["inventory", &tar, "--platform", "linux/arm64"]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not the requested --platform linux/arm64"),
+        "{}",
+        r.stderr
+    );
+    let r = imagegate().args(["inventory", &tar]).run();
+    assert!(
+        !r.stderr.contains("--platform"),
+        "no warning without --platform: {}",
+        r.stderr
+    );
+
+    let layout = tmp.path().join("layout");
+    oci_layout(&img, Some("v1")).write_dir(&layout).unwrap();
+    let r = imagegate()
+        .args(["inventory", &format!("oci:{}:v2", layout.display())])
+        .run();
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("v2") && r.stderr.contains("v1"), "{}", r.stderr);
+
+    let r = imagegate()
+        .args(["inventory", &tar, "-f", "json", "-o", "-"])
+        .current_dir(tmp.path())
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with('{'), "{}", r.stdout);
+    assert!(!tmp.path().join("-").exists(), "a file named -");
+}
+
+/// Runs `imagegate ARGS` on a real terminal (tmux, `cols` wide) and returns the screen with
+/// wrapped lines joined back (`capture-pane -J`), so a line wider than the terminal shows as one
+/// long line. `COLUMNS=200` is set to show the terminal's own size wins.
+fn on_terminal(cols: u16, args: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let socket = tmp.path().join("tmux.sock");
+    let socket = socket.to_str().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("imagegate");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "cd '{}' && COLUMNS=200 NO_COLOR=1 '{}' {}; echo __DONE__; sleep 60",
+        repo_root().display(),
+        bin.display(),
+        quoted.join(" ")
+    );
+    let tmux = |extra: &[&str]| {
+        std::process::Command::new("tmux")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmp.path())
+            .env("TERM", "xterm")
+            .args(["-S", socket])
+            .args(extra)
+            .output()
+            .expect("tmux runs (scripts/test.sh installs it)")
+    };
+    let cols = cols.to_string();
+    let started = tmux(&["new-session", "-d", "-x", &cols, "-y", "150", "-s", "t", &script]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let screen = loop {
+        let out = tmux(&["capture-pane", "-p", "-J", "-t", "t"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("__DONE__") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    tmux(&["kill-server"]);
+    assert!(
+        screen.contains("__DONE__"),
+        "imagegate did not finish on the terminal:\n{screen}"
+    );
+    screen
+}
+
+#[test]
+fn on_a_real_terminal_the_table_fits_80_and_120_columns() {
+    let db = testdata_db().to_str().unwrap().to_string();
+    for cols in [80u16, 120] {
+        let screen = on_terminal(
+            cols,
+            &[
+                "scan",
+                "testdata/demo/app.tar",
+                "--db",
+                &db,
+                "--policy",
+                "policies/production.toml",
+            ],
+        );
+        let wide: Vec<&str> = screen
+            .lines()
+            .filter(|l| l.trim_end().chars().count() > usize::from(cols))
+            .collect();
+        assert!(
+            wide.is_empty(),
+            "{cols} columns: lines wrapped by the terminal: {wide:#?}\n{screen}"
+        );
+        for id in [
+            "GHSA-fr5h-rqp8-mj6g",
+            "ALPINE-CVE-2023-42364",
+            "FAIL: 10 findings fail the policy",
+        ] {
+            assert!(screen.contains(id), "{cols}: {id}\n{screen}");
+        }
+        let inv = on_terminal(cols, &["inventory", "testdata/demo/app.tar"]);
+        let wide: Vec<&str> = inv
+            .lines()
+            .filter(|l| l.starts_with("  ") && l.trim_end().chars().count() > usize::from(cols))
+            .collect();
+        assert!(wide.is_empty(), "{cols}: inventory rows wrapped: {wide:#?}\n{inv}");
+    }
+}
