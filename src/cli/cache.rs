@@ -10,9 +10,11 @@ pub enum CacheCommand {
     /// Where the layer cache is, how many layer walks it holds and their size.
     #[command(after_help = "Examples:\n  imagegate cache status\n  imagegate cache status --format json")]
     Status {
+        /// The layer cache [default: $XDG_CACHE_HOME/imagegate/layers]
         #[arg(long, env = "IMAGEGATE_CACHE_DIR", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
+        /// Format of the report.
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Remove cached layer walks: all of them, or those unused for --unused-for DAYS.
@@ -20,6 +22,7 @@ pub enum CacheCommand {
         after_help = "Examples:\n  imagegate cache clean\n  imagegate cache clean --unused-for 14   # after a nightly audit"
     )]
     Clean {
+        /// The layer cache [default: $XDG_CACHE_HOME/imagegate/layers]
         #[arg(long, env = "IMAGEGATE_CACHE_DIR", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
         /// Only entries no scan has used for this many days.

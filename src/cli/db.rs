@@ -41,12 +41,19 @@ pub enum DbCommand {
         db: DbArg,
     },
     /// Where the database is, when it was built, how old it is, records per ecosystem.
-    #[command(after_help = "Example:\n  imagegate db status --format json")]
+    /// With --max-age: exit 1 when the database is older than that (or missing: exit 2).
+    #[command(
+        after_help = "Exit codes: 0 the database is there (and, with --max-age, no older than DUR); 1 it is older than --max-age; 2 it is missing or unreadable.\n\nExamples:\n  imagegate db status --format json\n  imagegate db status --max-age 1d || imagegate db update"
+    )]
     Status {
         #[command(flatten)]
         db: DbArg,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
+        /// Format of the report.
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Exit 1 when the database was built longer ago than DUR (`12h`, `1d`, `1w`).
+        #[arg(long, value_name = "DUR", value_parser = parse_age)]
+        max_age: Option<i64>,
     },
 }
 
@@ -61,6 +68,10 @@ impl DbArg {
     pub fn resolve(&self) -> PathBuf {
         db::resolve_dir(self.dir.as_deref())
     }
+}
+
+fn parse_age(text: &str) -> Result<i64, String> {
+    crate::policy::parse_duration(text).ok_or_else(|| format!("`{text}`: expected a duration such as 12h, 1d or 1w"))
 }
 
 pub fn run(command: DbCommand) -> anyhow::Result<u8> {
@@ -93,7 +104,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
             }
             emit(&db_report::import(&dir, &report), None)?;
         }
-        DbCommand::Status { db, format } => {
+        DbCommand::Status { db, format, max_age } => {
             let dir = db.resolve();
             let index = db::open(&dir)?;
             let text = match format {
@@ -101,6 +112,18 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
                 Format::Json => db_report::status_json(&dir, index.meta())?,
             };
             emit(&text, None)?;
+            if let Some(max) = max_age {
+                let age = jiff::Timestamp::now().as_second() - index.meta().built_at;
+                if age > max {
+                    eprintln!(
+                        "{}: built {} ago, older than --max-age {}: run `imagegate db update`",
+                        crate::report::escape::escape(&dir.display().to_string()),
+                        db_report::age(index.meta().built_at),
+                        db_report::duration(max)
+                    );
+                    return Ok(1);
+                }
+            }
         }
     }
     Ok(EXIT_OK)

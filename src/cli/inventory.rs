@@ -6,23 +6,34 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// REGISTRY/REPO[:TAG|@DIGEST], docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST],
-    /// oci-archive:PATH, a path, or - for a `docker save` stream on stdin.
+    /// REGISTRY/REPO[:TAG|@DIGEST], docker:NAME[:TAG], podman:NAME[:TAG], docker-archive:PATH[:TAG],
+    /// oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or - for a `docker save` stream on stdin.
     pub image: String,
     #[command(flatten)]
     pub pull: super::pull::PullArgs,
-    #[arg(long, value_enum, default_value_t = super::Format::Table)]
+    /// Format of the report.
+    #[arg(long, short = 'f', value_enum, default_value_t = super::Format::Table)]
     pub format: Format,
-    /// Write the report to FILE instead of stdout.
+    /// Write the report to FILE instead of stdout (`-` is stdout).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// The tables with every field in full, boxed, whatever the width.
+    #[arg(long)]
+    pub wide: bool,
+    /// No warnings or log lines on stderr, only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let inv = crate::gate::read_inventory(&args.image, &args.pull.load_options()?)?;
-    super::print_warnings(&inv);
+    if !args.quiet {
+        super::print_warnings(&inv);
+        super::warn_platform(&inv, args.pull.requested_platform().as_ref());
+    }
+    let style = super::text_style(super::is_stdout(args.output.as_deref()), args.wide);
     let text = match args.format {
-        Format::Table => report::inventory::text(&inv),
+        Format::Table => report::inventory::text(&inv, &style),
         Format::Json => report::inventory::json(&inv)?,
     };
     emit(&text, args.output.as_deref())?;

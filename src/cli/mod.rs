@@ -28,7 +28,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List what an image ships: OS, apk and npm packages (with the layer that added each),
+    /// List what an image ships: OS, apk, deb and npm packages (with the layer that added each),
     /// users, and files.
     #[command(
         after_help = "Examples:\n  imagegate inventory testdata/demo/app.tar\n  docker save app:dev | imagegate inventory - --format json\n  imagegate inventory oci:./layout:v1 --platform linux/arm64"
@@ -62,6 +62,7 @@ pub enum Command {
         after_help = "Examples:\n  imagegate completions bash > /etc/bash_completion.d/imagegate\n  imagegate completions zsh > \"${fpath[1]}/_imagegate\"\n  imagegate completions fish > ~/.config/fish/completions/imagegate.fish"
     )]
     Completions {
+        /// The shell to write the script for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -86,11 +87,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IMAGEGATE_LOG").unwrap_or_else(|_| "warn".into()))
-        .without_time()
-        .with_writer(std::io::stderr)
-        .try_init();
+    init_logging(quiet(&cli));
     let result = match cli.command {
         Command::Inventory(args) => inventory::run(args),
         Command::Scan(args) => scan::run(args),
@@ -114,6 +111,70 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `-q`/`--quiet` on the command that has it.
+fn quiet(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Scan(a) => a.quiet,
+        Command::Inventory(a) => a.quiet,
+        _ => false,
+    }
+}
+
+/// Log lines on stderr (`IMAGEGATE_LOG`, default `warn`; `error` with `--quiet`): the level and
+/// the message, no module path; colour only when stderr is a terminal and `NO_COLOR` is unset,
+/// so a CI log gets plain `WARN …` lines.
+fn init_logging(quiet: bool) {
+    use std::io::IsTerminal;
+    let default = if quiet { "error" } else { "warn" };
+    let ansi = std::io::stderr().is_terminal() && no_color_unset();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IMAGEGATE_LOG").unwrap_or_else(|_| default.into()),
+        )
+        .without_time()
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// <https://no-color.org>: a non-empty `NO_COLOR` turns colour off.
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// How a text report on stdout is laid out: colour on a terminal (not with `NO_COLOR` or
+/// `--output`); as wide as the terminal, else `$COLUMNS`, else 100 columns.
+pub fn text_style(to_stdout: bool, wide: bool) -> crate::report::text::Style {
+    use std::io::IsTerminal;
+    let terminal = to_stdout && std::io::stdout().is_terminal();
+    let from_terminal = if terminal {
+        console::Term::stdout()
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols))
+    } else {
+        None
+    };
+    let width = from_terminal
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|c| *c > 0)
+        })
+        .unwrap_or(crate::report::text::DEFAULT_WIDTH);
+    crate::report::text::Style {
+        colour: terminal && no_color_unset(),
+        width,
+        wide,
+    }
+}
+
+/// Whether `--output` means stdout: none given, or `-`.
+pub fn is_stdout(output: Option<&Path>) -> bool {
+    output.is_none_or(|p| p.as_os_str() == "-")
+}
+
 /// The error and its causes on one line. Our typed errors already show their source in their
 /// message, so a cause whose text is already there is not repeated.
 fn describe(e: &anyhow::Error) -> String {
@@ -125,16 +186,9 @@ fn describe(e: &anyhow::Error) -> String {
             msg.push_str(&cause);
         }
     }
-    // Parsers quote the bytes they choked on; binary garbage must not reach a terminal.
-    msg.chars()
-        .map(|c| {
-            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+    // Parsers quote the bytes they choked on and messages name image paths: control
+    // characters are shown (`\x1b`), never sent to the terminal.
+    crate::report::escape::esc(&msg)
 }
 
 /// Parses `--platform`.
@@ -143,17 +197,40 @@ fn parse_platform(text: &str) -> anyhow::Result<crate::image::model::Platform> {
         .ok_or_else(|| anyhow::anyhow!("--platform `{text}`: expected os/arch[/variant], e.g. linux/amd64"))
 }
 
-/// The inventory's warnings, on stderr.
+/// The inventory's warnings, on stderr, escaped (they name entries of the image).
 fn print_warnings(inv: &crate::inventory::Inventory) {
+    use crate::report::escape::escape;
     for w in &inv.warnings {
-        eprintln!("warning: {}: {w}", inv.image.reference);
+        eprintln!("warning: {}: {}", escape(&inv.image.reference), escape(w));
     }
 }
 
-/// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout.
+/// Warns when `--platform` asked for a platform the image is not (a single-platform image is
+/// read whatever its platform; an index would have failed instead).
+fn warn_platform(inv: &crate::inventory::Inventory, requested: Option<&crate::image::model::Platform>) {
+    let Some(wanted) = requested else { return };
+    let Some(actual) = crate::image::model::Platform::parse(&inv.image.platform) else {
+        return;
+    };
+    if !actual.satisfies(wanted) {
+        warn(&format!(
+            "{}: the image is {}, not the requested --platform {wanted} (it has one platform; it was read as it is)",
+            inv.image.reference, inv.image.platform
+        ));
+    }
+}
+
+/// A warning on stderr, escaped.
+pub fn warn(message: &str) {
+    eprintln!("warning: {}", crate::report::escape::escape(message));
+}
+
+/// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout
+/// (no `--output`, or `-`).
 pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
+    let output = output.filter(|p| p.as_os_str() != "-");
     match output {
         // A device or pipe (`/dev/null`, `/dev/stdout`) is written as is: renaming over it
         // would replace it.
@@ -171,7 +248,11 @@ pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
                 path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
                 std::process::id()
             ));
-            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+            // The error names the file the user asked for, not the temporary one beside it.
+            if let Err(e) = std::fs::write(&tmp, text) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).with_context(|| format!("writing {}", path.display()));
+            }
             std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
         }
         None => {

@@ -9,14 +9,19 @@ use std::path::PathBuf;
 pub enum PolicyCommand {
     /// Validate a policy file; errors carry line and column.
     #[command(after_help = "Example:\n  imagegate policy check imagegate.toml")]
-    Check { file: PathBuf },
+    Check {
+        /// The policy file (TOML) to check.
+        file: PathBuf,
+    },
     /// Write a ready policy to ./imagegate.toml (or --output; - for stdout).
     #[command(
         after_help = "Examples:\n  imagegate policy init --preset production\n  imagegate policy init --output -"
     )]
     Init {
+        /// Which built-in policy to write.
         #[arg(long, default_value = "default", value_parser = ["default", "production", "audit"])]
         preset: String,
+        /// Where to write it (`-` is stdout) [default: ./imagegate.toml].
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Replace an existing file.

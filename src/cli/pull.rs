@@ -10,9 +10,10 @@ use std::time::Duration;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PullArgs {
-    /// Platform to pick from a multi-platform image (os/arch[/variant]).
-    #[arg(long, default_value = "linux/amd64")]
-    pub platform: String,
+    /// Platform to pick from a multi-platform image (os/arch[/variant]) [default: linux/amd64].
+    /// A single-platform image of another platform is read as it is, with a warning.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
     /// Registry user name (sent only to the registry of the image).
     #[arg(long, env = "IMAGEGATE_USERNAME")]
     pub username: Option<String>,
@@ -33,9 +34,17 @@ pub struct PullArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// The platform picked from a multi-platform image when `--platform` is not given.
+pub const DEFAULT_PLATFORM: &str = "linux/amd64";
+
 impl PullArgs {
+    /// `--platform` as given (not the default).
+    pub fn requested_platform(&self) -> Option<crate::image::model::Platform> {
+        self.platform.as_deref().and_then(crate::image::model::Platform::parse)
+    }
+
     pub fn load_options(&self) -> anyhow::Result<LoadOptions> {
-        let platform = super::parse_platform(&self.platform)?;
+        let platform = super::parse_platform(self.platform.as_deref().unwrap_or(DEFAULT_PLATFORM))?;
         let mut registry = RegistryOptions {
             username: self.username.clone(),
             password: self.password.clone(),

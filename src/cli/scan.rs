@@ -9,7 +9,6 @@ use crate::gate::{AdvisorySource, BaselineArg, DockerfileRef, Gate};
 use crate::policy::{FailOn, Policy};
 use crate::report;
 use anyhow::Context as _;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -22,7 +21,8 @@ pub enum ReportFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// REGISTRY/REPO[:TAG|@DIGEST], docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or -.
+    /// REGISTRY/REPO[:TAG|@DIGEST], docker:NAME[:TAG], podman:NAME[:TAG], docker-archive:PATH[:TAG],
+    /// oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or - for a `docker save` stream on stdin.
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
@@ -54,11 +54,25 @@ pub struct Args {
     #[command(flatten)]
     pub pull: super::pull::PullArgs,
     /// Format of the report on stdout (or --output).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
-    /// Write the --format report to FILE instead of stdout.
+    /// Write the --format report to FILE instead of stdout (`-` is stdout).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// The table with every field in full, boxed, whatever the width.
+    #[arg(long)]
+    pub wide: bool,
+    /// No warnings or log lines on stderr, only errors (the report is unchanged).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Advisories without a fixed version do not fail, for this run: the policy's `only_fixable
+    /// = true` (Trivy's and Grype's flag of that name).
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// The lowest severity shown, for this run: the policy's `report_from` (critical, high,
+    /// medium, low, all). A list as Trivy takes it (`HIGH,CRITICAL`) shows from its lowest.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    pub severity: Option<ReportFrom>,
     /// Also write a SARIF report (GitHub code scanning) to FILE.
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
@@ -79,6 +93,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         policy.vulnerabilities.fail_on = fail_on;
         policy.overrides.push("fail_on from --fail-on");
     }
+    if args.ignore_unfixed {
+        policy.vulnerabilities.only_fixable = true;
+        policy.overrides.push("only_fixable from --ignore-unfixed");
+    }
+    if let Some(ReportFrom(from)) = args.severity {
+        policy.vulnerabilities.report_from = from;
+        policy.overrides.push("report_from from --severity");
+    }
     let dockerfile = args.dockerfile.as_deref().map(DockerfileRef::read).transpose()?;
     let advisories = if args.online {
         AdvisorySource::Online(OnlineOptions {
@@ -98,6 +120,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         sarif: args.sarif,
         json: args.json,
         markdown: args.markdown,
+        wide: args.wide,
+        quiet: args.quiet,
+        platform: args.pull.requested_platform(),
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -110,6 +135,12 @@ pub struct Reports {
     pub sarif: Option<PathBuf>,
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
+    /// The boxed table (`--wide`).
+    pub wide: bool,
+    /// No warnings on stderr (`--quiet`).
+    pub quiet: bool,
+    /// `--platform` as given: a single-platform image of another platform gets a warning.
+    pub platform: Option<crate::image::model::Platform>,
 }
 
 impl Reports {
@@ -121,6 +152,9 @@ impl Reports {
             sarif: None,
             json: None,
             markdown: None,
+            wide: false,
+            quiet: false,
+            platform: None,
         }
     }
 }
@@ -134,7 +168,10 @@ pub fn check_and_report(
     reports: &Reports,
 ) -> anyhow::Result<u8> {
     let run = gate.check(image, load, base)?;
-    super::print_warnings(&run.inventory);
+    if !reports.quiet {
+        super::print_warnings(&run.inventory);
+        super::warn_platform(&run.inventory, reports.platform.as_ref());
+    }
     if let Some(stats) = &run.online {
         eprintln!(
             "{}: {} packages in {} batch requests; {} records fetched, {} from the cache",
@@ -145,26 +182,24 @@ pub fn check_and_report(
             stats.records_cached
         );
     }
-    let render = |format: ReportFormat, colour: bool| -> anyhow::Result<String> {
+    let to_stdout = super::is_stdout(reports.output.as_deref());
+    let style = super::text_style(to_stdout, reports.wide);
+    let render = |format: ReportFormat, style: &report::text::Style| -> anyhow::Result<String> {
         Ok(match format {
-            ReportFormat::Table => report::gate::text(&run, colour),
+            ReportFormat::Table => report::gate::text(&run, style),
             ReportFormat::Json => report::gate::json(&run)?,
             ReportFormat::Sarif => report::sarif::sarif(&run)?,
             ReportFormat::Markdown => report::markdown::markdown(&run),
         })
     };
-    // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
-    let colour = reports.output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    emit(&render(reports.format, colour)?, reports.output.as_deref())?;
+    emit(&render(reports.format, &style)?, reports.output.as_deref())?;
     for (path, format) in [
         (&reports.sarif, ReportFormat::Sarif),
         (&reports.json, ReportFormat::Json),
         (&reports.markdown, ReportFormat::Markdown),
     ] {
         if let Some(path) = path {
-            emit(&render(format, false)?, Some(path))?;
+            emit(&render(format, &report::text::Style::plain())?, Some(path))?;
         }
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
@@ -181,6 +216,27 @@ fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.display()))?;
     writeln!(f, "{text}").with_context(|| format!("writing $GITHUB_STEP_SUMMARY ({})", path.display()))
+}
+
+/// `report_from` as `--severity` sets it: `None` shows everything.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportFrom(Option<crate::advisory::severity::Level>);
+
+fn parse_severity(text: &str) -> Result<ReportFrom, String> {
+    use crate::advisory::severity::Level;
+    let mut lowest: Option<Level> = None;
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.eq_ignore_ascii_case("all") || part.eq_ignore_ascii_case("unknown") {
+            return Ok(ReportFrom(None));
+        }
+        let level = Level::from_label(part)
+            .filter(|l| *l != Level::None)
+            .ok_or_else(|| format!("`{part}`: expected critical, high, medium, low or all"))?;
+        lowest = Some(lowest.map_or(level, |l| l.min(level)));
+    }
+    lowest
+        .map(|l| ReportFrom(Some(l)))
+        .ok_or_else(|| "expected critical, high, medium, low or all".to_string())
 }
 
 fn parse_fail_on(text: &str) -> Result<FailOn, String> {

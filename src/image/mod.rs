@@ -349,7 +349,7 @@ impl Ctx<'_> {
         let descriptor = match candidates.as_slice() {
             [one] => (*one).clone(),
             // A layout holding one multi-platform image lists its platforms directly.
-            several if several.iter().all(|m| m.platform.is_some()) => {
+            several if !several.is_empty() && several.iter().all(|m| m.platform.is_some()) => {
                 let entries: Vec<model::Descriptor> = several.iter().map(|m| (*m).clone()).collect();
                 self.pick_local_platform(store, &entries)?
             }

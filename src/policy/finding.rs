@@ -192,10 +192,12 @@ impl Verdict {
     pub fn of(findings: &[Finding]) -> Verdict {
         let count = |l: Level| findings.iter().filter(|f| f.level == l).count();
         let (fail, warn, info) = (count(Level::Fail), count(Level::Warn), count(Level::Info));
-        let summary = if fail == 0 {
-            format!("PASS: no finding fails the policy ({warn} warnings, {info} notes)")
-        } else {
-            format!("FAIL: {fail} findings fail the policy ({warn} warnings, {info} notes)")
+        use crate::units::plural;
+        let others = format!("{}, {}", plural(warn, "warning"), plural(info, "note"));
+        let summary = match fail {
+            0 => format!("PASS: no finding fails the policy ({others})"),
+            1 => format!("FAIL: 1 finding fails the policy ({others})"),
+            n => format!("FAIL: {n} findings fail the policy ({others})"),
         };
         Verdict {
             pass: fail == 0,

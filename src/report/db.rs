@@ -12,6 +12,23 @@ pub fn timestamp(unix: i64) -> String {
         .unwrap_or_else(|_| unix.to_string())
 }
 
+/// RFC 3339 (`2026-11-28T13:05:00Z`), as JSON reports write times.
+pub fn rfc3339(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+/// A span of seconds as `1d`, `12h`, `1d 6h`.
+pub fn duration(secs: i64) -> String {
+    let (days, hours) = (secs / 86_400, (secs % 86_400) / 3600);
+    match (days, hours) {
+        (0, h) => format!("{h}h"),
+        (d, 0) => format!("{d}d"),
+        (d, h) => format!("{d}d {h}h"),
+    }
+}
+
 /// Age in whole days and hours, from now.
 pub fn age(unix: i64) -> String {
     let secs = (jiff::Timestamp::now().as_second() - unix).max(0);
@@ -53,7 +70,7 @@ pub fn status_text(dir: &Path, meta: &Meta) -> String {
     let _ = writeln!(out, "Database   {}", dir.display());
     let _ = writeln!(
         out,
-        "Built      {} ({} old)",
+        "Built      {}, {} old",
         timestamp(meta.built_at),
         age(meta.built_at)
     );
@@ -72,7 +89,7 @@ pub fn status_json(dir: &Path, meta: &Meta) -> Result<String, serde_json::Error>
     let mut s = serde_json::to_string_pretty(&serde_json::json!({
         "schema": 1,
         "path": dir,
-        "built_at": timestamp(meta.built_at),
+        "built_at": rfc3339(meta.built_at),
         "built_at_unix": meta.built_at,
         "age_seconds": age,
         "records": meta.records,

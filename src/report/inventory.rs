@@ -1,8 +1,9 @@
 //! The inventory as a table for people, or as JSON (schema 1) for tools.
 
-use crate::dockerfile::short_step;
+use super::escape::esc;
+use super::text::{Style, columns};
 use crate::inventory::Inventory;
-use crate::units::human_size;
+use crate::units::{human_size, plural};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write;
 
@@ -15,45 +16,47 @@ pub fn json(inv: &Inventory) -> Result<String, serde_json::Error> {
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.to_vec());
     t
 }
 
-pub fn text(inv: &Inventory) -> String {
+/// The inventory for people, every image-derived string escaped. The compact layout lists
+/// each layer's step once and gives packages their layer index; `--wide` boxes every field.
+pub fn text(inv: &Inventory, style: &Style) -> String {
     let img = &inv.image;
     let mut out = String::new();
-    let _ = writeln!(out, "Image        {}", img.reference);
+    let _ = writeln!(out, "Image        {}", esc(&img.reference));
     if let Some(d) = &img.manifest_digest {
         let _ = writeln!(out, "Manifest     {d}");
     }
     let _ = writeln!(out, "Config       {}", img.config_digest);
     if !img.repo_tags.is_empty() {
-        let _ = writeln!(out, "Tags         {}", img.repo_tags.join(", "));
+        let _ = writeln!(out, "Tags         {}", esc(&img.repo_tags.join(", ")));
     }
     let _ = writeln!(
         out,
-        "Platform     {}   {} layers   {} ({} compressed)",
-        img.platform,
-        img.layer_count,
+        "Platform     {}   {}   {} ({} compressed)",
+        esc(&img.platform.to_string()),
+        plural(img.layer_count, "layer"),
         human_size(img.uncompressed_size),
         human_size(img.compressed_size)
     );
     let user = if img.user.is_empty() {
-        "(not set: root)"
+        "(not set: root)".to_string()
     } else {
-        img.user.as_str()
+        esc(&img.user)
     };
     let _ = writeln!(out, "User         {user}");
     let _ = writeln!(out, "Sources      {}", super::coverage_line(&inv.coverage));
     let health = match &img.healthcheck {
-        Some(h) if !h.test.is_empty() && h.test != ["NONE"] => h.test.join(" "),
+        Some(h) if !h.test.is_empty() && h.test != ["NONE"] => esc(&h.test.join(" ")),
         Some(_) => "disabled (NONE)".to_string(),
         None => "none".to_string(),
     };
     let _ = writeln!(out, "Healthcheck  {health}");
     if !img.exposed_ports.is_empty() {
-        let _ = writeln!(out, "Ports        {}", img.exposed_ports.join(", "));
+        let _ = writeln!(out, "Ports        {}", esc(&img.exposed_ports.join(", ")));
     }
     match &inv.os {
         Some(os) => {
@@ -64,17 +67,192 @@ pub fn text(inv: &Inventory) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "OS           {} ({} {}{branch})",
-                os.pretty_name.as_deref().unwrap_or(&os.id),
-                os.id,
-                os.version.as_deref().unwrap_or("?")
+                "OS           {}",
+                esc(&format!(
+                    "{} ({} {}{branch})",
+                    os.pretty_name.as_deref().unwrap_or(&os.id),
+                    os.id,
+                    os.version.as_deref().unwrap_or("?")
+                ))
             );
         }
         None => {
             let _ = writeln!(out, "OS           unknown (no os-release)");
         }
     }
+    if style.wide {
+        wide_tables(&mut out, inv);
+    } else {
+        compact_tables(&mut out, inv, style.width.max(super::text::MIN_WIDTH));
+    }
+    if !inv.users.is_empty() {
+        let users: Vec<String> = inv.users.iter().map(|u| format!("{}({})", u.name, u.uid)).collect();
+        let _ = writeln!(out, "\nUsers        {}", esc(&users.join(" ")));
+    }
+    let total: u64 = inv.files.iter().map(|f| f.size).sum();
+    let _ = writeln!(out, "Files        {} ({})", inv.files.len(), human_size(total));
+    if !inv.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings ({})", inv.warnings.len());
+        for w in &inv.warnings {
+            let _ = writeln!(out, "  - {}", esc(w));
+        }
+    }
+    out
+}
 
+fn dev_text(dev: Option<bool>) -> &'static str {
+    match dev {
+        Some(true) => "dev",
+        Some(false) => "prod",
+        None => "?",
+    }
+}
+
+fn paths_text(paths: &[String]) -> String {
+    match paths {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+        [] => String::new(),
+    }
+}
+
+fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
+    let img = &inv.image;
+    // The step in full where it fits: the layer table is the one place it is shown.
+    let step_w = width.saturating_sub(2 + 3 + 2 + 19 + 2 + 9 + 2 + 10 + 2).max(12);
+    let rows: Vec<Vec<String>> = img
+        .layers
+        .iter()
+        .map(|l| {
+            vec![
+                l.index.to_string(),
+                l.digest.short(),
+                human_size(l.uncompressed_size),
+                human_size(l.compressed_size),
+                super::text::step(l.created_by.as_deref(), step_w),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "\nLayers ({})\n{}",
+        img.layers.len(),
+        columns(
+            &[
+                ("#", 3),
+                ("DIGEST", 19),
+                ("SIZE", 9),
+                ("COMPRESSED", 10),
+                ("CREATED BY", step_w)
+            ],
+            &rows,
+            width
+        )
+    );
+    if !inv.apk.is_empty() {
+        let rows: Vec<Vec<String>> = inv
+            .apk
+            .iter()
+            .map(|p| {
+                let r = &p.record;
+                vec![
+                    r.name.clone(),
+                    r.version.clone(),
+                    r.origin.clone().unwrap_or_default(),
+                    p.layer.index.to_string(),
+                    r.license.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "\napk packages ({})\n{}",
+            inv.apk.len(),
+            columns(
+                &[
+                    ("PACKAGE", 32),
+                    ("VERSION", 24),
+                    ("ORIGIN", 24),
+                    ("LAYER", 5),
+                    ("LICENSE", 40)
+                ],
+                &rows,
+                width
+            )
+        );
+    }
+    if !inv.deb.is_empty() {
+        let rows: Vec<Vec<String>> = inv
+            .deb
+            .iter()
+            .map(|p| {
+                let r = &p.record;
+                let source = match (&r.source, &r.source_version) {
+                    (Some(s), Some(v)) => format!("{s} {v}"),
+                    (Some(s), None) => s.clone(),
+                    _ => String::new(),
+                };
+                vec![
+                    r.name.clone(),
+                    r.version.clone(),
+                    r.arch.clone().unwrap_or_default(),
+                    p.layer.index.to_string(),
+                    source,
+                ]
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "\ndeb packages ({})\n{}",
+            inv.deb.len(),
+            columns(
+                &[
+                    ("PACKAGE", 32),
+                    ("VERSION", 28),
+                    ("ARCH", 8),
+                    ("LAYER", 5),
+                    ("SOURCE", 40)
+                ],
+                &rows,
+                width
+            )
+        );
+    }
+    if !inv.npm.is_empty() {
+        let rows: Vec<Vec<String>> = inv
+            .npm
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.version.clone(),
+                    dev_text(p.dev).to_string(),
+                    p.layer.index.to_string(),
+                    paths_text(&p.paths),
+                ]
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "\nnpm packages ({})\n{}",
+            inv.npm.len(),
+            columns(
+                &[
+                    ("PACKAGE", 32),
+                    ("VERSION", 20),
+                    ("DEV", 4),
+                    ("LAYER", 5),
+                    ("INSTALLED AT", 60)
+                ],
+                &rows,
+                width
+            )
+        );
+    }
+}
+
+fn wide_tables(out: &mut String, inv: &Inventory) {
+    let img = &inv.image;
     let mut layers = table(&["#", "digest", "size", "compressed", "created by"]);
     for l in &img.layers {
         layers.add_row(vec![
@@ -82,22 +260,21 @@ pub fn text(inv: &Inventory) -> String {
             l.digest.short(),
             human_size(l.uncompressed_size),
             human_size(l.compressed_size),
-            short_step(l.created_by.as_deref(), 70),
+            super::text::step(l.created_by.as_deref(), 70),
         ]);
     }
     let _ = writeln!(out, "\nLayers\n{layers}");
-
     if !inv.apk.is_empty() {
         let mut t = table(&["package", "version", "origin", "license", "layer", "created by"]);
         for p in &inv.apk {
             let r = &p.record;
             t.add_row(vec![
-                r.name.clone(),
-                r.version.clone(),
-                r.origin.clone().unwrap_or_default(),
-                r.license.clone().unwrap_or_default(),
+                esc(&r.name),
+                esc(&r.version),
+                esc(r.origin.as_deref().unwrap_or_default()),
+                esc(r.license.as_deref().unwrap_or_default()),
                 p.layer.index.to_string(),
-                short_step(p.layer.created_by.as_deref(), 50),
+                super::text::step(p.layer.created_by.as_deref(), 50),
             ]);
         }
         let _ = writeln!(out, "\napk packages ({})\n{t}", inv.apk.len());
@@ -112,57 +289,28 @@ pub fn text(inv: &Inventory) -> String {
                 _ => String::new(),
             };
             t.add_row(vec![
-                r.name.clone(),
-                r.version.clone(),
-                source,
-                r.arch.clone().unwrap_or_default(),
+                esc(&r.name),
+                esc(&r.version),
+                esc(&source),
+                esc(r.arch.as_deref().unwrap_or_default()),
                 p.layer.index.to_string(),
-                short_step(p.layer.created_by.as_deref(), 50),
+                super::text::step(p.layer.created_by.as_deref(), 50),
             ]);
         }
-        let _ = writeln!(
-            out,
-            "
-deb packages ({})
-{t}",
-            inv.deb.len()
-        );
+        let _ = writeln!(out, "\ndeb packages ({})\n{t}", inv.deb.len());
     }
     if !inv.npm.is_empty() {
         let mut t = table(&["package", "version", "dev", "installed at", "layer", "created by"]);
         for p in &inv.npm {
-            let dev = match p.dev {
-                Some(true) => "dev",
-                Some(false) => "prod",
-                None => "?",
-            };
-            let at = match p.paths.as_slice() {
-                [one] => one.clone(),
-                [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
-                [] => String::new(),
-            };
             t.add_row(vec![
-                p.name.clone(),
-                p.version.clone(),
-                dev.to_string(),
-                at,
+                esc(&p.name),
+                esc(&p.version),
+                dev_text(p.dev).to_string(),
+                esc(&paths_text(&p.paths)),
                 p.layer.index.to_string(),
-                short_step(p.layer.created_by.as_deref(), 50),
+                super::text::step(p.layer.created_by.as_deref(), 50),
             ]);
         }
         let _ = writeln!(out, "\nnpm packages ({})\n{t}", inv.npm.len());
     }
-    if !inv.users.is_empty() {
-        let users: Vec<String> = inv.users.iter().map(|u| format!("{}({})", u.name, u.uid)).collect();
-        let _ = writeln!(out, "\nUsers        {}", users.join(" "));
-    }
-    let total: u64 = inv.files.iter().map(|f| f.size).sum();
-    let _ = writeln!(out, "Files        {} ({})", inv.files.len(), human_size(total));
-    if !inv.warnings.is_empty() {
-        let _ = writeln!(out, "\nWarnings ({})", inv.warnings.len());
-        for w in &inv.warnings {
-            let _ = writeln!(out, "  - {w}");
-        }
-    }
-    out
 }

@@ -2,7 +2,6 @@
 //! verdict in the first line, the failing findings in a short table, warnings and notes folded
 //! away, and one closing line with the policy, the database's age and the time taken.
 
-use crate::dockerfile::short_step;
 use crate::gate::Run;
 use crate::policy::finding::{Finding, Level};
 use crate::units::plural;
@@ -153,7 +152,7 @@ fn layer(f: &Finding) -> String {
     let Some(index) = f.evidence.layer else {
         return String::new();
     };
-    let step = short_step(f.evidence.created_by.as_deref(), 50);
+    let step = super::text::step(f.evidence.created_by.as_deref(), 50);
     let marker = super::origin::marker(f);
     if step.is_empty() {
         format!("{index}{marker}")
@@ -165,7 +164,8 @@ fn layer(f: &Finding) -> String {
 /// Text for a table cell: `|` would end the cell, a newline the row, and `<` could open HTML
 /// (a stray `</details>` would break the layout).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    super::escape::escape(s)
+        .replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace(['\r', '\n'], " ")
@@ -173,7 +173,7 @@ fn cell(s: &str) -> String {
 
 /// A code span for a table cell; GitHub unescapes `\|` inside code spans in tables too.
 fn code(s: &str) -> String {
-    let s = s.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let s = super::escape::escape(s).replace('|', "\\|");
     if s.contains('`') {
         format!("`` {s} ``")
     } else {

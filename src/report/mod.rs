@@ -4,11 +4,13 @@
 //! decides where the text goes.
 
 pub mod db;
+pub mod escape;
 pub mod gate;
 pub mod inventory;
 pub mod markdown;
 pub mod origin;
 pub mod sarif;
+pub mod text;
 
 use crate::inventory::coverage::{Coverage, Status};
 
@@ -26,12 +28,15 @@ pub fn coverage_line(coverage: &[Coverage]) -> String {
             items.join(", ")
         }
     };
-    if coverage.iter().any(|c| c.status == Status::Read) {
-        return format!("read: {}; not read: {}", list(Status::Read), list(Status::NotChecked));
-    }
-    format!(
-        "checked: {}; not checked: {}",
-        list(Status::Checked),
-        list(Status::NotChecked)
-    )
+    // Names and paths come from the image: escaped for the text reports that show this line.
+    let line = if coverage.iter().any(|c| c.status == Status::Read) {
+        format!("read: {}; not read: {}", list(Status::Read), list(Status::NotChecked))
+    } else {
+        format!(
+            "checked: {}; not checked: {}",
+            list(Status::Checked),
+            list(Status::NotChecked)
+        )
+    };
+    escape::esc(&line)
 }

@@ -10,13 +10,23 @@ use crate::policy::finding::{Finding, Level};
 
 /// ` [base]`, ` [app]`, ` [app, new]`: appended to a finding's layer cell.
 pub fn marker(f: &Finding) -> String {
+    marker_of(f, true)
+}
+
+/// [`marker`] without `app`, the usual case, for the compact table where every column counts.
+pub fn base_marker(f: &Finding) -> String {
+    marker_of(f, false)
+}
+
+fn marker_of(f: &Finding, with_app: bool) -> String {
     let mut parts = Vec::new();
     if let Some(o) = f.origin {
-        parts.push(match (o.part, o.decided_by) {
-            (Part::Base, Rule::History) => "base?",
-            (Part::Base, _) => "base",
-            (Part::App, _) => "app",
-        });
+        match (o.part, o.decided_by) {
+            (Part::Base, Rule::History) => parts.push("base?"),
+            (Part::Base, _) => parts.push("base"),
+            (Part::App, _) if with_app => parts.push("app"),
+            (Part::App, _) => {}
+        }
     }
     match f.baseline {
         Some(State::New) => parts.push("new"),

@@ -27,3 +27,4 @@ mod registry_support;
 mod sarif;
 mod scan;
 mod selfimage;
+mod terminal;
