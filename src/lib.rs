@@ -20,4 +20,5 @@ pub mod inventory;
 pub mod layer;
 pub mod policy;
 pub mod report;
+pub mod sbom;
 pub mod units;

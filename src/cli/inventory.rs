@@ -16,6 +16,9 @@ pub struct Args {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -26,5 +29,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Format::Json => report::inventory::json(&inv)?,
     };
     emit(&text, args.output.as_deref())?;
+    if let Some(path) = &args.cyclonedx {
+        emit(&report::cyclonedx::cyclonedx(&inv)?, Some(path))?;
+    }
     Ok(EXIT_OK)
 }

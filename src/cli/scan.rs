@@ -22,7 +22,7 @@ pub enum ReportFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// REGISTRY/REPO[:TAG|@DIGEST], docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or -.
+    /// REGISTRY/REPO[:TAG|@DIGEST], docker-archive:PATH[:TAG], oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, -, or sbom:FILE (CycloneDX, SPDX or inventory JSON).
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
@@ -59,6 +59,9 @@ pub struct Args {
     /// Also write the Markdown summary to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 SBOM with the findings as vulnerabilities to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -86,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         sarif: args.sarif,
         json: args.json,
         markdown: args.markdown,
+        cyclonedx: args.cyclonedx,
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -98,6 +102,7 @@ pub struct Reports {
     pub sarif: Option<PathBuf>,
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
+    pub cyclonedx: Option<PathBuf>,
 }
 
 impl Reports {
@@ -109,6 +114,7 @@ impl Reports {
             sarif: None,
             json: None,
             markdown: None,
+            cyclonedx: None,
         }
     }
 }
@@ -121,7 +127,17 @@ pub fn check_and_report(
     base: Option<&std::path::Path>,
     reports: &Reports,
 ) -> anyhow::Result<u8> {
-    let run = gate.check(image, load, base)?;
+    // `sbom:FILE`: an SBOM instead of an image, judged without a pull.
+    let run = match image.strip_prefix("sbom:") {
+        Some(file) => {
+            let path = match base {
+                Some(b) if std::path::Path::new(file).is_relative() => b.join(file),
+                _ => PathBuf::from(file),
+            };
+            gate.judge(crate::sbom::read(&path)?)?
+        }
+        None => gate.check(image, load, base)?,
+    };
     super::print_warnings(&run.inventory);
     if let Some(stats) = &run.online {
         eprintln!(
@@ -154,6 +170,9 @@ pub fn check_and_report(
         if let Some(path) = path {
             emit(&render(format, false)?, Some(path))?;
         }
+    }
+    if let Some(path) = &reports.cyclonedx {
+        emit(&report::cyclonedx::cyclonedx_run(&run)?, Some(path))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;

@@ -3,6 +3,7 @@
 //! policy's location and the image's repository name all come computed in the run. The CLI
 //! decides where the text goes.
 
+pub mod cyclonedx;
 pub mod db;
 pub mod gate;
 pub mod inventory;

@@ -11,6 +11,7 @@ mod db_update;
 mod debian;
 mod deploy;
 mod engine;
+mod formats;
 mod gate;
 mod harness;
 mod hook;
