@@ -238,11 +238,26 @@ fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
     if list.len() > MAX_COMPONENTS {
         return Err(format!("more than {MAX_COMPONENTS} packages"));
     }
-    let described: Vec<&str> = v
+    let mut described: Vec<&str> = v
         .get("documentDescribes")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // Syft and Trivy say it with a relationship instead.
+    for r in v
+        .get("relationships")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(MAX_COMPONENTS)
+    {
+        if r.get("spdxElementId").and_then(Value::as_str) == Some("SPDXRef-DOCUMENT")
+            && r.get("relationshipType").and_then(Value::as_str) == Some("DESCRIBES")
+            && let Some(id) = r.get("relatedSpdxElement").and_then(Value::as_str)
+        {
+            described.push(id);
+        }
+    }
     for p in list {
         let id = p.get("SPDXID").and_then(Value::as_str).unwrap_or_default();
         let purl_text = p
@@ -256,7 +271,8 @@ fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
             .get("primaryPackagePurpose")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if primary == "OPERATING-SYSTEM" {
+        // The schema spells it OPERATING_SYSTEM; Trivy 0.76 writes OPERATING-SYSTEM.
+        if matches!(primary, "OPERATING_SYSTEM" | "OPERATING-SYSTEM") {
             if let Some(name) = str_of(p, "name") {
                 doc.os = Some((name.to_ascii_lowercase(), str_of(p, "versionInfo").unwrap_or_default()));
             }
@@ -277,9 +293,8 @@ fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
                     }
                 }
             }
-            if purl_text.is_none() {
-                continue;
-            }
+            // The image itself (Syft gives it a `pkg:oci` purl), not one of its packages.
+            continue;
         }
         let Some(text) = purl_text else { continue };
         let pu = purl::parse(text).ok_or_else(|| format!("package purl `{}` does not parse", clip(text)))?;
@@ -300,6 +315,16 @@ fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
             purl: Some(pu),
             ..Pkg::default()
         };
+        // Trivy: `sourceInfo: "built package from: openssl 3.3.2-r0"`.
+        if let Some(from) = p
+            .get("sourceInfo")
+            .and_then(Value::as_str)
+            .and_then(|s| s.strip_prefix("built package from: "))
+        {
+            let mut words = from.split_whitespace();
+            pkg.src_name = words.next().map(str::to_string);
+            pkg.src_version = words.next().map(str::to_string);
+        }
         for a in p.get("annotations").and_then(Value::as_array).into_iter().flatten() {
             if let Some((k, val)) = a.get("comment").and_then(Value::as_str).and_then(|c| c.split_once('=')) {
                 match k {

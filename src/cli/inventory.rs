@@ -19,6 +19,9 @@ pub struct Args {
     /// Also write a CycloneDX 1.6 SBOM to FILE.
     #[arg(long, value_name = "FILE")]
     pub cyclonedx: Option<PathBuf>,
+    /// Also write an SPDX 2.3 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub spdx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -31,6 +34,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     emit(&text, args.output.as_deref())?;
     if let Some(path) = &args.cyclonedx {
         emit(&report::cyclonedx::cyclonedx(&inv)?, Some(path))?;
+    }
+    if let Some(path) = &args.spdx {
+        emit(&report::spdx::spdx(&inv)?, Some(path))?;
     }
     Ok(EXIT_OK)
 }

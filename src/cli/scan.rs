@@ -62,6 +62,9 @@ pub struct Args {
     /// Also write a CycloneDX 1.6 SBOM with the findings as vulnerabilities to FILE.
     #[arg(long, value_name = "FILE")]
     pub cyclonedx: Option<PathBuf>,
+    /// Also write an SPDX 2.3 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub spdx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -90,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         json: args.json,
         markdown: args.markdown,
         cyclonedx: args.cyclonedx,
+        spdx: args.spdx,
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -103,6 +107,7 @@ pub struct Reports {
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
     pub cyclonedx: Option<PathBuf>,
+    pub spdx: Option<PathBuf>,
 }
 
 impl Reports {
@@ -115,6 +120,7 @@ impl Reports {
             json: None,
             markdown: None,
             cyclonedx: None,
+            spdx: None,
         }
     }
 }
@@ -173,6 +179,9 @@ pub fn check_and_report(
     }
     if let Some(path) = &reports.cyclonedx {
         emit(&report::cyclonedx::cyclonedx_run(&run)?, Some(path))?;
+    }
+    if let Some(path) = &reports.spdx {
+        emit(&report::spdx::spdx(&run.inventory)?, Some(path))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;

@@ -9,6 +9,7 @@ pub mod gate;
 pub mod inventory;
 pub mod markdown;
 pub mod sarif;
+pub mod spdx;
 
 use crate::inventory::coverage::{Coverage, Status};
 

@@ -251,6 +251,7 @@ fn sboms_round_trip_to_the_findings_of_the_image_scan() {
             .any(|(id, pkg, _)| id == "ALPINE-CVE-2024-9143" && pkg == "apk:libssl3@3.3.2-r0")
     );
     let (cdx, _) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    let (spdx, _) = inventory_spdx(tmp.path(), "own.spdx.json");
     let inv = tmp.path().join("inventory.json");
     let r = imagegate()
         .args(["inventory", &demo(), "--format", "json", "-o"])
@@ -262,6 +263,9 @@ fn sboms_round_trip_to_the_findings_of_the_image_scan() {
         inv,
         repo_root().join("testdata/sbom/demo.syft-1.18.1.cdx.json"),
         repo_root().join("testdata/sbom/demo.trivy-0.76.0.cdx.json"),
+        spdx,
+        repo_root().join("testdata/sbom/demo.syft-1.18.1.spdx.json"),
+        repo_root().join("testdata/sbom/demo.trivy-0.76.0.spdx.json"),
     ];
     for sbom in sboms {
         let (code, got, report) = vulnerability_findings(&format!("sbom:{}", sbom.display()));
@@ -363,4 +367,64 @@ fn hostile_or_foreign_sboms_exit_2() {
         .args(["scan", "sbom:/nonexistent/sbom.json", "--db", db().to_str().unwrap()])
         .run();
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+fn inventory_spdx(dir: &Path, name: &str) -> (PathBuf, Value) {
+    let out = dir.join(name);
+    let r = imagegate().args(["inventory", &demo(), "--spdx"]).arg(&out).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = read_json(&out);
+    (out, doc)
+}
+
+fn spdx_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let text = std::fs::read_to_string(repo_root().join("testdata/schemas/spdx-2.3.schema.json")).unwrap();
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        jsonschema::draft7::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&schema)
+            .unwrap()
+    })
+}
+
+#[test]
+fn spdx_out_validates_and_names_every_package_by_purl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, doc) = inventory_spdx(tmp.path(), "sbom.spdx.json");
+    let errors: Vec<String> = spdx_validator()
+        .iter_errors(&doc)
+        .take(5)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not valid SPDX 2.3: {errors:#?}");
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    let packages = doc["packages"].as_array().unwrap();
+    let root = packages.iter().find(|p| p["SPDXID"] == "SPDXRef-Image").unwrap();
+    assert_eq!(root["primaryPackagePurpose"], "CONTAINER");
+    let purl = |name: &str| {
+        packages.iter().find(|p| p["name"] == name).unwrap()["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        purl("libssl3"),
+        "pkg:apk/alpine/libssl3@3.3.2-r0?arch=x86_64&distro=alpine-3.20.3&upstream=openssl"
+    );
+    assert_eq!(purl("@next/env"), "pkg:npm/%40next/env@13.4.0");
+    // Every package is contained by the image.
+    let contains = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "CONTAINS")
+        .count();
+    assert_eq!(contains, packages.len() - 1);
+    // The check has teeth.
+    let mut broken = doc.clone();
+    broken.as_object_mut().unwrap().remove("SPDXID");
+    broken["packages"][1]["primaryPackagePurpose"] = Value::from("NOT-A-PURPOSE");
+    assert!(!spdx_validator().is_valid(&broken));
 }
