@@ -105,6 +105,8 @@ pub enum GateError {
     Online(#[from] OnlineError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Vex(#[from] crate::vex::VexError),
     #[error("reading the Dockerfile {path}: {source}")]
     Dockerfile { path: PathBuf, source: std::io::Error },
 }
@@ -119,6 +121,7 @@ pub struct Gate {
     policy: Policy,
     source: Source,
     dockerfile: Option<DockerfileRef>,
+    vex: Vec<crate::vex::Statement>,
 }
 
 impl Gate {
@@ -136,7 +139,14 @@ impl Gate {
             policy,
             source,
             dockerfile: None,
+            vex: Vec::new(),
         })
+    }
+
+    /// VEX statements (`--vex`) applied to every run's findings.
+    pub fn with_vex(mut self, vex: Vec<crate::vex::Statement>) -> Gate {
+        self.vex = vex;
+        self
     }
 
     /// Points SARIF results at this Dockerfile's instructions.
@@ -192,6 +202,14 @@ impl Gate {
                 (scan, outcome, db, Some(live.stats.clone()))
             }
         };
+        let mut outcome = outcome;
+        crate::vex::apply(
+            &self.vex,
+            &inventory,
+            &repository,
+            &mut outcome.findings,
+            &mut outcome.verdict,
+        );
         Ok(Run {
             inventory,
             scan,

@@ -22,3 +22,4 @@ pub mod policy;
 pub mod report;
 pub mod sbom;
 pub mod units;
+pub mod vex;

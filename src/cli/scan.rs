@@ -65,6 +65,10 @@ pub struct Args {
     /// Also write an SPDX 2.3 SBOM to FILE.
     #[arg(long, value_name = "FILE")]
     pub spdx: Option<PathBuf>,
+    /// An OpenVEX 0.2 or CycloneDX VEX document whose not_affected and fixed statements
+    /// suppress findings (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -85,7 +89,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         AdvisorySource::Local(args.db.resolve())
     };
-    let gate = Gate::new(policy, advisories)?.with_dockerfile(dockerfile);
+    let vex = crate::vex::load(&args.vex)?;
+    let gate = Gate::new(policy, advisories)?.with_dockerfile(dockerfile).with_vex(vex);
     let reports = Reports {
         format: args.format,
         output: args.output,

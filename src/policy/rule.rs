@@ -28,6 +28,7 @@ pub enum Check {
     PackagesNotChecked,
     AdvisoryNotEvaluated,
     SourceNotChecked,
+    VexStale,
 }
 
 /// Where a check's SARIF result points when the report has the file it is about.
@@ -88,7 +89,7 @@ const fn ignore_row(id: &'static str, name: &'static str, title: &'static str, h
 }
 
 impl Check {
-    pub const ALL: [Check; 18] = [
+    pub const ALL: [Check; 19] = [
         Check::RunsAsRoot,
         Check::UnknownUser,
         Check::NoHealthcheck,
@@ -107,6 +108,7 @@ impl Check {
         Check::PackagesNotChecked,
         Check::AdvisoryNotEvaluated,
         Check::SourceNotChecked,
+        Check::VexStale,
     ];
 
     pub fn info(self) -> Info {
@@ -205,6 +207,15 @@ impl Check {
                 "Ignore entry expires soon",
                 "The ignore entry expires within 14 days: plan the fix or renew it.",
             ),
+            Check::VexStale => Info {
+                place: Place::Image,
+                ..ignore_row(
+                    "IG019",
+                    "vex-stale",
+                    "VEX statement matched nothing",
+                    "The VEX statement names a vulnerability and product with no finding in this image (or a later statement superseded it): drop it from the VEX document, or check its product ids (image digest, repository, purl).",
+                )
+            },
             Check::IgnoreStale => ignore_row(
                 "IG014",
                 "ignore-stale",

@@ -428,3 +428,135 @@ fn spdx_out_validates_and_names_every_package_by_purl() {
     broken["packages"][1]["primaryPackagePurpose"] = Value::from("NOT-A-PURPOSE");
     assert!(!spdx_validator().is_valid(&broken));
 }
+
+/// The demo image's manifest digest, as the inventory reads it.
+fn demo_manifest_digest() -> String {
+    let r = imagegate().args(["inventory", &demo(), "--format", "json"]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    v["image"]["manifest_digest"].as_str().unwrap().to_string()
+}
+
+fn scan_with_vex(vex: &[&Path]) -> imagegate_run::Outcome {
+    let mut cmd = imagegate();
+    cmd.args(["scan", &demo(), "--db", db().to_str().unwrap(), "--format", "json"]);
+    for v in vex {
+        cmd.arg("--vex").arg(v);
+    }
+    let r = cmd.run();
+    imagegate_run::Outcome {
+        code: r.code,
+        report: serde_json::from_str(&r.stdout).unwrap_or(Value::Null),
+        stderr: r.stderr,
+    }
+}
+
+mod imagegate_run {
+    pub struct Outcome {
+        pub code: i32,
+        pub report: serde_json::Value,
+        pub stderr: String,
+    }
+}
+
+#[test]
+fn openvex_statements_suppress_show_and_go_stale_by_product_and_timestamp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let digest = demo_manifest_digest();
+    let doc = serde_json::json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.com/vex/demo-1",
+        "author": "Security Team <security@example.com>",
+        "timestamp": "2026-11-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            // By image digest, narrowed to one package.
+            {"vulnerability": {"name": "GHSA-35jh-r3h4-6jhm"},
+             "products": [{"@id": format!("pkg:oci/app@{digest}"), "subcomponents": [{"@id": "pkg:npm/lodash@4.17.20"}]}],
+             "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
+             "timestamp": "2026-11-02T00:00:00Z"},
+            // By package purl: superseded by the later statement below.
+            {"vulnerability": {"name": "GHSA-9c47-m6qq-7p4h"},
+             "products": [{"@id": "pkg:npm/json5@2.2.1"}],
+             "status": "affected", "action_statement": "upgrade json5",
+             "timestamp": "2026-11-01T00:00:00Z"},
+            {"vulnerability": {"name": "GHSA-9c47-m6qq-7p4h"},
+             "products": [{"@id": "pkg:npm/json5"}],
+             "status": "fixed", "timestamp": "2026-11-03T00:00:00Z"},
+            // Shown, still gates.
+            {"vulnerability": {"name": "GHSA-fr5h-rqp8-mj6g"},
+             "products": [{"@id": digest}],
+             "status": "under_investigation"},
+            // Another image: must not apply.
+            {"vulnerability": {"name": "GHSA-c2qf-rxjj-qqgw"},
+             "products": [{"@id": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}],
+             "status": "not_affected", "justification": "component_not_present"}
+        ]
+    });
+    let path = tmp.path().join("demo.openvex.json");
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = scan_with_vex(&[&path]);
+    assert_eq!(out.code, 1, "next still fails: {}", out.stderr);
+    let findings = out.report["findings"].as_array().unwrap();
+    let by = |rule: &str, pkg: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == rule && f["evidence"]["package"] == pkg)
+            .unwrap_or_else(|| panic!("{rule} {pkg}"))
+    };
+    let lodash = by("GHSA-35jh-r3h4-6jhm", "npm:lodash@4.17.20");
+    assert_eq!(lodash["level"], "info");
+    let why = lodash["ignored"].as_str().unwrap();
+    assert!(
+        why.contains("not_affected")
+            && why.contains("Security Team")
+            && why.contains("vulnerable_code_not_in_execute_path")
+            && why.contains("2026-11-02"),
+        "{why}"
+    );
+    let json5 = by("GHSA-9c47-m6qq-7p4h", "npm:json5@2.2.1");
+    assert_eq!(json5["level"], "info", "the later `fixed` statement decides");
+    let next = by("GHSA-fr5h-rqp8-mj6g", "npm:next@13.4.0");
+    assert_eq!(next["level"], "fail");
+    assert!(next["message"].as_str().unwrap().contains("under_investigation"));
+    let semver = by("GHSA-c2qf-rxjj-qqgw", "npm:semver@7.3.5");
+    assert_eq!(semver["level"], "warn", "a statement for another image does not apply");
+    assert!(semver["ignored"].is_null());
+    // The superseded statement and the other image's one decide nothing: IG019.
+    let stale: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "IG019")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(stale.len(), 2, "{stale:?}");
+    assert!(stale.iter().any(|m| m.contains("GHSA-c2qf-rxjj-qqgw")));
+    assert!(stale.iter().any(|m| m.contains("affected `GHSA-9c47-m6qq-7p4h`")));
+}
+
+#[test]
+fn malformed_vex_documents_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("not-json", "{not json".to_string()),
+        ("not-vex", "{\"hello\": 1}".to_string()),
+        (
+            "no-justification",
+            serde_json::json!({"@context": "https://openvex.dev/ns/v0.2.0", "author": "a", "statements": [
+                {"vulnerability": {"name": "GHSA-35jh-r3h4-6jhm"}, "products": [{"@id": "pkg:npm/lodash"}], "status": "not_affected"}]})
+            .to_string(),
+        ),
+        (
+            "bad-status",
+            serde_json::json!({"@context": "https://openvex.dev/ns/v0.2.0", "author": "a", "statements": [
+                {"vulnerability": {"name": "X"}, "products": [], "status": "maybe"}]})
+            .to_string(),
+        ),
+    ];
+    for (name, text) in cases {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = scan_with_vex(&[&path]);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains("VEX"), "{name}: {}", out.stderr);
+    }
+}
