@@ -146,6 +146,8 @@ pub enum GateError {
     Online(#[from] OnlineError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Vex(#[from] crate::vex::VexError),
     #[error("reading the Dockerfile {path}: {source}")]
     Dockerfile { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -166,6 +168,7 @@ pub struct Gate {
     dockerfile: Option<DockerfileRef>,
     base: Option<String>,
     baseline: Option<BaselineArg>,
+    vex: Vec<crate::vex::Statement>,
 }
 
 impl Gate {
@@ -185,6 +188,7 @@ impl Gate {
             dockerfile: None,
             base: None,
             baseline: None,
+            vex: Vec::new(),
         })
     }
 
@@ -197,6 +201,12 @@ impl Gate {
     /// `--baseline FILE|IMAGE`: fail only on findings it does not have.
     pub fn with_baseline(mut self, baseline: Option<BaselineArg>) -> Gate {
         self.baseline = baseline;
+        self
+    }
+
+    /// VEX statements (`--vex`) applied to every run's findings.
+    pub fn with_vex(mut self, vex: Vec<crate::vex::Statement>) -> Gate {
+        self.vex = vex;
         self
     }
 
@@ -293,6 +303,15 @@ impl Gate {
                 (scan, outcome, db, Some(live.stats.clone()))
             }
         };
+        let mut outcome = outcome;
+        crate::vex::apply(
+            &self.vex,
+            &inventory,
+            &repository,
+            &mut outcome.findings,
+            &mut outcome.verdict,
+        );
+        // After VEX: a finding a statement suppressed needs no upgrade.
         let upgrades = upgrade::advise(&outcome.findings, &base);
         Ok(Run {
             inventory,

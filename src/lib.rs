@@ -21,4 +21,6 @@ pub mod inventory;
 pub mod layer;
 pub mod policy;
 pub mod report;
+pub mod sbom;
 pub mod units;
+pub mod vex;

@@ -23,6 +23,12 @@ pub struct Args {
     /// No warnings or log lines on stderr, only errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write a CycloneDX 1.6 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
+    /// Also write an SPDX 2.3 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub spdx: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -37,5 +43,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Format::Json => report::inventory::json(&inv)?,
     };
     emit(&text, args.output.as_deref())?;
+    if let Some(path) = &args.cyclonedx {
+        emit(&report::cyclonedx::cyclonedx(&inv)?, Some(path))?;
+    }
+    if let Some(path) = &args.spdx {
+        emit(&report::spdx::spdx(&inv)?, Some(path))?;
+    }
     Ok(EXIT_OK)
 }

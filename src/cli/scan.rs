@@ -22,7 +22,8 @@ pub enum ReportFormat {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// REGISTRY/REPO[:TAG|@DIGEST], docker:NAME[:TAG], podman:NAME[:TAG], docker-archive:PATH[:TAG],
-    /// oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, or - for a `docker save` stream on stdin.
+    /// oci:DIR[:TAG|@DIGEST], oci-archive:PATH, a path, - for a `docker save` stream on stdin, or
+    /// sbom:FILE (CycloneDX, SPDX or imagegate's inventory JSON).
     pub image: String,
     #[command(flatten)]
     pub db: DbArg,
@@ -82,6 +83,16 @@ pub struct Args {
     /// Also write the Markdown summary to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 SBOM with the findings as vulnerabilities to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
+    /// Also write an SPDX 2.3 SBOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub spdx: Option<PathBuf>,
+    /// An OpenVEX 0.2 or CycloneDX VEX document whose not_affected and fixed statements
+    /// suppress findings (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -110,10 +121,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         AdvisorySource::Local(args.db.resolve())
     };
+    // A VEX document that does not parse stops here, before the image is read.
+    let vex = crate::vex::load(&args.vex)?;
     let gate = Gate::new(policy, advisories)?
         .with_dockerfile(dockerfile)
         .with_base(args.base.clone())
-        .with_baseline(args.baseline.as_deref().map(BaselineArg::parse));
+        .with_baseline(args.baseline.as_deref().map(BaselineArg::parse))
+        .with_vex(vex);
     let reports = Reports {
         format: args.format,
         output: args.output,
@@ -123,6 +137,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         wide: args.wide,
         quiet: args.quiet,
         platform: args.pull.requested_platform(),
+        cyclonedx: args.cyclonedx,
+        spdx: args.spdx,
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -141,6 +157,8 @@ pub struct Reports {
     pub quiet: bool,
     /// `--platform` as given: a single-platform image of another platform gets a warning.
     pub platform: Option<crate::image::model::Platform>,
+    pub cyclonedx: Option<PathBuf>,
+    pub spdx: Option<PathBuf>,
 }
 
 impl Reports {
@@ -155,6 +173,8 @@ impl Reports {
             wide: false,
             quiet: false,
             platform: None,
+            cyclonedx: None,
+            spdx: None,
         }
     }
 }
@@ -167,7 +187,17 @@ pub fn check_and_report(
     base: Option<&std::path::Path>,
     reports: &Reports,
 ) -> anyhow::Result<u8> {
-    let run = gate.check(image, load, base)?;
+    // `sbom:FILE`: an SBOM instead of an image, judged without a pull.
+    let run = match image.strip_prefix("sbom:") {
+        Some(file) => {
+            let path = match base {
+                Some(b) if std::path::Path::new(file).is_relative() => b.join(file),
+                _ => PathBuf::from(file),
+            };
+            gate.judge(crate::sbom::read(&path)?)?
+        }
+        None => gate.check(image, load, base)?,
+    };
     if !reports.quiet {
         super::print_warnings(&run.inventory);
         super::warn_platform(&run.inventory, reports.platform.as_ref());
@@ -201,6 +231,12 @@ pub fn check_and_report(
         if let Some(path) = path {
             emit(&render(format, &report::text::Style::plain())?, Some(path))?;
         }
+    }
+    if let Some(path) = &reports.cyclonedx {
+        emit(&report::cyclonedx::cyclonedx_run(&run)?, Some(path))?;
+    }
+    if let Some(path) = &reports.spdx {
+        emit(&report::spdx::spdx(&run.inventory)?, Some(path))?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;

@@ -28,10 +28,15 @@ pub enum Source {
     NodeRuntime,
     /// The operating system itself, when its release cannot be identified.
     Os,
+    /// The image's own facts (user, health check, size, layers, files), which an SBOM read
+    /// with `scan sbom:FILE` does not carry: the checks on them are not run.
+    ImageFacts,
+    /// Packages of an ecosystem imagegate does not match (an SBOM's `pkg:golang/…`, …).
+    Other,
 }
 
 impl Source {
-    pub const ALL: [Source; 11] = [
+    pub const ALL: [Source; 13] = [
         Source::Apk,
         Source::Dpkg,
         Source::Npm,
@@ -43,6 +48,8 @@ impl Source {
         Source::YarnPnp,
         Source::NodeRuntime,
         Source::Os,
+        Source::ImageFacts,
+        Source::Other,
     ];
 
     /// As policies and reports name it: `apk`, `yarn-pnp`, `node-runtime`.
@@ -59,6 +66,8 @@ impl Source {
             Source::YarnPnp => "yarn-pnp",
             Source::NodeRuntime => "node-runtime",
             Source::Os => "os",
+            Source::ImageFacts => "image-facts",
+            Source::Other => "other",
         }
     }
 
@@ -81,6 +90,10 @@ impl Source {
                 "the Node.js runtime installed outside the OS package manager is recognised but not checked against Node.js's own advisories"
             }
             Source::Os => "the image's OS release could not be identified (no etc/os-release)",
+            Source::ImageFacts => {
+                "the SBOM carries no image facts: user, health check, size, layers and files were NOT checked"
+            }
+            Source::Other => "packages of an ecosystem imagegate does not match",
             Source::Apk | Source::Dpkg | Source::Npm => "",
         }
     }

@@ -8,6 +8,7 @@ pub mod eol;
 pub mod node_runtime;
 pub mod npm;
 pub mod os;
+pub mod purl;
 pub mod users;
 
 use crate::digest::Digest;

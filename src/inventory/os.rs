@@ -4,7 +4,7 @@
 //! testing/unstable). Debian and Ubuntu releases map to OSV's `Debian:12` and
 //! `Ubuntu:22.04:LTS` (`advisory::osv::Ecosystem::of_os`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `KEY=value` pairs of an os-release file, quotes removed.
@@ -27,7 +27,7 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsInfo {
     /// `alpine`, `debian`, … (`ID` of os-release).
     pub id: String,

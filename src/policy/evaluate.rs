@@ -49,9 +49,20 @@ pub fn evaluate(policy: &Policy, ctx: &Context<'_>) -> Outcome {
         findings.push(check(rule, Level::Warn, note.message.clone(), Evidence::default()));
     }
     coverage_checks(policy, ctx.scan, &mut findings);
-    image_checks(policy, ctx, &mut findings);
+    // An inventory read from an SBOM has no image facts: their checks are not run, and the
+    // coverage finding above says so (never a silent pass, never a made-up root user).
+    let no_image_facts = ctx
+        .inventory
+        .coverage
+        .iter()
+        .any(|c| c.source == crate::inventory::coverage::Source::ImageFacts && c.status == Status::NotChecked);
+    if !no_image_facts {
+        image_checks(policy, ctx, &mut findings);
+    }
     package_checks(policy, ctx.inventory, &mut findings);
-    file_checks(policy, ctx.inventory, &mut findings);
+    if !no_image_facts {
+        file_checks(policy, ctx.inventory, &mut findings);
+    }
     if let (Some(max), Some(built)) = (policy.vulnerabilities.max_db_age, ctx.db_built_at) {
         let age = ctx.now.as_second() - built;
         if age > max {

@@ -29,6 +29,7 @@ pub enum Check {
     AdvisoryNotEvaluated,
     SourceNotChecked,
     OsEndOfLife,
+    VexStale,
 }
 
 /// Where a check's SARIF result points when the report has the file it is about.
@@ -89,7 +90,7 @@ const fn ignore_row(id: &'static str, name: &'static str, title: &'static str, h
 }
 
 impl Check {
-    pub const ALL: [Check; 19] = [
+    pub const ALL: [Check; 20] = [
         Check::RunsAsRoot,
         Check::UnknownUser,
         Check::NoHealthcheck,
@@ -109,6 +110,7 @@ impl Check {
         Check::AdvisoryNotEvaluated,
         Check::SourceNotChecked,
         Check::OsEndOfLife,
+        Check::VexStale,
     ];
 
     pub fn info(self) -> Info {
@@ -207,6 +209,15 @@ impl Check {
                 "Ignore entry expires soon",
                 "The ignore entry expires within 14 days: plan the fix or renew it.",
             ),
+            Check::VexStale => Info {
+                place: Place::Image,
+                ..ignore_row(
+                    "IG020",
+                    "vex-stale",
+                    "VEX statement matched nothing",
+                    "The VEX statement names a vulnerability and product with no finding in this image (or a later statement superseded it): drop it from the VEX document, or check its product ids (image digest, repository, purl).",
+                )
+            },
             Check::IgnoreStale => ignore_row(
                 "IG014",
                 "ignore-stale",

@@ -3,6 +3,7 @@
 //! policy's location and the image's repository name all come computed in the run. The CLI
 //! decides where the text goes.
 
+pub mod cyclonedx;
 pub mod db;
 pub mod escape;
 pub mod gate;
@@ -10,6 +11,7 @@ pub mod inventory;
 pub mod markdown;
 pub mod origin;
 pub mod sarif;
+pub mod spdx;
 pub mod text;
 
 use crate::inventory::coverage::{Coverage, Status};

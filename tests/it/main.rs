@@ -14,6 +14,7 @@ mod debian;
 mod deploy;
 mod engine;
 mod engine_real;
+mod formats;
 mod gate;
 mod harness;
 mod hook;

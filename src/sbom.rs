@@ -1,0 +1,634 @@
+//! SBOMs in: `scan sbom:FILE` reads a CycloneDX JSON, SPDX JSON or imagegate inventory JSON
+//! document into an [`Inventory`] that the gate judges like an image's. Packages are taken
+//! from their purls ([`crate::inventory::purl`]): `pkg:apk/…`, `pkg:deb/…` and `pkg:npm/…`
+//! are matched; any other type is listed as `other` in the coverage (not checked). The OS
+//! comes from an `operating-system` component, else from the purls' `distro` qualifier.
+//!
+//! An SBOM carries no image facts (user, health check, size, layers, files): the coverage
+//! lists `image-facts` as not checked and the policy's image and file checks are not run.
+//! Where the SBOM names no layer, packages point at a stand-in layer whose digest is the
+//! SBOM document's own sha256 and whose `created_by` says so.
+//!
+//! Every byte is hostile: the file is capped at [`MAX_SBOM_SIZE`], components at
+//! [`MAX_COMPONENTS`], nesting at [`MAX_DEPTH`]; anything that is not one of the three
+//! formats is an error (exit 2), never an empty inventory.
+
+use crate::digest::Digest;
+use crate::inventory::coverage::{Coverage, Source, Status};
+use crate::inventory::dpkg::DpkgRecord;
+use crate::inventory::os::{self, OsInfo};
+use crate::inventory::purl::{self, Purl};
+use crate::inventory::{
+    self, ApkPackage, DebPackage, ImageFacts, Inventory, LayerRef, NpmPackage, NpmSource, PackageKind, apk,
+};
+use crate::report::cyclonedx as cdx;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const MAX_SBOM_SIZE: u64 = 256 << 20;
+pub const MAX_COMPONENTS: usize = 200_000;
+pub const MAX_DEPTH: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SbomError {
+    #[error("SBOM {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("SBOM {path}: {size} bytes, over the {max}-byte cap")]
+    TooBig { path: PathBuf, size: u64, max: u64 },
+    #[error("SBOM {path}: not JSON ({message})")]
+    NotJson { path: PathBuf, message: String },
+    #[error("SBOM {path}: not a CycloneDX, SPDX or imagegate inventory JSON document")]
+    Unknown { path: PathBuf },
+    #[error("SBOM {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Reads the SBOM at `path`.
+pub fn read(path: &Path) -> Result<Inventory, SbomError> {
+    use std::io::Read;
+    let read_err = |source| SbomError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SBOM_SIZE + 1).read_to_end(&mut bytes).map_err(read_err)?;
+    if bytes.len() as u64 > MAX_SBOM_SIZE {
+        return Err(SbomError::TooBig {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            max: MAX_SBOM_SIZE,
+        });
+    }
+    parse(&bytes, path)
+}
+
+/// One package as an SBOM lists it.
+#[derive(Default)]
+struct Pkg {
+    purl: Option<Purl>,
+    name: String,
+    version: String,
+    license: Option<String>,
+    paths: Vec<String>,
+    layer_index: Option<usize>,
+    layer_digest: Option<Digest>,
+    created_by: Option<String>,
+    dev: Option<bool>,
+    /// Trivy's `SrcName` / `SrcVersion`.
+    src_name: Option<String>,
+    src_version: Option<String>,
+}
+
+#[derive(Default)]
+struct Doc {
+    root_name: Option<String>,
+    reference: Option<String>,
+    manifest: Option<Digest>,
+    config: Option<Digest>,
+    platform: Option<String>,
+    os: Option<(String, String)>,
+    pkgs: Vec<Pkg>,
+    /// Components with a purl of a type imagegate does not match, by type.
+    other: BTreeMap<String, usize>,
+}
+
+/// Parses an SBOM document; `path` names it in messages and in the inventory.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Inventory, SbomError> {
+    let invalid = |message: String| SbomError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| SbomError::NotJson {
+        path: path.to_path_buf(),
+        message: format!("line {} column {}", e.line(), e.column()),
+    })?;
+    let mut doc = Doc::default();
+    if value.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
+        cyclonedx(&value, &mut doc).map_err(invalid)?;
+    } else if value.get("spdxVersion").and_then(Value::as_str).is_some() {
+        spdx(&value, &mut doc).map_err(invalid)?;
+    } else if value.get("schema").and_then(Value::as_u64) == Some(u64::from(inventory::SCHEMA))
+        && value.get("image").is_some_and(Value::is_object)
+    {
+        own(&value, &mut doc).map_err(invalid)?;
+    } else {
+        return Err(SbomError::Unknown {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(build(doc, bytes, path))
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn props(v: &Value) -> Vec<(&str, &str)> {
+    v.get("properties")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p.get("name")?.as_str()?, p.get("value")?.as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cyclonedx(v: &Value, doc: &mut Doc) -> Result<(), String> {
+    if let Some(root) = v.pointer("/metadata/component") {
+        doc.root_name = str_of(root, "name");
+        if let Some(d) = str_of(root, "version").and_then(|s| Digest::parse(&s).ok()) {
+            doc.manifest = Some(d);
+        }
+        for (name, value) in props(root) {
+            match name {
+                cdx::PROP_MANIFEST => doc.manifest = Digest::parse(value).ok(),
+                cdx::PROP_CONFIG => doc.config = Digest::parse(value).ok(),
+                cdx::PROP_PLATFORM => doc.platform = Some(value.to_string()),
+                cdx::PROP_REFERENCE => doc.reference = Some(value.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let mut count = 0;
+    match v.get("components") {
+        None => {}
+        Some(Value::Array(list)) => walk(list, 0, &mut count, doc)?,
+        Some(_) => return Err("`components` is not an array".into()),
+    }
+    Ok(())
+}
+
+fn walk(list: &[Value], depth: usize, count: &mut usize, doc: &mut Doc) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("components nested deeper than {MAX_DEPTH}"));
+    }
+    for c in list {
+        *count += 1;
+        if *count > MAX_COMPONENTS {
+            return Err(format!("more than {MAX_COMPONENTS} components"));
+        }
+        let ty = c.get("type").and_then(Value::as_str).unwrap_or_default();
+        if ty == "operating-system" {
+            if let Some(name) = str_of(c, "name") {
+                doc.os = Some((name.to_ascii_lowercase(), str_of(c, "version").unwrap_or_default()));
+            }
+        } else if let Some(text) = c.get("purl").and_then(Value::as_str) {
+            let p = purl::parse(text).ok_or_else(|| format!("component purl `{}` does not parse", clip(text)))?;
+            if p.kind().is_none() {
+                *doc.other.entry(p.ty.clone()).or_default() += 1;
+            } else {
+                let mut pkg = Pkg {
+                    name: str_of(c, "name").unwrap_or_else(|| p.full_name()),
+                    version: str_of(c, "version").or_else(|| p.version.clone()).unwrap_or_default(),
+                    license: license_of(c),
+                    purl: Some(p),
+                    ..Pkg::default()
+                };
+                for (name, value) in props(c) {
+                    match name {
+                        cdx::PROP_PATH => pkg.paths.push(value.to_string()),
+                        cdx::PROP_LAYER_INDEX => pkg.layer_index = value.parse().ok(),
+                        cdx::PROP_LAYER_DIGEST | "aquasecurity:trivy:LayerDigest" => {
+                            pkg.layer_digest = Digest::parse(value).ok()
+                        }
+                        cdx::PROP_LAYER_CREATED_BY => pkg.created_by = Some(value.to_string()),
+                        cdx::PROP_DEV => pkg.dev = value.parse().ok(),
+                        "aquasecurity:trivy:SrcName" => pkg.src_name = Some(value.to_string()),
+                        "aquasecurity:trivy:SrcVersion" => pkg.src_version = Some(value.to_string()),
+                        n if n.starts_with("syft:location:") && n.ends_with(":path") => {
+                            pkg.paths.push(value.trim_start_matches('/').to_string())
+                        }
+                        _ => {}
+                    }
+                }
+                doc.pkgs.push(pkg);
+            }
+        }
+        if let Some(Value::Array(nested)) = c.get("components") {
+            walk(nested, depth + 1, count, doc)?;
+        }
+    }
+    Ok(())
+}
+
+fn license_of(c: &Value) -> Option<String> {
+    let list = c.get("licenses")?.as_array()?;
+    let parts: Vec<String> = list
+        .iter()
+        .filter_map(|l| {
+            str_of(l, "expression").or_else(|| {
+                l.get("license")
+                    .and_then(|x| str_of(x, "id").or_else(|| str_of(x, "name")))
+            })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" AND "))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
+    let Some(list) = v.get("packages") else { return Ok(()) };
+    let list = list.as_array().ok_or("`packages` is not an array")?;
+    if list.len() > MAX_COMPONENTS {
+        return Err(format!("more than {MAX_COMPONENTS} packages"));
+    }
+    let mut described: Vec<&str> = v
+        .get("documentDescribes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // Syft and Trivy say it with a relationship instead.
+    for r in v
+        .get("relationships")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(MAX_COMPONENTS)
+    {
+        if r.get("spdxElementId").and_then(Value::as_str) == Some("SPDXRef-DOCUMENT")
+            && r.get("relationshipType").and_then(Value::as_str) == Some("DESCRIBES")
+            && let Some(id) = r.get("relatedSpdxElement").and_then(Value::as_str)
+        {
+            described.push(id);
+        }
+    }
+    for p in list {
+        let id = p.get("SPDXID").and_then(Value::as_str).unwrap_or_default();
+        let purl_text = p
+            .get("externalRefs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("referenceType").and_then(Value::as_str) == Some("purl"))
+            .and_then(|r| r.get("referenceLocator").and_then(Value::as_str));
+        let primary = p
+            .get("primaryPackagePurpose")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // The schema spells it OPERATING_SYSTEM; Trivy 0.76 writes OPERATING-SYSTEM.
+        if matches!(primary, "OPERATING_SYSTEM" | "OPERATING-SYSTEM") {
+            if let Some(name) = str_of(p, "name") {
+                doc.os = Some((name.to_ascii_lowercase(), str_of(p, "versionInfo").unwrap_or_default()));
+            }
+            continue;
+        }
+        if described.contains(&id) || primary == "CONTAINER" {
+            doc.root_name = doc.root_name.take().or_else(|| str_of(p, "name"));
+            if let Some(d) = str_of(p, "versionInfo").and_then(|s| Digest::parse(&s).ok()) {
+                doc.manifest = Some(d);
+            }
+            for a in p.get("annotations").and_then(Value::as_array).into_iter().flatten() {
+                if let Some((k, val)) = a.get("comment").and_then(Value::as_str).and_then(|c| c.split_once('=')) {
+                    match k {
+                        cdx::PROP_CONFIG => doc.config = Digest::parse(val).ok(),
+                        cdx::PROP_PLATFORM => doc.platform = Some(val.to_string()),
+                        cdx::PROP_REFERENCE => doc.reference = Some(val.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            // The image itself (Syft gives it a `pkg:oci` purl), not one of its packages.
+            continue;
+        }
+        let Some(text) = purl_text else { continue };
+        let pu = purl::parse(text).ok_or_else(|| format!("package purl `{}` does not parse", clip(text)))?;
+        if pu.kind().is_none() {
+            *doc.other.entry(pu.ty.clone()).or_default() += 1;
+            continue;
+        }
+        let license = ["licenseDeclared", "licenseConcluded"]
+            .iter()
+            .filter_map(|k| str_of(p, k))
+            .find(|l| l != "NOASSERTION" && l != "NONE");
+        let mut pkg = Pkg {
+            name: str_of(p, "name").unwrap_or_else(|| pu.full_name()),
+            version: str_of(p, "versionInfo")
+                .or_else(|| pu.version.clone())
+                .unwrap_or_default(),
+            license,
+            purl: Some(pu),
+            ..Pkg::default()
+        };
+        // Trivy: `sourceInfo: "built package from: openssl 3.3.2-r0"`.
+        if let Some(from) = p
+            .get("sourceInfo")
+            .and_then(Value::as_str)
+            .and_then(|s| s.strip_prefix("built package from: "))
+        {
+            let mut words = from.split_whitespace();
+            pkg.src_name = words.next().map(str::to_string);
+            pkg.src_version = words.next().map(str::to_string);
+        }
+        for a in p.get("annotations").and_then(Value::as_array).into_iter().flatten() {
+            if let Some((k, val)) = a.get("comment").and_then(Value::as_str).and_then(|c| c.split_once('=')) {
+                match k {
+                    cdx::PROP_PATH => pkg.paths.push(val.to_string()),
+                    cdx::PROP_LAYER_INDEX => pkg.layer_index = val.parse().ok(),
+                    cdx::PROP_LAYER_DIGEST => pkg.layer_digest = Digest::parse(val).ok(),
+                    cdx::PROP_LAYER_CREATED_BY => pkg.created_by = Some(val.to_string()),
+                    cdx::PROP_DEV => pkg.dev = val.parse().ok(),
+                    _ => {}
+                }
+            }
+        }
+        doc.pkgs.push(pkg);
+    }
+    Ok(())
+}
+
+/// imagegate's own inventory JSON (`inventory --format json`).
+fn own(v: &Value, doc: &mut Doc) -> Result<(), String> {
+    let img = &v["image"];
+    doc.reference = str_of(img, "reference");
+    doc.manifest = str_of(img, "manifest_digest").and_then(|s| Digest::parse(&s).ok());
+    doc.config = str_of(img, "config_digest").and_then(|s| Digest::parse(&s).ok());
+    doc.platform = str_of(img, "platform");
+    doc.root_name = img
+        .get("repo_tags")
+        .and_then(Value::as_array)
+        .and_then(|t| t.first())
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(os) = v.get("os").filter(|o| o.is_object()) {
+        let info: OsInfo = serde_json::from_value(os.clone()).map_err(|e| format!("`os`: {e}"))?;
+        doc.os = Some((info.id.clone(), info.version.clone().unwrap_or_default()));
+    }
+    let layer = |p: &Value, pkg: &mut Pkg| {
+        let l = &p["layer"];
+        pkg.layer_index = l.get("index").and_then(Value::as_u64).map(|i| i as usize);
+        pkg.layer_digest = str_of(l, "digest").and_then(|s| Digest::parse(&s).ok());
+        pkg.created_by = str_of(l, "created_by");
+    };
+    let array = |key: &str| -> Result<&Vec<Value>, String> {
+        match v.get(key) {
+            None => Ok(EMPTY.get_or_init(Vec::new)),
+            Some(Value::Array(a)) if a.len() <= MAX_COMPONENTS => Ok(a),
+            Some(_) => Err(format!("`{key}` is not an array of at most {MAX_COMPONENTS} packages")),
+        }
+    };
+    static EMPTY: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    for p in array("apk")? {
+        let r: apk::ApkRecord = serde_json::from_value(p.clone()).map_err(|e| format!("`apk`: {e}"))?;
+        let mut pkg = Pkg {
+            purl: Some(Purl {
+                ty: "apk".into(),
+                namespace: None,
+                name: r.name.clone(),
+                version: Some(r.version.clone()),
+                qualifiers: r.origin.iter().map(|o| ("upstream".to_string(), o.clone())).collect(),
+            }),
+            name: r.name,
+            version: r.version,
+            license: r.license,
+            ..Pkg::default()
+        };
+        if let Some(a) = r.arch
+            && let Some(p) = pkg.purl.as_mut()
+        {
+            p.qualifiers.insert("arch".into(), a);
+        }
+        layer(p, &mut pkg);
+        doc.pkgs.push(pkg);
+    }
+    for p in array("deb")? {
+        let r: DpkgRecord = serde_json::from_value(p.clone()).map_err(|e| format!("`deb`: {e}"))?;
+        let mut q = BTreeMap::new();
+        if let Some(a) = &r.arch {
+            q.insert("arch".to_string(), a.clone());
+        }
+        let mut pkg = Pkg {
+            purl: Some(Purl {
+                ty: "deb".into(),
+                namespace: None,
+                name: r.name.clone(),
+                version: Some(r.version.clone()),
+                qualifiers: q,
+            }),
+            name: r.name,
+            version: r.version,
+            src_name: r.source,
+            src_version: r.source_version,
+            paths: str_of(p, "database").into_iter().collect(),
+            ..Pkg::default()
+        };
+        layer(p, &mut pkg);
+        doc.pkgs.push(pkg);
+    }
+    for p in array("npm")? {
+        let (Some(name), Some(version)) = (str_of(p, "name"), str_of(p, "version")) else {
+            return Err("an `npm` entry has no name or version".into());
+        };
+        let mut pkg = Pkg {
+            purl: Some(Purl {
+                ty: "npm".into(),
+                namespace: None,
+                name: name.clone(),
+                version: Some(version.clone()),
+                qualifiers: BTreeMap::new(),
+            }),
+            name,
+            version,
+            license: str_of(p, "license"),
+            paths: p
+                .get("paths")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            dev: p.get("dev").and_then(Value::as_bool),
+            ..Pkg::default()
+        };
+        layer(p, &mut pkg);
+        doc.pkgs.push(pkg);
+    }
+    Ok(())
+}
+
+fn os_info(id: &str, version: &str) -> Option<OsInfo> {
+    let mut release = format!("ID={id}\n");
+    if !version.is_empty() {
+        release.push_str(&format!("VERSION_ID={version}\n"));
+    }
+    let alpine = (id == "alpine" && !version.is_empty()).then_some(version);
+    os::identify(Some(&release), alpine, None).0
+}
+
+fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
+    let sbom_digest = Digest::sha256_of(bytes);
+    let config = doc.config.clone().unwrap_or_else(|| sbom_digest.clone());
+    let standin = LayerRef {
+        index: 0,
+        digest: sbom_digest.clone(),
+        created_by: Some(format!("(no layer information in the SBOM {})", path.display())),
+    };
+    let layer_of = |p: &Pkg| match &p.layer_digest {
+        Some(d) => LayerRef {
+            index: p.layer_index.unwrap_or(0),
+            digest: d.clone(),
+            created_by: p.created_by.clone(),
+        },
+        None => standin.clone(),
+    };
+    // The OS: an operating-system component, else the first purl's `distro` qualifier.
+    let os = doc
+        .os
+        .clone()
+        .or_else(|| {
+            doc.pkgs.iter().filter_map(|p| p.purl.as_ref()).find_map(|p| {
+                let d = p.qualifiers.get("distro")?;
+                let ns = p.namespace.clone().unwrap_or_default();
+                Some(match d.split_once('-') {
+                    Some((id, v)) if !id.is_empty() && !id.starts_with(|c: char| c.is_ascii_digit()) => {
+                        (id.to_string(), v.to_string())
+                    }
+                    _ => (ns, d.clone()),
+                })
+            })
+        })
+        .and_then(|(id, v)| os_info(&id, &v));
+    let mut inv_apk = Vec::new();
+    let mut inv_deb = Vec::new();
+    let mut npm: BTreeMap<(String, String), NpmPackage> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for p in &doc.pkgs {
+        let Some(pu) = &p.purl else { continue };
+        let layer = layer_of(p);
+        match pu.kind() {
+            Some(PackageKind::Apk) => inv_apk.push(ApkPackage {
+                record: apk::ApkRecord {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    origin: pu
+                        .qualifiers
+                        .get("upstream")
+                        .map(|u| u.split('@').next().unwrap_or(u).to_string())
+                        .or_else(|| p.src_name.clone()),
+                    arch: pu.qualifiers.get("arch").cloned(),
+                    license: p.license.clone(),
+                },
+                layer,
+            }),
+            Some(PackageKind::Deb) => {
+                let upstream = pu.qualifiers.get("upstream");
+                let (source, source_version) = match upstream.and_then(|u| u.split_once('@')) {
+                    Some((n, v)) => (Some(n.to_string()), Some(v.to_string())),
+                    None => (upstream.cloned().or_else(|| p.src_name.clone()), p.src_version.clone()),
+                };
+                inv_deb.push(DebPackage {
+                    record: DpkgRecord {
+                        name: p.name.clone(),
+                        version: p.version.clone(),
+                        arch: pu.qualifiers.get("arch").cloned(),
+                        source,
+                        source_version,
+                    },
+                    database: p
+                        .paths
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| format!("sbom:{}", path.display())),
+                    layer,
+                });
+            }
+            Some(PackageKind::Npm) => {
+                let name = pu.full_name();
+                let entry = npm
+                    .entry((name.clone(), p.version.clone()))
+                    .or_insert_with(|| NpmPackage {
+                        name,
+                        version: p.version.clone(),
+                        license: p.license.clone(),
+                        paths: Vec::new(),
+                        dev: p.dev,
+                        sources: vec![NpmSource::NodeModules],
+                        layer,
+                    });
+                for path in &p.paths {
+                    if !entry.paths.contains(path) {
+                        entry.paths.push(path.clone());
+                    }
+                }
+            }
+            // A `pkg:generic/node` runtime is not read back yet: it stays out (`other`).
+            Some(PackageKind::NodeRuntime) | None => {}
+        }
+    }
+    if os.is_none() && (!inv_apk.is_empty() || !inv_deb.is_empty()) {
+        warnings.push(format!(
+            "SBOM {}: no operating system (no operating-system component, no purl distro qualifier)",
+            path.display()
+        ));
+    }
+    let here = format!("sbom:{}", path.display());
+    let mut coverage = Vec::new();
+    if !inv_apk.is_empty() {
+        coverage.push(Coverage::read(Source::Apk, inv_apk.len(), vec![here.clone()]));
+    }
+    if !inv_deb.is_empty() {
+        coverage.push(Coverage::read(Source::Dpkg, inv_deb.len(), vec![here.clone()]));
+    }
+    if !npm.is_empty() {
+        coverage.push(Coverage::read(Source::Npm, npm.len(), vec![here.clone()]));
+    }
+    if !doc.other.is_empty() {
+        let total: usize = doc.other.values().sum();
+        coverage.push(Coverage {
+            source: Source::Other,
+            status: Status::NotChecked,
+            packages: 0,
+            ecosystem: None,
+            reason: Some(format!(
+                "{total} packages of ecosystems imagegate does not match ({}) were NOT checked",
+                doc.other.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            paths: doc.other.iter().map(|(t, n)| format!("pkg:{t} ({n})")).collect(),
+            more_paths: 0,
+        });
+    }
+    coverage.push(Coverage {
+        source: Source::ImageFacts,
+        status: Status::NotChecked,
+        packages: 0,
+        ecosystem: None,
+        reason: Some(
+            "the SBOM carries no image facts: user, health check, size, layers and files were NOT checked".into(),
+        ),
+        paths: vec![here.clone()],
+        more_paths: 0,
+    });
+    Inventory {
+        schema: inventory::SCHEMA,
+        image: ImageFacts {
+            reference: doc.reference.unwrap_or(here),
+            manifest_digest: doc.manifest,
+            config_digest: config,
+            repo_tags: doc.root_name.into_iter().collect(),
+            platform: doc.platform.unwrap_or_default(),
+            layer_count: 0,
+            compressed_size: 0,
+            uncompressed_size: 0,
+            user: String::new(),
+            healthcheck: None,
+            labels: BTreeMap::new(),
+            exposed_ports: Vec::new(),
+            history: Vec::new(),
+            layers: Vec::new(),
+        },
+        os,
+        coverage,
+        // A runtime an SBOM lists comes in as a package (npm `node` is not the runtime).
+        node_runtime: None,
+        apk: inv_apk,
+        deb: inv_deb,
+        npm: npm.into_values().collect(),
+        users: Vec::new(),
+        groups: Vec::new(),
+        files: Vec::new(),
+        warnings,
+    }
+}
