@@ -10,6 +10,7 @@ command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] ||
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # the GitHub Action's script downloads with it
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)  # builds the Dockerfile (tests/it/selfimage.rs)
+command -v podman >/dev/null 2>&1 || missing+=(podman)  # serves, saves and pushes a real build (tests/it/engine_real.rs)
 command -v strip >/dev/null 2>&1 || missing+=(binutils)  # strips the binary that image carries
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)  # the image's CA bundle
 if [ ${#missing[@]} -gt 0 ]; then

@@ -130,6 +130,9 @@ pub struct Target {
     pub repository: String,
     pub tags: Vec<String>,
     pub digest: Digest,
+    /// Other repositories that hold the same digest, with their tags: scanned once (as
+    /// `repository`), reported once each (see [`rows_for`]).
+    pub also: Vec<(String, Vec<String>)>,
 }
 
 impl Target {
@@ -191,16 +194,22 @@ pub fn list(
                     if shard.is_some_and(|s| !s.holds(&m.digest)) {
                         continue;
                     }
-                    by_digest
-                        .entry(m.digest.to_string())
-                        .or_insert_with(|| Target {
-                            registry: registry.to_string(),
-                            repository: repo.clone(),
-                            tags: Vec::new(),
-                            digest: m.digest.clone(),
-                        })
-                        .tags
-                        .push(tag);
+                    let target = by_digest.entry(m.digest.to_string()).or_insert_with(|| Target {
+                        registry: registry.to_string(),
+                        repository: repo.clone(),
+                        tags: Vec::new(),
+                        digest: m.digest.clone(),
+                        also: Vec::new(),
+                    });
+                    // One scan per digest, but every repository that holds it keeps its row.
+                    if target.repository == repo {
+                        target.tags.push(tag);
+                    } else {
+                        match target.also.iter_mut().find(|(r, _)| *r == repo) {
+                            Some((_, tags)) => tags.push(tag),
+                            None => target.also.push((repo.clone(), vec![tag])),
+                        }
+                    }
                 }
                 Err(e) => failures.push(ImageSummary::error(reference.to_string(), &repo, &tag, e.to_string())),
             }
@@ -472,7 +481,26 @@ impl Summary {
     }
 }
 
-/// Merges shard summaries: every image once (by digest), sorted.
+/// The summary rows of one scanned target: `row` (the scanned repository's), and a copy for
+/// each other repository that holds the same digest, under its own name and tags. The copies
+/// point at the same per-image reports: it is the same image.
+pub fn rows_for(target: &Target, row: ImageSummary) -> Vec<ImageSummary> {
+    let mut rows = Vec::with_capacity(1 + target.also.len());
+    for (repo, tags) in &target.also {
+        let tag = tags.first().cloned().unwrap_or_default();
+        rows.push(ImageSummary {
+            image: format!("{}/{repo}:{tag}", target.registry),
+            repository: repo.clone(),
+            tag,
+            tags: tags.clone(),
+            ..row.clone()
+        });
+    }
+    rows.insert(0, row);
+    rows
+}
+
+/// Merges shard summaries: every image once (by digest and repository), sorted.
 pub fn merge(parts: Vec<Summary>) -> Summary {
     let registry = parts.first().map(|p| p.registry.clone()).unwrap_or_default();
     let mut shards: Vec<Shard> = parts.iter().flat_map(|p| p.shards.iter().copied()).collect();
@@ -481,7 +509,12 @@ pub fn merge(parts: Vec<Summary>) -> Summary {
     let mut seen: HashMap<String, ()> = HashMap::new();
     let mut images = Vec::new();
     for image in parts.into_iter().flat_map(|p| p.images) {
-        let key = image.digest.clone().unwrap_or_else(|| image.image.clone());
+        // Shards agree on a digest's bucket, so a digest's rows all come from one shard; one
+        // row per repository that holds it.
+        let key = match &image.digest {
+            Some(d) => format!("{d} {}", image.repository),
+            None => image.image.clone(),
+        };
         if seen.insert(key, ()).is_none() {
             images.push(image);
         }

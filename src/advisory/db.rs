@@ -9,6 +9,51 @@ use std::path::{Path, PathBuf};
 /// A single OSV record larger than this is not a record (the largest real ones are ~1 MB).
 const MAX_RECORD: u64 = 16 << 20;
 
+/// Field caps, far above any real record (ids are ~20 characters, `ALPINE-CVE-2024-12345` or
+/// `GHSA-xxxx-xxxx-xxxx`; summaries are one line; versions are short) and far below what made
+/// a 15-million-character id cost 23 s and most of a gigabyte in `scan --format table`.
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ALIASES: usize = 1_000;
+pub const MAX_SUMMARY_LEN: usize = 4 << 10;
+pub const MAX_VERSION_LEN: usize = 256;
+
+/// Why a record's fields are too long to be real, if they are. Such a record is skipped at
+/// import, counted and named in the import report's warnings.
+pub fn oversized(r: &super::osv::Record) -> Option<String> {
+    use super::osv::Event;
+    let long = |what: &str, len: usize, cap: usize| Some(format!("{what} of {len} bytes (the cap is {cap})"));
+    if r.id.len() > MAX_ID_LEN {
+        return long("an id", r.id.len(), MAX_ID_LEN);
+    }
+    let ids = r.aliases.len() + r.upstream.len() + r.related.len();
+    if ids > MAX_ALIASES {
+        return Some(format!(
+            "{ids} aliases, upstream and related ids (the cap is {MAX_ALIASES})"
+        ));
+    }
+    if let Some(id) = r
+        .aliases
+        .iter()
+        .chain(&r.upstream)
+        .chain(&r.related)
+        .find(|a| a.len() > MAX_ID_LEN)
+    {
+        return long("an alias", id.len(), MAX_ID_LEN);
+    }
+    if let Some(summary) = r.summary.as_ref().filter(|s| s.len() > MAX_SUMMARY_LEN) {
+        return long("a summary", summary.len(), MAX_SUMMARY_LEN);
+    }
+    for a in &r.affected {
+        let events = a.ranges.iter().flat_map(|range| &range.events).map(|e| match e {
+            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) | Event::Limit(v) | Event::Invalid(v) => v,
+        });
+        if let Some(v) = a.versions.iter().chain(events).find(|v| v.len() > MAX_VERSION_LEN) {
+            return long("a version", v.len(), MAX_VERSION_LEN);
+        }
+    }
+    None
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
@@ -56,6 +101,8 @@ pub struct ImportReport {
     pub read: usize,
     pub invalid: usize,
     pub unknown_ecosystem: usize,
+    /// Records skipped for a field longer than any real record has.
+    pub oversized: usize,
     pub kept_from_previous: usize,
     /// The first few problems, each naming the file and entry.
     pub warnings: Vec<String>,
@@ -72,6 +119,12 @@ impl ImportReport {
                 }
             }
             Skip::NoKnownEcosystem => self.unknown_ecosystem += 1,
+            Skip::Oversized(reason) => {
+                self.oversized += 1;
+                if self.warnings.len() < 20 {
+                    self.warnings.push(format!("{origin}: skipped, {reason}"));
+                }
+            }
         }
     }
 }
@@ -356,6 +409,40 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(INDEX_FILE)]);
+    }
+
+    #[test]
+    fn records_with_fields_longer_than_real_ones_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        let long = |from: &str, to: String| LODASH.replacen(from, &to, 1);
+        let cases = [
+            long("GHSA-35jh-r3h4-6jhm", "X".repeat(MAX_ID_LEN + 1)),
+            long("CVE-2021-23337", "C".repeat(MAX_ID_LEN + 1)),
+            long("4.17.21", "9".repeat(MAX_VERSION_LEN + 1)),
+            LODASH.replacen(
+                r#""aliases""#,
+                &format!(r#""summary":"{}","aliases""#, "s".repeat(MAX_SUMMARY_LEN + 1)),
+                1,
+            ),
+        ];
+        for (i, c) in cases.iter().enumerate() {
+            std::fs::write(src.join(format!("{i}.json")), c).unwrap();
+        }
+        std::fs::write(src.join("ok.json"), OPENSSL).unwrap();
+        let report = import(&dir.path().join("db"), &[src], false).unwrap();
+        assert_eq!((report.read, report.oversized, report.invalid), (5, 4, 0));
+        assert_eq!(report.meta.records, 1);
+        let text = report.warnings.join("\n");
+        for what in [
+            "an id of 129",
+            "an alias of 129",
+            "a version of 257",
+            "a summary of 4097",
+        ] {
+            assert!(text.contains(what), "{what}: {text}");
+        }
     }
 
     #[test]

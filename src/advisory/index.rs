@@ -330,6 +330,8 @@ pub enum Skip {
     Invalid(String),
     /// No `affected` entry in an ecosystem imagegate reads.
     NoKnownEcosystem,
+    /// A field longer than any real record has (see [`super::db::oversized`]).
+    Oversized(String),
 }
 
 /// Writes a new index next to the old one; [`IndexBuilder::finish`] renames it into place.
@@ -392,10 +394,19 @@ impl IndexBuilder {
     pub fn add(&mut self, bytes: &[u8]) -> Result<Result<(), Skip>, IndexError> {
         let record = match Record::from_json(bytes) {
             Ok(r) => r,
-            Err(e) => return Ok(Err(Skip::Invalid(e.to_string()))),
+            // By position: serde's message quotes values, and a hostile one is megabytes long.
+            Err(super::osv::OsvError::Parse(e)) => {
+                return Ok(Err(Skip::Invalid(format!(
+                    "not an OSV record: {}",
+                    crate::image::json_problem(&e)
+                ))));
+            }
         };
         if record.id.trim().is_empty() {
             return Ok(Err(Skip::Invalid("empty id".into())));
+        }
+        if let Some(why) = super::db::oversized(&record) {
+            return Ok(Err(Skip::Oversized(why)));
         }
         let mut keys = Vec::new();
         let mut ecosystems = Vec::new();

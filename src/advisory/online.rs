@@ -9,6 +9,8 @@
 use super::index::IndexError;
 use super::osv::{Ecosystem, Record};
 use super::scan::Advisories;
+use crate::http::{Http, HttpError, HttpOptions, redact, redact_str};
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Read;
@@ -30,22 +32,12 @@ const MAX_BODY: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnlineError {
-    #[error("OSV API {url}: unreachable ({cause})")]
-    Unreachable { url: String, cause: String },
-    #[error("OSV API {url}: HTTP {status}{}", tries_text(*tries))]
-    Status { url: String, status: u16, tries: u32 },
-    #[error("OSV API {url}: rate limited{}", tries_text(*tries))]
-    RateLimited { url: String, tries: u32 },
+    /// Unreachable, timed out, rate limited, or an HTTP status after the retries: the error
+    /// names the URL and the status.
+    #[error("OSV API {0}")]
+    Http(#[from] HttpError),
     #[error("OSV API {url}: the answer is not what the API sends ({why})")]
     Invalid { url: String, why: String },
-}
-
-fn tries_text(tries: u32) -> String {
-    if tries > 1 {
-        format!(" (after {tries} tries)")
-    } else {
-        String::new()
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +49,8 @@ pub struct OnlineOptions {
     pub timeout: Duration,
     pub retries: u32,
     pub backoff: Duration,
+    /// A `Retry-After` asking for longer than this fails at once.
+    pub max_retry_after: Duration,
 }
 
 impl Default for OnlineOptions {
@@ -67,6 +61,7 @@ impl Default for OnlineOptions {
             timeout: Duration::from_secs(30),
             retries: 4,
             backoff: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -153,7 +148,7 @@ impl OnlineAdvisories {
             pages += 1;
             if pages > MAX_PAGES {
                 return Err(OnlineError::Invalid {
-                    url: fetcher.url("/v1/querybatch"),
+                    url: fetcher.shown("/v1/querybatch"),
                     why: format!("more than {MAX_PAGES} pages of results for one query"),
                 });
             }
@@ -176,14 +171,14 @@ impl OnlineAdvisories {
                         .collect(),
                 };
                 let body = serde_json::to_vec(&request).map_err(|e| OnlineError::Invalid {
-                    url: fetcher.url("/v1/querybatch"),
+                    url: fetcher.shown("/v1/querybatch"),
                     why: e.to_string(),
                 })?;
                 stats.batch_requests += 1;
                 let answer: BatchResponse = fetcher.json("/v1/querybatch", Some(body))?;
                 if answer.results.len() != chunk.len() {
                     return Err(OnlineError::Invalid {
-                        url: fetcher.url("/v1/querybatch"),
+                        url: fetcher.shown("/v1/querybatch"),
                         why: format!("{} results for {} queries", answer.results.len(), chunk.len()),
                     });
                 }
@@ -257,22 +252,23 @@ impl Advisories for OnlineAdvisories {
     }
 }
 
-/// HTTP to the API, with retries, and the record cache.
+/// HTTP to the API (retries are [`Http`]'s), and the record cache.
 struct Fetcher {
-    http: reqwest::blocking::Client,
+    http: Http,
     options: OnlineOptions,
 }
 
 impl Fetcher {
     fn new(options: &OnlineOptions) -> Result<Fetcher, OnlineError> {
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(concat!("imagegate/", env!("CARGO_PKG_VERSION")))
-            .timeout(options.timeout)
-            .build()
-            .map_err(|e| OnlineError::Unreachable {
-                url: options.base.clone(),
-                cause: e.to_string(),
-            })?;
+        let http = Http::new(HttpOptions {
+            connect_timeout: options.timeout.min(Duration::from_secs(10)),
+            read_timeout: options.timeout,
+            max_attempts: options.retries.saturating_add(1),
+            backoff: options.backoff,
+            max_backoff: options.backoff.saturating_mul(8),
+            max_retry_after: options.max_retry_after,
+            warn_on_retry: false,
+        });
         Ok(Fetcher {
             http,
             options: options.clone(),
@@ -283,78 +279,59 @@ impl Fetcher {
         format!("{}{path}", self.options.base.trim_end_matches('/'))
     }
 
+    /// [`Fetcher::url`] as errors show it: no credentials, no query.
+    fn shown(&self, path: &str) -> String {
+        redact_str(&self.url(path))
+    }
+
     /// GET (or POST `body`) with retries on 5xx, 429 and connection errors; `None` on 404.
     fn send(&self, path: &str, body: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, OnlineError> {
         let url = self.url(path);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let request = match &body {
-                Some(b) => self
-                    .http
-                    .post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.clone()),
-                None => self.http.get(&url),
-            };
-            let retry = tries <= self.options.retries;
-            let wait = self.options.backoff.saturating_mul(1 << (tries - 1).min(3));
-            let response = match request.send() {
-                Ok(r) => r,
-                Err(_) if retry => {
-                    std::thread::sleep(wait);
-                    continue;
-                }
-                Err(e) => {
-                    let mut cause = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        cause = s.to_string();
-                        source = s.source();
-                    }
-                    return Err(OnlineError::Unreachable { url, cause });
-                }
-            };
-            let status = response.status();
-            if status.is_success() {
-                let mut bytes = Vec::new();
-                response
-                    .take(MAX_BODY + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| OnlineError::Unreachable {
-                        url: url.clone(),
-                        cause: e.to_string(),
-                    })?;
-                if bytes.len() as u64 > MAX_BODY {
-                    return Err(OnlineError::Invalid {
-                        url,
-                        why: format!("larger than {MAX_BODY} bytes"),
-                    });
-                }
-                return Ok(Some(bytes));
-            }
-            if status == reqwest::StatusCode::NOT_FOUND {
-                return Ok(None);
-            }
-            let transient = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-            if transient && retry {
-                std::thread::sleep(wait);
-                continue;
-            }
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(OnlineError::RateLimited { url, tries });
-            }
-            return Err(OnlineError::Status {
-                url,
+        let parsed = Url::parse(&url).map_err(|e| OnlineError::Invalid {
+            url: redact_str(&url),
+            why: format!("not a URL ({e})"),
+        })?;
+        let shown = redact(&parsed);
+        let response = self.http.send(&parsed, |c| match &body {
+            Some(b) => c
+                .post(parsed.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.clone()),
+            None => c.get(parsed.clone()),
+        })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(HttpError::Status {
+                url: shown,
                 status: status.as_u16(),
-                tries,
+                tries: 1,
+            }
+            .into());
+        }
+        let mut bytes = Vec::new();
+        response
+            .take(MAX_BODY + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| HttpError::Unreachable {
+                url: shown.clone(),
+                cause: format!("reading the answer: {e}"),
+                tries: 1,
+            })?;
+        if bytes.len() as u64 > MAX_BODY {
+            return Err(OnlineError::Invalid {
+                url: shown,
+                why: format!("larger than {MAX_BODY} bytes"),
             });
         }
+        Ok(Some(bytes))
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, path: &str, body: Option<Vec<u8>>) -> Result<T, OnlineError> {
-        let url = self.url(path);
-        let bytes = self.send(path, body)?.ok_or_else(|| OnlineError::Status {
+        let url = self.shown(path);
+        let bytes = self.send(path, body)?.ok_or_else(|| HttpError::Status {
             url: url.clone(),
             status: 404,
             tries: 1,
@@ -388,7 +365,7 @@ impl Fetcher {
         if self.known_absent(id) {
             return Ok(None);
         }
-        let url = self.url(&format!("/v1/vulns/{id}"));
+        let url = self.shown(&format!("/v1/vulns/{id}"));
         let Some(bytes) = self.send(&format!("/v1/vulns/{id}"), None)? else {
             // Aliases the API has no record for are asked about again a day later, not every run.
             if let Some(path) = self.cache_path(id) {
@@ -508,5 +485,72 @@ mod tests {
         assert_eq!(r.results.len(), 2);
         assert!(r.results[0].vulns.is_empty());
         assert_eq!(r.results[1].next_page_token.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn the_api_asking_to_wait_is_waited_out_and_too_long_a_wait_fails_at_once() {
+        use crate::http::test_server::{response, serve};
+        use std::sync::atomic::Ordering;
+        use std::time::Instant;
+
+        // What the server received, per request: (method, path, the queried package names).
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let (addr, count) = serve(move |r, n| {
+            let names: Vec<String> = serde_json::from_slice::<serde_json::Value>(&r.body)
+                .ok()
+                .and_then(|v| v["queries"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|q| q["package"]["name"].as_str().map(str::to_string))
+                .collect();
+            log.lock().unwrap().push((r.method.clone(), r.path.clone(), names));
+            match n {
+                0 => response("429 Too Many Requests", &[("Retry-After", "1")], b""),
+                _ => response(
+                    "200 OK",
+                    &[("Content-Type", "application/json")],
+                    br#"{"results":[{}]}"#,
+                ),
+            }
+        });
+        let options = OnlineOptions {
+            base: format!("http://{addr}"),
+            cache_dir: None,
+            backoff: Duration::from_millis(10),
+            ..OnlineOptions::default()
+        };
+        let lookups = vec![(Ecosystem::Npm, "lodash".to_string(), "4.17.20".to_string())];
+        let started = Instant::now();
+        let live = OnlineAdvisories::fetch(&lookups, &options).unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(950),
+            "Retry-After: 1 not waited out ({:?})",
+            started.elapsed()
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 2, "asked again after the wait");
+        assert_eq!(live.stats.batch_requests, 1);
+        assert_eq!(live.record_count(), 0);
+        let post = (
+            "POST".to_string(),
+            "/v1/querybatch".to_string(),
+            vec!["lodash".to_string()],
+        );
+        assert_eq!(*seen.lock().unwrap(), [post.clone(), post]);
+
+        // Asked to come back in an hour: no retry, and the error says when.
+        let (addr, count) = serve(|_, _| response("429 Too Many Requests", &[("Retry-After", "3600")], b""));
+        let options = OnlineOptions {
+            base: format!("http://{addr}"),
+            ..options
+        };
+        let started = Instant::now();
+        let err = OnlineAdvisories::fetch(&lookups, &options).err().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            err.to_string(),
+            format!("OSV API http://{addr}/v1/querybatch: rate limited (retry after 3600 s)")
+        );
     }
 }

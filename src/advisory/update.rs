@@ -12,6 +12,7 @@
 
 use super::db::{self, DbError, ImportReport};
 use super::index::{INDEX_FILE, Index, IndexBuilder, IndexError, Meta, Skip};
+use crate::http::{Attempt, Http, HttpOptions, Transport, redact, redact_str};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Url;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -21,7 +22,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Where OSV publishes its dumps: `<base>/<ecosystem>/all.zip` and `<base>/<ecosystem>/modified_id.csv`.
@@ -59,7 +61,7 @@ pub struct UpdateOptions {
     /// Delay before the first retry; doubled each time, up to `max_backoff`, with jitter.
     pub backoff: Duration,
     pub max_backoff: Duration,
-    /// A `Retry-After` longer than this is cut to this.
+    /// A `Retry-After` asking for longer than this fails at once (the error says how long).
     pub max_retry_after: Duration,
     pub connect_timeout: Duration,
     /// The longest wait for the next bytes of a response (not a limit on the whole download).
@@ -299,17 +301,11 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
         state.urls.clear();
     }
 
-    let fetcher = Fetcher::new(options)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| UpdateError::Client(e.to_string()))?;
+    let fetcher = Fetcher::new(options);
     let mut fetched = Vec::new();
     for eco in &ecosystems {
-        let f = runtime.block_on(fetcher.ecosystem(dir, &base, eco, &state, options, &mut warnings))?;
-        fetched.push(f);
+        fetched.push(fetcher.ecosystem(dir, &base, eco, &state, options, &mut warnings)?);
     }
-    drop(runtime);
 
     let now = unix_now();
     let mut report = UpdateReport {
@@ -374,7 +370,7 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                 }
                 drop(file);
                 eco.read = imported.read;
-                eco.invalid = imported.invalid;
+                eco.invalid = imported.invalid + imported.oversized;
                 eco.unknown_ecosystem = imported.unknown_ecosystem;
                 warnings.extend(imported.warnings);
                 entry = UrlState {
@@ -397,6 +393,10 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                                 warnings.push(format!("{}: {id}: skipped, {reason}", f.zip_url));
                             }
                             Err(Skip::NoKnownEcosystem) => eco.unknown_ecosystem += 1,
+                            Err(Skip::Oversized(reason)) => {
+                                eco.invalid += 1;
+                                warnings.push(format!("{}: {id}: skipped, {reason}", f.zip_url));
+                            }
                         }
                     }
                 }
@@ -490,32 +490,6 @@ fn file_url(base: &Url, ecosystem: &str, file: &str) -> Result<Url, UpdateError>
         .push(ecosystem)
         .push(file);
     Ok(url)
-}
-
-/// The URL without user, password or query (a signed URL's query is a credential too).
-fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    let had_query = u.query().is_some();
-    u.set_query(None);
-    u.set_fragment(None);
-    let mut s = u.to_string();
-    if had_query {
-        s.push_str("?…");
-    }
-    s
-}
-
-fn redact_str(url: &str) -> String {
-    match Url::parse(url.trim()) {
-        Ok(u) => redact(&u),
-        // Unparseable: show only what cannot hold a password (the part after any '@').
-        Err(_) => match url.rsplit_once('@') {
-            Some((_, host)) => format!("…@{host}"),
-            None => url.to_string(),
-        },
-    }
 }
 
 fn load_state(path: &Path, warnings: &mut Vec<String>) -> State {
@@ -993,24 +967,6 @@ impl Failure {
         !matches!(self, Failure::Restart(_) | Failure::Fatal(_))
     }
 
-    fn describe(&self) -> String {
-        match self {
-            Failure::Status { status, retry_after } => match retry_after {
-                Some(r) => format!("HTTP {status}, retry after {} s", r.as_secs()),
-                None => format!("HTTP {status}"),
-            },
-            Failure::Timeout(d) => format!("timed out ({d})"),
-            Failure::Network(d) | Failure::Restart(d) => d.clone(),
-            Failure::Body { got, expected, detail } => {
-                format!(
-                    "body cut short at {got} of {} bytes ({detail})",
-                    expected_text(*expected)
-                )
-            }
-            Failure::Fatal(e) => e.to_string(),
-        }
-    }
-
     fn into_error(self, url: &str, attempts: u32) -> UpdateError {
         let url = url.to_string();
         match self {
@@ -1041,41 +997,14 @@ impl Failure {
     }
 }
 
-/// A reqwest error without its URL (which may hold credentials), with its causes.
-fn describe_reqwest(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !s.contains(&c) {
-            s.push_str(": ");
-            s.push_str(&c);
-        }
-        source = cause.source();
-    }
-    s
-}
-
-fn request_failure(e: reqwest::Error) -> Failure {
-    if e.is_timeout() {
-        Failure::Timeout(describe_reqwest(e))
-    } else if e.is_builder() || e.is_redirect() {
-        Failure::Fatal(UpdateError::Client(describe_reqwest(e)))
+fn request_failure(t: Transport) -> Failure {
+    if t.fatal {
+        Failure::Fatal(UpdateError::Client(t.detail))
+    } else if t.timeout {
+        Failure::Timeout(t.detail)
     } else {
-        Failure::Network(describe_reqwest(e))
+        Failure::Network(t.detail)
     }
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s));
-    }
-    let at = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(v).ok()?;
-    let wait = at.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// The first byte position of a `Content-Range: bytes a-b/n` header.
@@ -1085,70 +1014,35 @@ fn content_range_start(h: &HeaderMap) -> Option<u64> {
     range.split_once('-')?.0.trim().parse().ok()
 }
 
-/// A uniform number in [0, 1) that differs between processes and calls, without a rand crate.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
+/// One changed record's download: its id, its URL as shown, the bytes received, the outcome.
+type RecordFetch = (String, String, u64, Result<(Outcome, Vec<u8>), UpdateError>);
 
-#[derive(Clone)]
+/// Downloads, on the shared [`Http`] client (which owns the retry policy).
 struct Fetcher {
-    client: reqwest::Client,
-    retry: Arc<RetryPolicy>,
-}
-
-struct RetryPolicy {
-    max_attempts: u32,
-    backoff: Duration,
-    max_backoff: Duration,
-    max_retry_after: Duration,
+    http: Http,
     max_incremental: usize,
     progress: bool,
 }
 
 impl Fetcher {
-    fn new(o: &UpdateOptions) -> Result<Fetcher, UpdateError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("imagegate/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(o.connect_timeout)
-            .read_timeout(o.read_timeout)
-            .build()
-            .map_err(|e| UpdateError::Client(describe_reqwest(e)))?;
-        Ok(Fetcher {
-            client,
-            retry: Arc::new(RetryPolicy {
+    fn new(o: &UpdateOptions) -> Fetcher {
+        Fetcher {
+            http: Http::new(HttpOptions {
+                connect_timeout: o.connect_timeout,
+                read_timeout: o.read_timeout,
                 max_attempts: o.max_attempts.max(1),
                 backoff: o.backoff,
                 max_backoff: o.max_backoff,
                 max_retry_after: o.max_retry_after,
-                max_incremental: o.max_incremental,
-                progress: o.progress,
+                warn_on_retry: true,
             }),
-        })
-    }
-
-    fn delay(&self, failed_attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(r) = retry_after {
-            return r.min(self.retry.max_retry_after);
+            max_incremental: o.max_incremental,
+            progress: o.progress,
         }
-        let exp = self
-            .retry
-            .backoff
-            .saturating_mul(1u32 << failed_attempt.saturating_sub(1).min(16))
-            .min(self.retry.max_backoff);
-        // Half fixed, half random: parallel CI jobs that failed together spread out.
-        exp / 2 + (exp / 2).mul_f64(jitter())
     }
 
     fn bar(&self, len: Option<u64>, template: &str, msg: String) -> ProgressBar {
-        if !self.retry.progress {
+        if !self.progress {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
@@ -1160,7 +1054,7 @@ impl Fetcher {
     }
 
     /// GETs `url` into `sink`, retrying what a retry can fix.
-    async fn fetch<S: Sink>(
+    fn fetch<S: Sink>(
         &self,
         url: &Url,
         conditional: Option<&UrlState>,
@@ -1171,28 +1065,20 @@ impl Fetcher {
         let shown = redact(url);
         let mut validators = Validators::default();
         let mut resume: Option<String> = None;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let failure = match self
-                .attempt(
-                    url,
-                    &shown,
-                    conditional,
-                    resume.as_deref(),
-                    &mut validators,
-                    sink,
-                    bytes,
-                    bar,
-                )
-                .await
-            {
+        self.http.retry(|attempt| {
+            let failure = match self.attempt(
+                url,
+                &shown,
+                conditional,
+                resume.as_deref(),
+                &mut validators,
+                sink,
+                bytes,
+                bar,
+            ) {
                 Ok(outcome) => return Ok(outcome),
                 Err(f) => f,
             };
-            if !failure.retryable() || attempt >= self.retry.max_attempts {
-                return Err(failure.into_error(&shown, attempt));
-            }
             // Continue a body cut short where it stopped, if the server can prove it is the
             // same file; otherwise the next attempt starts over.
             resume = if failure.resumable() && sink.resumable() && sink.len() > 0 {
@@ -1204,20 +1090,18 @@ impl Fetcher {
                 Failure::Status { retry_after, .. } => *retry_after,
                 _ => None,
             };
-            let wait = self.delay(attempt, retry_after);
-            tracing::warn!(
-                "{shown}: {}; retrying in {:.1} s (attempt {} of {})",
-                failure.describe(),
-                wait.as_secs_f64(),
-                attempt + 1,
-                self.retry.max_attempts
-            );
-            tokio::time::sleep(wait).await;
-        }
+            let retryable = failure.retryable();
+            let error = failure.into_error(&shown, attempt);
+            Err(if retryable {
+                Attempt::Retry { error, retry_after }
+            } else {
+                Attempt::Fail(error)
+            })
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn attempt<S: Sink>(
+    fn attempt<S: Sink>(
         &self,
         url: &Url,
         shown: &str,
@@ -1234,13 +1118,14 @@ impl Fetcher {
                 source,
             })
         };
-        let mut req = self.client.get(url.clone());
+        let mut headers = HeaderMap::new();
         let resume = resume.and_then(|v| HeaderValue::from_str(v).ok());
         let offset = match resume {
             Some(v) => {
-                req = req
-                    .header(header::RANGE, format!("bytes={}-", sink.len()))
-                    .header(header::IF_RANGE, v);
+                if let Ok(range) = HeaderValue::from_str(&format!("bytes={}-", sink.len())) {
+                    headers.insert(header::RANGE, range);
+                }
+                headers.insert(header::IF_RANGE, v);
                 sink.len()
             }
             None => {
@@ -1248,16 +1133,19 @@ impl Fetcher {
                 if let Some(c) = conditional {
                     // Values come from a file on disk: skip any that is not a valid header.
                     if let Some(v) = c.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-                        req = req.header(header::IF_NONE_MATCH, v);
+                        headers.insert(header::IF_NONE_MATCH, v);
                     }
                     if let Some(v) = c.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-                        req = req.header(header::IF_MODIFIED_SINCE, v);
+                        headers.insert(header::IF_MODIFIED_SINCE, v);
                     }
                 }
                 0
             }
         };
-        let mut resp = req.send().await.map_err(request_failure)?;
+        let mut resp = self
+            .http
+            .execute(|c| c.get(url.clone()).headers(headers.clone()))
+            .map_err(request_failure)?;
         let status = resp.status();
         let offset = match status.as_u16() {
             200 => {
@@ -1279,7 +1167,7 @@ impl Fetcher {
             _ => {
                 return Err(Failure::Status {
                     status,
-                    retry_after: retry_after(resp.headers()),
+                    retry_after: crate::http::retry_after(resp.headers()),
                 });
             }
         };
@@ -1297,12 +1185,15 @@ impl Fetcher {
             bar.set_length(total);
         }
         bar.set_position(offset);
+        let mut buf = vec![0u8; 64 << 10];
         loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
+            match resp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let chunk = &buf[..n];
                     *bytes += chunk.len() as u64;
                     bar.inc(chunk.len() as u64);
-                    match sink.write(&chunk) {
+                    match sink.write(chunk) {
                         Ok(true) => {}
                         // Read enough: dropping the response closes the connection.
                         Ok(false) => return Ok(Outcome::Done(validators.clone())),
@@ -1316,13 +1207,13 @@ impl Fetcher {
                         Err(e) => return Err(io_fatal(e)),
                     }
                 }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(Failure::Timeout(describe_reqwest(e))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if crate::http::io_timed_out(&e) => return Err(Failure::Timeout(crate::http::describe_io(&e))),
                 Err(e) => {
                     return Err(Failure::Body {
                         got: sink.len(),
                         expected,
-                        detail: describe_reqwest(e),
+                        detail: crate::http::describe_io(&e),
                     });
                 }
             }
@@ -1341,7 +1232,7 @@ impl Fetcher {
     }
 
     /// Downloads what one ecosystem needs: nothing, the changed records, or the full zip.
-    async fn ecosystem(
+    fn ecosystem(
         &self,
         dir: &Path,
         base: &Url,
@@ -1368,10 +1259,7 @@ impl Fetcher {
             (None, true) => "no previous download to go on from".to_string(),
             (Some(w), true) => {
                 let known = previous.map(|p| p.ids_at_newest.as_slice()).unwrap_or(&[]);
-                match self
-                    .incremental(base, eco, w, known, state, &mut fetch, warnings)
-                    .await?
-                {
+                match self.incremental(base, eco, w, known, state, &mut fetch, warnings)? {
                     None => return Ok(fetch),
                     Some(why) => why,
                 }
@@ -1392,7 +1280,7 @@ impl Fetcher {
             "{msg:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
             eco.to_string(),
         );
-        let outcome = self.fetch(&zip, previous, &mut sink, &mut fetch.bytes, &bar).await;
+        let outcome = self.fetch(&zip, previous, &mut sink, &mut fetch.bytes, &bar);
         bar.finish_and_clear();
         match outcome? {
             Outcome::NotModified => {}
@@ -1411,7 +1299,7 @@ impl Fetcher {
     /// Tries the cheap way. `Ok(None)`: done (records fetched, or nothing new);
     /// `Ok(Some(reason))`: take the full zip, for that reason.
     #[allow(clippy::too_many_arguments)]
-    async fn incremental(
+    fn incremental(
         &self,
         base: &Url,
         eco: &str,
@@ -1423,16 +1311,14 @@ impl Fetcher {
     ) -> Result<Option<String>, UpdateError> {
         let csv_url = file_url(base, eco, "modified_id.csv")?;
         let csv_key = redact(&csv_url);
-        let mut csv = CsvSink::new(watermark, known, self.retry.max_incremental);
-        let outcome = self
-            .fetch(
-                &csv_url,
-                state.urls.get(&csv_key),
-                &mut csv,
-                &mut fetch.bytes,
-                &ProgressBar::hidden(),
-            )
-            .await?;
+        let mut csv = CsvSink::new(watermark, known, self.max_incremental);
+        let outcome = self.fetch(
+            &csv_url,
+            state.urls.get(&csv_key),
+            &mut csv,
+            &mut fetch.bytes,
+            &ProgressBar::hidden(),
+        )?;
         let validators = match outcome {
             Outcome::NotModified => return Ok(None),
             Outcome::NotFound => return Ok(Some("the source has no modified_id.csv".into())),
@@ -1441,10 +1327,7 @@ impl Fetcher {
         csv.finish();
         match &csv.end {
             CsvEnd::TooMany => {
-                return Ok(Some(format!(
-                    "more than {} records changed",
-                    self.retry.max_incremental
-                )));
+                return Ok(Some(format!("more than {} records changed", self.max_incremental)));
             }
             CsvEnd::Unusable(why) => return Ok(Some(format!("modified_id.csv unusable: {why}"))),
             CsvEnd::Reading | CsvEnd::Caught => {}
@@ -1470,13 +1353,13 @@ impl Fetcher {
             }
         }
         let ids: Vec<String> = csv.ids.into_iter().map(|(_, id)| id).collect();
-        let records = self.records(base, eco, ids, &mut fetch.bytes, warnings).await?;
+        let records = self.records(base, eco, ids, &mut fetch.bytes, warnings)?;
         fetch.kind = Fetched::Incremental { records, newest };
         Ok(None)
     }
 
     /// Fetches `<base>/<eco>/<id>.json` for every id, a few at a time.
-    async fn records(
+    fn records(
         &self,
         base: &Url,
         eco: &str,
@@ -1489,43 +1372,49 @@ impl Fetcher {
             "{msg:>8} [{bar:30}] {pos}/{len} changed records",
             eco.to_string(),
         );
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut pending = ids.into_iter();
+        let urls = ids
+            .into_iter()
+            .map(|id| Ok((file_url(base, eco, &format!("{id}.json"))?, id)))
+            .collect::<Result<Vec<_>, UpdateError>>()?;
+        let next = Mutex::new(urls.into_iter());
+        // The first error stops the workers taking more ids.
+        let failed = AtomicBool::new(false);
+        let done: Mutex<Vec<RecordFetch>> = Mutex::default();
+        std::thread::scope(|s| {
+            for _ in 0..RECORD_CONCURRENCY {
+                s.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let Some((url, id)) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else {
+                            return;
+                        };
+                        let mut sink = MemSink {
+                            buf: Vec::new(),
+                            limit: MAX_RECORD,
+                        };
+                        let mut n = 0;
+                        let r = self.fetch(&url, None, &mut sink, &mut n, &ProgressBar::hidden());
+                        if r.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        bar.inc(1);
+                        let result = r.map(|o| (o, sink.buf));
+                        done.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((id, redact(&url), n, result));
+                    }
+                });
+            }
+        });
         let mut out = Vec::new();
-        let spawn = |tasks: &mut tokio::task::JoinSet<_>, id: String| -> Result<(), UpdateError> {
-            let url = file_url(base, eco, &format!("{id}.json"))?;
-            let this = self.clone();
-            tasks.spawn(async move {
-                let mut sink = MemSink {
-                    buf: Vec::new(),
-                    limit: MAX_RECORD,
-                };
-                let mut n = 0;
-                let r = this.fetch(&url, None, &mut sink, &mut n, &ProgressBar::hidden()).await;
-                (id, redact(&url), n, r.map(|o| (o, sink.buf)))
-            });
-            Ok(())
-        };
-        for id in pending.by_ref().take(RECORD_CONCURRENCY) {
-            spawn(&mut tasks, id)?;
-        }
-        while let Some(joined) = tasks.join_next().await {
-            let (id, shown, n, result) = joined.map_err(|e| UpdateError::Client(format!("download task: {e}")))?;
+        for (id, shown, n, result) in done.into_inner().unwrap_or_else(|p| p.into_inner()) {
             *bytes += n;
-            bar.inc(1);
             match result {
                 Ok((Outcome::Done(_), body)) => out.push((id, body)),
                 Ok((Outcome::NotFound, _)) => warnings.push(format!(
                     "{shown}: listed in modified_id.csv but not found (HTTP 404); skipped"
                 )),
                 Ok((Outcome::NotModified, _)) => {}
-                Err(e) => {
-                    tasks.abort_all();
-                    return Err(e);
-                }
-            }
-            if let Some(id) = pending.next() {
-                spawn(&mut tasks, id)?;
+                Err(e) => return Err(e),
             }
         }
         bar.finish_and_clear();
@@ -1592,22 +1481,5 @@ mod tests {
         assert!(in_dump("Alpine:v3.20", "Alpine") && in_dump("npm", "npm"));
         assert!(!in_dump("Alpine:v3.20", "npm") && !in_dump("AlpineX", "Alpine"));
         assert!(!in_dump("Alpine:v3.19", "Alpine:v3.20"));
-    }
-
-    #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let o = UpdateOptions {
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(350),
-            max_retry_after: Duration::from_secs(2),
-            ..UpdateOptions::default()
-        };
-        let f = Fetcher::new(&o).unwrap();
-        let d1 = f.delay(1, None);
-        assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
-        let d3 = f.delay(3, None);
-        assert!(d3 >= Duration::from_millis(175) && d3 <= Duration::from_millis(350));
-        assert_eq!(f.delay(1, Some(Duration::from_secs(1))), Duration::from_secs(1));
-        assert_eq!(f.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(2));
     }
 }

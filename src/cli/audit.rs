@@ -136,7 +136,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 while let Some(target) = listing.targets.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let row = scan_one(target);
                     eprintln!("  {:<6} {}", format!("{:?}", row.verdict).to_lowercase(), row.image);
-                    rows.lock().unwrap_or_else(|p| p.into_inner()).push(row);
+                    let all = audit::rows_for(target, row);
+                    rows.lock().unwrap_or_else(|p| p.into_inner()).extend(all);
                 }
             });
         }

@@ -66,12 +66,13 @@ pub enum ImageError {
     Source(#[from] source::SourceError),
     #[error("image `{image}`: {source}")]
     Store { image: String, source: StoreError },
-    #[error("image `{image}`: `{path}` is not valid JSON for {what}: {source}")]
+    /// Only where the document went wrong: serde's own message can quote its bytes.
+    #[error("image `{image}`: `{path}` is not valid JSON for {what}: {problem}")]
     Json {
         image: String,
         path: String,
         what: &'static str,
-        source: serde_json::Error,
+        problem: String,
     },
     #[error("image `{image}`: {message}")]
     Layout { image: String, message: String },
@@ -112,6 +113,19 @@ pub enum ImageError {
         blob: String,
         source: WalkError,
     },
+}
+
+/// What is wrong with a JSON document, by kind and position only. serde_json's messages quote
+/// the offending value (`invalid type: string "…"`), and an image's documents, like the files
+/// inside it, may hold secrets.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Syntax => "a syntax error",
+        serde_json::error::Category::Data => "a value of the wrong type or shape",
+        serde_json::error::Category::Eof => "the document ends early",
+        serde_json::error::Category::Io => "a read error",
+    };
+    format!("{kind} at line {}, column {}", e.line(), e.column())
 }
 
 /// The facts about one layer that reports show.
@@ -261,11 +275,11 @@ impl Ctx<'_> {
         path: &str,
         what: &'static str,
     ) -> Result<T, ImageError> {
-        serde_json::from_slice(bytes).map_err(|source| ImageError::Json {
+        serde_json::from_slice(bytes).map_err(|e| ImageError::Json {
             image: self.image.clone(),
             path: path.to_string(),
             what,
-            source,
+            problem: json_problem(&e),
         })
     }
 

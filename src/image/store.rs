@@ -5,6 +5,7 @@
 //! documents are kept; the layout is resolved afterwards.
 
 use crate::digest::Algorithm;
+use crate::layer::targuard::{TarGuard, TarHeaderError};
 use crate::layer::{self, Capture, LayerWalk, Limits, WalkError};
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,6 +26,10 @@ pub enum StoreError {
     BadEntry { path: String, reason: String },
     #[error("`{path}`: link loop or dangling link inside the archive")]
     Link { path: String },
+    #[error("`{path}`: not a tar archive, an OCI layout or a docker save stream")]
+    NotAnArchive { path: String },
+    #[error("`{path}`: {source}")]
+    Header { path: String, source: TarHeaderError },
 }
 
 pub enum TarItem {
@@ -52,6 +57,23 @@ fn io_err(path: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_string(),
         source,
+    }
+}
+
+/// An error reading the archive's own tar structure. The `tar` crate's messages can quote a
+/// header's name field, so a file that is not a tar at all is named as such instead, by the
+/// guard in front of the crate; no byte of it is ever quoted.
+fn tar_err(path: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| match TarHeaderError::find(&source) {
+        Some(TarHeaderError::NotTar) => StoreError::NotAnArchive { path: path.to_string() },
+        Some(h) => StoreError::Header {
+            path: path.to_string(),
+            source: h.clone(),
+        },
+        None => StoreError::Io {
+            path: path.to_string(),
+            source,
+        },
     }
 }
 
@@ -110,10 +132,10 @@ impl<F: Clone + Send> Store<F> {
             return Self::stream(file, capture, limits);
         }
         let file = File::open(path).map_err(io_err(&p))?;
-        let mut archive = tar::Archive::new(BufReader::new(file));
+        let mut archive = tar::Archive::new(TarGuard::new(BufReader::new(file)));
         let mut items = HashMap::new();
-        for entry in archive.entries_with_seek().map_err(io_err(&p))? {
-            let entry = entry.map_err(io_err(&p))?;
+        for entry in archive.entries_with_seek().map_err(tar_err(&p))? {
+            let entry = entry.map_err(tar_err(&p))?;
             let Some(name) = entry_name(&entry.path_bytes())? else {
                 continue;
             };
@@ -296,10 +318,10 @@ impl<F: Clone + Send> Streamed<F> {
             walks: Mutex::new(HashMap::new()),
         };
         let mut walks = HashMap::new();
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(TarGuard::new(reader));
         let stream = "archive stream";
-        for entry in archive.entries().map_err(io_err(stream))? {
-            let mut entry = entry.map_err(io_err(stream))?;
+        for entry in archive.entries().map_err(tar_err(stream))? {
+            let mut entry = entry.map_err(tar_err(stream))?;
             let Some(name) = entry_name(&entry.path_bytes())? else {
                 continue;
             };
@@ -339,6 +361,21 @@ impl<F: Clone + Send> Streamed<F> {
     }
 }
 
+/// A document (index, manifest, config) rather than a layer. A layer is a tar (or compressed):
+/// one whose first entry is named `{…` or `[…` starts with the same byte as JSON, so the tar
+/// header decides, not the first byte.
 fn looks_like_json(bytes: &[u8]) -> bool {
-    matches!(bytes.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+    !is_tar_header(bytes) && matches!(bytes.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+}
+
+/// Whether `bytes` starts with a tar header whose checksum holds (what the `tar` crate checks).
+fn is_tar_header(bytes: &[u8]) -> bool {
+    let Some(h) = bytes.get(..512) else { return false };
+    let sum: u64 = h[..148].iter().chain(&h[156..]).map(|&b| u64::from(b)).sum::<u64>() + 8 * 32;
+    let field = &h[148..156];
+    let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
+    std::str::from_utf8(&field[..end])
+        .ok()
+        .and_then(|t| u64::from_str_radix(t.trim(), 8).ok())
+        == Some(sum)
 }

@@ -66,6 +66,28 @@ impl Capture for Collector {
         Some("inventory-2")
     }
 
+    /// A package database or lockfile we cannot read would hide every package it lists: over
+    /// its cap it stops the scan. A `package.json` over 1 MiB is one package's manifest, not a
+    /// database: that stays a warning (the package is reported as not read).
+    fn too_large(&self, path: &str, size: u64, cap: u64) -> CaptureError {
+        let database = APK_DBS.contains(&path)
+            || dpkg::classify(path).is_some_and(|f| matches!(f, dpkg::DpkgFile::Status | dpkg::DpkgFile::StatusD))
+            || matches!(
+                npm::classify(path),
+                Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile)
+            );
+        CaptureError {
+            fatal: database,
+            message: if database {
+                format!(
+                    "{size} bytes is over the {cap}-byte cap for a package database; its packages cannot be checked"
+                )
+            } else {
+                format!("{size} bytes is over the {cap}-byte cap for this file; not read")
+            },
+        }
+    }
+
     fn wants(&self, path: &str) -> Option<u64> {
         if APK_DBS.contains(&path) {
             return Some(MAX_DB_SIZE);
@@ -120,7 +142,10 @@ impl Capture for Collector {
                     "package.json has no name or version; not counted as a package".into(),
                 )),
             },
-            Some(_) => Ok(Fact::Lockfile(Arc::new(npm::parse_lockfile(bytes).map_err(warn)?))),
+            // Like the apk database, a lockfile that does not parse is fatal, not a warning.
+            Some(_) => Ok(Fact::Lockfile(Arc::new(
+                npm::parse_lockfile(bytes).map_err(|message| CaptureError { fatal: true, message })?,
+            ))),
             None => Err(warn("not a file the inventory reads".into())),
         }
     }

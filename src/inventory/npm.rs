@@ -24,7 +24,8 @@ struct RawManifest {
 /// Parses a `package.json`. `Ok(None)` for one without a name or version (folders such as
 /// `node_modules/x/dist/package.json` that only set `"type": "module"`).
 pub fn parse_manifest(bytes: &[u8]) -> Result<Option<Manifest>, String> {
-    let raw: RawManifest = serde_json::from_slice(bytes).map_err(|e| format!("invalid package.json: {e}"))?;
+    let raw: RawManifest = serde_json::from_slice(bytes)
+        .map_err(|e| format!("invalid package.json: {}", crate::image::json_problem(&e)))?;
     let (Some(serde_json::Value::String(name)), Some(serde_json::Value::String(version))) = (raw.name, raw.version)
     else {
         return Ok(None);
@@ -82,7 +83,8 @@ struct RawLockDependency {
 
 /// Parses lockfile v1, v2 or v3.
 pub fn parse_lockfile(bytes: &[u8]) -> Result<Lockfile, String> {
-    let raw: RawLock = serde_json::from_slice(bytes).map_err(|e| format!("invalid lockfile: {e}"))?;
+    let raw: RawLock =
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid lockfile: {}", crate::image::json_problem(&e)))?;
     let mut packages = BTreeMap::new();
     for (key, p) in raw.packages {
         if key.is_empty() || p.link || !key.starts_with("node_modules/") {

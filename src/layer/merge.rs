@@ -3,7 +3,8 @@
 //! so a package can be tied to the layer that introduced it.
 
 use super::{Change, NodeKind};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FsNode {
@@ -21,10 +22,16 @@ pub struct Event<F> {
 }
 
 /// The merged view of an image's layers.
+///
+/// Merging costs O(entries · log n) whatever the whiteouts: a removal only visits what is
+/// still there (`nodes`, and `live`: the captured paths that hold a fact), and every path it
+/// visits it removes, so each addition is paid for once however many markers name it.
 #[derive(Debug)]
 pub struct Filesystem<F> {
     nodes: BTreeMap<String, FsNode>,
     history: BTreeMap<String, Vec<Event<F>>>,
+    /// The keys of `history` whose last event holds a fact.
+    live: BTreeSet<String>,
 }
 
 impl<F> Default for Filesystem<F> {
@@ -32,39 +39,83 @@ impl<F> Default for Filesystem<F> {
         Filesystem {
             nodes: BTreeMap::new(),
             history: BTreeMap::new(),
+            live: BTreeSet::new(),
         }
     }
 }
 
-/// Keys of `map` equal to `path` (when `include_self`) or below `path/`. An empty `path` is the
-/// root, below which everything lies.
-fn keys_under<V>(map: &BTreeMap<String, V>, path: &str, include_self: bool) -> Vec<String> {
+/// Keys of `keys` equal to `path` (when `include_self`) or below `path/`. An empty `path` is
+/// the root, below which everything lies.
+fn keys_under<'a>(keys: impl RangeKeys<'a>, path: &str, include_self: bool) -> Vec<String> {
     if path.is_empty() {
-        return map.keys().cloned().collect();
+        return keys.all();
     }
-    let mut keys: Vec<String> = if include_self && map.contains_key(path) {
+    let mut found: Vec<String> = if include_self && keys.has(path) {
         vec![path.to_string()]
     } else {
         Vec::new()
     };
     // Every key below `path/` sorts between `path/` and `path0` ('0' follows '/').
-    let lo = format!("{path}/");
-    let hi = format!("{path}0");
-    keys.extend(map.range(lo..hi).map(|(k, _)| k.clone()));
-    keys
+    found.extend(keys.between(&format!("{path}/"), &format!("{path}0")));
+    found
+}
+
+/// The ordered key sets a removal looks into.
+trait RangeKeys<'a> {
+    fn all(self) -> Vec<String>;
+    fn has(&self, key: &str) -> bool;
+    fn between(self, lo: &str, hi: &str) -> Vec<String>;
+}
+
+impl<'a, V> RangeKeys<'a> for &'a BTreeMap<String, V> {
+    fn all(self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn between(self, lo: &str, hi: &str) -> Vec<String> {
+        self.range::<str, _>((Bound::Included(lo), Bound::Excluded(hi)))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+impl<'a> RangeKeys<'a> for &'a BTreeSet<String> {
+    fn all(self) -> Vec<String> {
+        self.iter().cloned().collect()
+    }
+    fn has(&self, key: &str) -> bool {
+        self.contains(key)
+    }
+    fn between(self, lo: &str, hi: &str) -> Vec<String> {
+        self.range::<str, _>((Bound::Included(lo), Bound::Excluded(hi)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The removals of one layer, each path once (a whiteout of `p` covers the opaque marker of
+/// `p`), in path order. Each removal then costs a range lookup plus what it removes.
+fn dedup_removals(markers: impl Iterator<Item = (String, bool)>) -> BTreeMap<String, bool> {
+    let mut once: BTreeMap<String, bool> = BTreeMap::new();
+    for (path, include_self) in markers {
+        *once.entry(path).or_default() |= include_self;
+    }
+    once
 }
 
 impl<F: Clone> Filesystem<F> {
     /// Applies the next layer (layers must come in order, bottom first).
     pub fn apply(&mut self, layer: usize, changes: Vec<Change<F>>) {
         let (removals, additions): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| !matches!(c, Change::Add(_)));
-        for change in removals {
-            let (path, include_self) = match &change {
-                Change::Opaque(dir) => (dir.as_str(), false),
-                Change::Whiteout(path) => (path.as_str(), true),
-                Change::Add(_) => continue,
-            };
-            self.remove_under(layer, path, include_self);
+        let markers = removals.into_iter().filter_map(|change| match change {
+            Change::Opaque(dir) => Some((dir, false)),
+            Change::Whiteout(path) => Some((path, true)),
+            Change::Add(_) => None,
+        });
+        for (path, include_self) in dedup_removals(markers) {
+            self.remove_under(layer, &path, include_self);
         }
         for change in additions {
             let Change::Add(node) = change else { continue };
@@ -80,10 +131,13 @@ impl<F: Clone> Filesystem<F> {
                 self.remove_under(layer, &node.path, false);
             }
             match node.fact {
-                Some(fact) => self.history.entry(node.path.clone()).or_default().push(Event {
-                    layer,
-                    fact: Some(fact),
-                }),
+                Some(fact) => {
+                    self.history.entry(node.path.clone()).or_default().push(Event {
+                        layer,
+                        fact: Some(fact),
+                    });
+                    self.live.insert(node.path.clone());
+                }
                 None => self.forget(layer, &node.path),
             }
             self.nodes.insert(node.path, FsNode { layer, kind: node.kind });
@@ -94,15 +148,15 @@ impl<F: Clone> Filesystem<F> {
         for key in keys_under(&self.nodes, path, include_self) {
             self.nodes.remove(&key);
         }
-        for key in keys_under(&self.history, path, include_self) {
+        for key in keys_under(&self.live, path, include_self) {
             self.forget(layer, &key);
         }
     }
 
     /// Records that a captured path no longer holds its fact.
     fn forget(&mut self, layer: usize, path: &str) {
-        if let Some(events) = self.history.get_mut(path)
-            && events.last().is_some_and(|e| e.fact.is_some())
+        if self.live.remove(path)
+            && let Some(events) = self.history.get_mut(path)
         {
             events.push(Event { layer, fact: None });
         }
@@ -272,6 +326,57 @@ mod tests {
         fs.apply(3, vec![Change::Whiteout("p".into())]);
         fs.apply(4, vec![file("p", Some("v2"))]);
         assert_eq!(fs.introduced("p", |f| *f == "v2"), Some(4));
+    }
+
+    /// 20,000 captured files and 20,000 copies of one whiteout, then of the root's opaque
+    /// marker: each marker used to rescan every captured path (minutes); now each removal
+    /// visits only what it removes.
+    #[test]
+    fn many_copies_of_a_marker_merge_in_linear_time() {
+        const N: usize = 20_000;
+        let start = std::time::Instant::now();
+        let mut fs = Filesystem::default();
+        let mut base = vec![dir("app"), dir("app/node_modules")];
+        base.extend((0..N).map(|i| file(&format!("app/node_modules/p{i}/package.json"), Some("pkg"))));
+        fs.apply(0, base);
+        fs.apply(1, (0..N).map(|_| Change::Whiteout("app/node_modules".into())).collect());
+        assert_eq!(fs.facts().count(), 0);
+        assert!(fs.get("app").is_some() && fs.get("app/node_modules").is_none());
+        // The same files again, then the root opaque marker N times.
+        let mut again = vec![dir("app/node_modules")];
+        again.extend((0..N).map(|i| file(&format!("app/node_modules/p{i}/package.json"), Some("pkg"))));
+        fs.apply(2, again);
+        assert_eq!(fs.facts().count(), N);
+        fs.apply(3, (0..N).map(|_| Change::Opaque(String::new())).collect());
+        assert_eq!(fs.facts().count(), 0);
+        assert!(fs.is_empty());
+        // Each deleted path's history says where it went, once.
+        assert_eq!(fs.history("app/node_modules/p7/package.json").len(), 4);
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_secs(10), "merge took {took:?}");
+    }
+
+    #[test]
+    fn whiteouts_of_one_layer_never_touch_its_own_additions() {
+        let mut fs = Filesystem::default();
+        fs.apply(0, vec![dir("d"), file("d/a", Some("a0"))]);
+        fs.apply(
+            1,
+            vec![
+                file("d/a", Some("a1")),
+                Change::Whiteout("d".into()),
+                Change::Opaque("d".into()),
+                Change::Whiteout("d/a".into()),
+            ],
+        );
+        assert_eq!(fs.fact("d/a"), Some(&"a1"));
+        assert_eq!(fs.introduced("d/a", |f| *f == "a1"), Some(1));
+        // A sibling sharing the prefix survives a whiteout of `d`.
+        fs.apply(2, vec![file("d-x", Some("x")), file("d0", Some("y"))]);
+        fs.apply(3, vec![Change::Whiteout("d".into())]);
+        assert_eq!(fs.fact("d/a"), None);
+        assert_eq!(fs.fact("d-x"), Some(&"x"));
+        assert_eq!(fs.fact("d0"), Some(&"y"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod merge;
+pub mod targuard;
 
 use crate::digest::{Algorithm, Digest, Hasher};
 use std::cell::RefCell;
@@ -31,6 +32,15 @@ pub trait Capture: Sync {
     /// walks are not cached.
     fn analyzer(&self) -> Option<&str> {
         None
+    }
+    /// What a wanted file of `size` bytes, over its `cap`, means. By default a warning (the
+    /// file is not read); a capture makes it fatal where not reading it would hide packages.
+    fn too_large(&self, path: &str, size: u64, cap: u64) -> CaptureError {
+        let _ = path;
+        CaptureError {
+            fatal: false,
+            message: format!("{size} bytes is over the {cap}-byte cap for this file; not read"),
+        }
     }
 }
 
@@ -162,6 +172,11 @@ pub enum WalkError {
     Bomb(String),
     #[error("`{path}`: {message}")]
     Capture { path: String, message: String },
+    #[error("{source}{}", .path.as_ref().map(|p| format!(" (after entry `{p}`)")).unwrap_or_default())]
+    Header {
+        source: Box<targuard::TarHeaderError>,
+        path: Option<String>,
+    },
     #[error("reading the blob: {0}")]
     Io(#[source] io::Error),
 }
@@ -245,13 +260,20 @@ impl Read for Decoded<'_> {
 impl Decoded<'_> {
     /// Turns a read error into the most telling [`WalkError`]: a tripped bomb guard wins.
     pub fn error(&self, e: io::Error, path: Option<String>) -> WalkError {
-        match self.tripped.borrow().clone() {
-            Some(p) => WalkError::Bomb(p),
-            None => WalkError::Corrupt {
-                compression: self.compression,
+        if let Some(p) = self.tripped.borrow().clone() {
+            return WalkError::Bomb(p);
+        }
+        // A header the guard refused: a tar problem, not a compression one.
+        if let Some(h) = targuard::TarHeaderError::find(&e) {
+            return WalkError::Header {
+                source: Box::new(h.clone()),
                 path,
-                source: e,
-            },
+            };
+        }
+        WalkError::Corrupt {
+            compression: self.compression,
+            path,
+            source: e,
         }
     }
 
@@ -353,7 +375,7 @@ pub fn walk<R: Read, C: Capture>(
         captured: HashMap::new(),
         unresolved: Vec::new(),
     };
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(targuard::TarGuard::new(decoded));
     let mut last_path: Option<String> = None;
     let result = (|| {
         for entry in archive.entries()? {
@@ -369,7 +391,7 @@ pub fn walk<R: Read, C: Capture>(
         }
         Ok(None)
     })();
-    let decoded = archive.into_inner();
+    let decoded = archive.into_inner().into_inner();
     match result {
         Ok(None) => {}
         Ok(Some(w)) => return Err(w),
@@ -411,7 +433,7 @@ pub fn resolve_links<R: Read, C: Capture>(
         ..limits.clone()
     };
     let decoded = decode(blob, &limits, Algorithm::Sha256, Algorithm::Sha256)?;
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(targuard::TarGuard::new(decoded));
     let entries = archive.entries().map_err(WalkError::Io)?;
     for entry in entries {
         if wanted.is_empty() {
@@ -440,10 +462,14 @@ pub fn resolve_links<R: Read, C: Capture>(
             };
             let cap = capture.wants(&node.path).unwrap_or(0);
             if bytes.len() as u64 > cap {
-                walk.warnings.push(format!(
-                    "`{}`: over the {cap}-byte cap for this file; not read",
-                    node.path
-                ));
+                let e = capture.too_large(&node.path, bytes.len() as u64, cap);
+                if e.fatal {
+                    return Err(WalkError::Capture {
+                        path: node.path.clone(),
+                        message: e.message,
+                    });
+                }
+                walk.warnings.push(format!("`{}`: {}", node.path, e.message));
                 continue;
             }
             match capture.capture(&node.path, &bytes) {
@@ -561,9 +587,14 @@ impl<C: Capture> Walker<'_, C> {
         let fact = match &kind {
             NodeKind::File { size, .. } => match self.capture.wants(&path) {
                 Some(cap) if *size > cap => {
-                    self.warnings.push(format!(
-                        "`{path}`: {size} bytes is over the {cap}-byte cap for this file; not read"
-                    ));
+                    let e = self.capture.too_large(&path, *size, cap);
+                    if e.fatal {
+                        return Err(EntryError::Walk(WalkError::Capture {
+                            path,
+                            message: e.message,
+                        }));
+                    }
+                    self.warnings.push(format!("`{path}`: {}", e.message));
                     None
                 }
                 Some(cap) => {

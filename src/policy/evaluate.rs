@@ -7,6 +7,7 @@ use super::rule::{Check, RuleId};
 use super::{FailOn, Ignore, Policy};
 use crate::advisory::scan::{NoteKind, ScanResult, Vulnerability};
 use crate::inventory::coverage::Status;
+use crate::inventory::eol::Phase;
 use crate::inventory::{Inventory, LayerRef, PackageKind, PackageRef};
 use crate::units::human_size;
 
@@ -346,6 +347,42 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
                 ..Evidence::default()
             },
         ));
+    }
+    if rules.deny_eol_os
+        && let Some(os) = &inv.os
+    {
+        let today = ctx.now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        if let Some(status) = crate::inventory::eol::eol(os, today) {
+            let level = match status.phase {
+                Phase::EndOfLife => Some(Level::Fail),
+                // Regular support is over; an extended one (Debian LTS) still ships fixes.
+                Phase::Extended => Some(Level::Warn),
+                Phase::Supported => None,
+            };
+            if let Some(level) = level {
+                let until = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string());
+                let message = match (status.phase, status.end_of_support) {
+                    (Phase::Extended, _) => format!(
+                        "{}: regular security support ended on {}; extended support ends on {}",
+                        status.release,
+                        until(status.end_of_support).unwrap_or_else(|| "?".into()),
+                        until(status.end_of_extended).unwrap_or_else(|| "?".into())
+                    ),
+                    (_, Some(end)) => format!("{}: security support ended on {end}", status.release),
+                    (_, None) => format!("{}: security support has ended", status.release),
+                };
+                findings.push(check(
+                    Check::OsEndOfLife,
+                    level,
+                    format!("{message} (dates: {})", status.source),
+                    Evidence {
+                        value: Some(status.release.clone()),
+                        limit: until(status.end_of_extended.or(status.end_of_support)),
+                        ..Evidence::default()
+                    },
+                ));
+            }
+        }
     }
     for label in &rules.required_labels {
         if !img.labels.contains_key(label) {

@@ -93,6 +93,8 @@ pub struct ImagePolicy {
     pub require_healthcheck: bool,
     pub max_layers: Option<usize>,
     pub required_labels: Vec<String>,
+    /// An OS release past its end of support (no more security fixes) fails.
+    pub deny_eol_os: bool,
 }
 
 /// A `[packages] deny` entry: `apk:gcc`, `npm:left-*`, or a bare name glob for every kind.
@@ -248,6 +250,7 @@ struct RawImage {
     max_layers: Option<Spanned<i64>>,
     #[serde(default)]
     required_labels: Vec<String>,
+    deny_eol_os: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -519,6 +522,7 @@ impl Parser<'_> {
                 require_healthcheck: i.require_healthcheck.unwrap_or(false),
                 max_layers,
                 required_labels: i.required_labels,
+                deny_eol_os: i.deny_eol_os.unwrap_or(false),
             },
             deny_packages,
             deny_dev_dependencies: raw.packages.deny_dev_dependencies,

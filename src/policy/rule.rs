@@ -28,6 +28,7 @@ pub enum Check {
     PackagesNotChecked,
     AdvisoryNotEvaluated,
     SourceNotChecked,
+    OsEndOfLife,
 }
 
 /// Where a check's SARIF result points when the report has the file it is about.
@@ -88,7 +89,7 @@ const fn ignore_row(id: &'static str, name: &'static str, title: &'static str, h
 }
 
 impl Check {
-    pub const ALL: [Check; 18] = [
+    pub const ALL: [Check; 19] = [
         Check::RunsAsRoot,
         Check::UnknownUser,
         Check::NoHealthcheck,
@@ -107,6 +108,7 @@ impl Check {
         Check::PackagesNotChecked,
         Check::AdvisoryNotEvaluated,
         Check::SourceNotChecked,
+        Check::OsEndOfLife,
     ];
 
     pub fn info(self) -> Info {
@@ -233,6 +235,15 @@ impl Check {
                     "source-not-checked",
                     "Package source not checked",
                     "The image holds packages imagegate recognises but does not read (an rpm database, Python, Java, Ruby or PHP packages, a Yarn Plug'n'Play cache, a Node.js runtime outside the OS packages, or an OS it cannot identify): their vulnerabilities are unknown, not absent. Check them with another tool, or set how this gates in the policy's `[coverage]` section.",
+                )
+            },
+            Check::OsEndOfLife => Info {
+                place: Place::Instruction("FROM"),
+                ..row(
+                    "IG019",
+                    "os-end-of-life",
+                    "OS release past its end of life",
+                    "The image's OS release gets no more security fixes, whatever the advisory database says today: rebuild on a supported release (a newer `FROM`).",
                 )
             },
             Check::AdvisoryNotEvaluated => Info {

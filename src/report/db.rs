@@ -38,6 +38,13 @@ pub fn import(dir: &Path, r: &ImportReport) -> String {
     for (eco, n) in &r.meta.ecosystems {
         let _ = writeln!(out, "  {eco:<16} {n}");
     }
+    if r.oversized > 0 {
+        let _ = writeln!(
+            out,
+            "Skipped {} records with a field longer than any real record has (id, alias, summary or version).",
+            r.oversized
+        );
+    }
     out
 }
 

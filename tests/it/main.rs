@@ -7,13 +7,16 @@
 mod support;
 
 mod action;
+mod coverage;
 mod db_update;
 mod debian;
 mod deploy;
 mod engine;
+mod engine_real;
 mod gate;
 mod harness;
 mod hook;
+mod hostile;
 mod inventory;
 mod nodejs;
 mod online;

@@ -12,6 +12,7 @@ pub use auth::{Challenge, Credential, CredentialSource};
 pub use reference::Reference;
 
 use crate::digest::{Algorithm, Digest};
+use crate::http::{Attempt, Http, HttpOptions, Transport, retry_after, tries_text};
 use reqwest::StatusCode;
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{self, HeaderMap};
@@ -122,14 +123,6 @@ pub enum RegistryError {
     },
 }
 
-fn tries_text(tries: u32) -> String {
-    if tries > 1 {
-        format!(" (after {tries} tries)")
-    } else {
-        String::new()
-    }
-}
-
 /// A manifest or index as the registry sent it.
 pub struct Manifest {
     pub digest: Digest,
@@ -143,7 +136,7 @@ pub struct Client {
 }
 
 struct Inner {
-    http: reqwest::blocking::Client,
+    http: Http,
     options: RegistryOptions,
     credentials: CredentialSource,
     /// Bearer tokens by (registry, scope), with when they stop being good.
@@ -161,17 +154,15 @@ enum Authorization {
 
 impl Client {
     pub fn new(options: RegistryOptions) -> Result<Client, RegistryError> {
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(concat!("imagegate/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.connect_timeout)
-            // Per read in the blocking client: a registry that stops answering fails the
-            // request instead of hanging the pipeline.
-            .timeout(options.read_timeout)
-            .build()
-            .map_err(|e| RegistryError::Unreachable {
-                host: "(client)".into(),
-                cause: e.to_string(),
-            })?;
+        let http = Http::new(HttpOptions {
+            connect_timeout: options.connect_timeout,
+            read_timeout: options.read_timeout,
+            max_attempts: options.retries.saturating_add(1),
+            backoff: options.backoff,
+            max_backoff: options.backoff.saturating_mul(8),
+            max_retry_after: options.max_retry_after,
+            warn_on_retry: false,
+        });
         let explicit = match (&options.username, &options.password) {
             (Some(u), Some(p)) => Some(Credential::Basic {
                 username: u.clone(),
@@ -360,6 +351,8 @@ impl Client {
 
     /// Sends a request (rebuilt per try), answering auth challenges and retrying what is
     /// worth retrying. Returns a successful response, or the error that ended the tries.
+    // An attempt's error lives only until the next try: its size does not matter.
+    #[allow(clippy::result_large_err)]
     fn send(
         &self,
         registry: &str,
@@ -368,48 +361,42 @@ impl Client {
         build: impl Fn(&reqwest::blocking::Client) -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
         let host = reference::api_host(registry).to_string();
-        let options = &self.inner.options;
-        let mut tries = 0;
+        let http = &self.inner.http;
         let mut authenticated = false;
-        loop {
-            tries += 1;
-            let mut request = build(&self.inner.http);
-            request = match self.authorization(registry, scope) {
-                Some(Authorization::Bearer(t)) => request.bearer_auth(t),
-                Some(Authorization::Basic(u, p)) => request.basic_auth(u, Some(p)),
-                None => request,
-            };
-            let retry = tries <= options.retries;
-            let response = match request.send() {
-                Ok(r) => r,
-                Err(e) if retry => {
-                    tracing::debug!("{host}: {what}: {e}; retrying");
-                    std::thread::sleep(self.backoff(tries));
+        http.retry(|tries| {
+            // The answer to a challenge is part of the same try.
+            let response = loop {
+                let auth = self.authorization(registry, scope);
+                let response = http
+                    .execute(|c| match &auth {
+                        Some(Authorization::Bearer(t)) => build(c).bearer_auth(t),
+                        Some(Authorization::Basic(u, p)) => build(c).basic_auth(u, Some(p)),
+                        None => build(c),
+                    })
+                    .map_err(|t| {
+                        let e = transport_error(&host, t.clone(), http.options(), tries);
+                        if t.fatal { Attempt::Fail(e) } else { Attempt::retry(e) }
+                    })?;
+                if response.status() == StatusCode::UNAUTHORIZED && !authenticated {
+                    authenticated = true;
+                    let challenge = header_str(response.headers(), "www-authenticate").unwrap_or_default();
+                    self.authenticate(registry, scope, &challenge).map_err(Attempt::Fail)?;
                     continue;
                 }
-                Err(e) => return Err(transport_error(&host, &e, options.read_timeout, tries)),
+                break response;
             };
             let status = response.status();
+            let fail = |e| Err(Attempt::Fail(e));
             match status {
-                s if s.is_success() => return Ok(response),
-                StatusCode::UNAUTHORIZED if !authenticated => {
-                    authenticated = true;
-                    tries -= 1;
-                    let challenge = header_str(response.headers(), "www-authenticate").unwrap_or_default();
-                    self.authenticate(registry, scope, &challenge)?;
-                }
-                StatusCode::UNAUTHORIZED => {
-                    return Err(RegistryError::Auth {
-                        host,
-                        why: "the registry refused the credentials".into(),
-                    });
-                }
-                StatusCode::FORBIDDEN => {
-                    return Err(RegistryError::Denied {
-                        host,
-                        what: what.to_string(),
-                    });
-                }
+                s if s.is_success() => Ok(response),
+                StatusCode::UNAUTHORIZED => fail(RegistryError::Auth {
+                    host: host.clone(),
+                    why: "the registry refused the credentials".into(),
+                }),
+                StatusCode::FORBIDDEN => fail(RegistryError::Denied {
+                    host: host.clone(),
+                    what: what.to_string(),
+                }),
                 StatusCode::NOT_FOUND => {
                     let code = error_code(response);
                     let what = match code.as_deref() {
@@ -417,40 +404,45 @@ impl Client {
                         Some("MANIFEST_UNKNOWN") => format!("tag or digest ({what})"),
                         _ => what.to_string(),
                     };
-                    return Err(RegistryError::NotFound { host, what });
+                    fail(RegistryError::NotFound {
+                        host: host.clone(),
+                        what,
+                    })
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
                     let after = retry_after(response.headers());
-                    if !retry || after.is_some_and(|a| a > options.max_retry_after) {
-                        return Err(RegistryError::RateLimited {
-                            host,
+                    Err(Attempt::Retry {
+                        error: RegistryError::RateLimited {
+                            host: host.clone(),
                             retry_after: after.map(|a| a.as_secs()),
-                        });
-                    }
-                    std::thread::sleep(after.unwrap_or_else(|| self.backoff(tries)));
-                }
-                s if s.is_server_error() && retry => {
-                    tracing::debug!("{host}: {what}: HTTP {s}; retrying");
-                    let after = retry_after(response.headers()).filter(|a| *a <= options.max_retry_after);
-                    std::thread::sleep(after.unwrap_or_else(|| self.backoff(tries)));
+                        },
+                        retry_after: after,
+                    })
                 }
                 s => {
-                    let message = error_message(response);
-                    return Err(RegistryError::Server {
-                        host,
+                    let after = retry_after(response.headers());
+                    let error = RegistryError::Server {
+                        host: host.clone(),
                         status: s.as_u16(),
                         what: what.to_string(),
-                        message,
+                        message: error_message(response),
                         tries,
-                    });
+                    };
+                    if s.is_server_error() {
+                        Err(Attempt::Retry {
+                            error,
+                            retry_after: after,
+                        })
+                    } else {
+                        fail(error)
+                    }
                 }
             }
-        }
+        })
     }
 
     fn backoff(&self, tries: u32) -> Duration {
-        let base = self.inner.options.backoff;
-        base.saturating_mul(1 << tries.saturating_sub(1).min(3))
+        self.inner.http.backoff(tries)
     }
 
     fn authorization(&self, registry: &str, scope: &str) -> Option<Authorization> {
@@ -522,6 +514,7 @@ impl Client {
 
     /// The token flow (https://distribution.github.io/distribution/spec/auth/token/). The
     /// credentials go to the realm the registry names, as Docker does: that is its auth server.
+    #[allow(clippy::result_large_err)]
     fn fetch_token(
         &self,
         host: &str,
@@ -538,37 +531,43 @@ impl Client {
             host: host.to_string(),
             why: format!("the token realm `{realm}` is not a URL ({e})"),
         })?;
-        let options = &self.inner.options;
-        let mut tries = 0;
-        let response = loop {
-            tries += 1;
-            let request = match credential {
-                Some(Credential::IdentityToken(refresh)) => {
-                    let mut form = params.clone();
-                    form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]);
-                    form.push(("client_id", "imagegate"));
-                    self.inner.http.post(realm_url.clone()).form(&form)
-                }
-                Some(Credential::Basic { username, password }) => self
-                    .inner
-                    .http
-                    .get(realm_url.clone())
-                    .query(&params)
-                    .basic_auth(username, Some(password)),
-                None => self.inner.http.get(realm_url.clone()).query(&params),
-            };
-            match request.send() {
-                Ok(r)
-                    if (r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS)
-                        && tries <= options.retries =>
-                {
-                    std::thread::sleep(retry_after(r.headers()).unwrap_or_else(|| self.backoff(tries)));
-                }
-                Ok(r) => break r,
-                Err(_) if tries <= options.retries => std::thread::sleep(self.backoff(tries)),
-                Err(e) => return Err(transport_error(host, &e, options.read_timeout, tries)),
+        let http = &self.inner.http;
+        let response = http.retry(|tries| {
+            let response = http
+                .execute(|c| match credential {
+                    Some(Credential::IdentityToken(refresh)) => {
+                        let mut form = params.clone();
+                        form.extend([("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())]);
+                        form.push(("client_id", "imagegate"));
+                        c.post(realm_url.clone()).form(&form)
+                    }
+                    Some(Credential::Basic { username, password }) => c
+                        .get(realm_url.clone())
+                        .query(&params)
+                        .basic_auth(username, Some(password)),
+                    None => c.get(realm_url.clone()).query(&params),
+                })
+                .map_err(|t| {
+                    let e = transport_error(host, t.clone(), http.options(), tries);
+                    if t.fatal { Attempt::Fail(e) } else { Attempt::retry(e) }
+                })?;
+            let status = response.status();
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                let after = retry_after(response.headers());
+                return Err(Attempt::Retry {
+                    error: RegistryError::Auth {
+                        host: host.to_string(),
+                        why: format!(
+                            "the token server answered HTTP {}{}",
+                            status.as_u16(),
+                            tries_text(tries)
+                        ),
+                    },
+                    retry_after: after,
+                });
             }
-        };
+            Ok(response)
+        })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(RegistryError::Auth {
@@ -656,7 +655,7 @@ impl BlobReader {
         let options = &self.client.inner.options;
         let host = reference::api_host(&self.registry).to_string();
         if self.resumes >= options.retries {
-            let e = if cause.kind() == io::ErrorKind::TimedOut {
+            let e = if crate::http::io_timed_out(cause) {
                 RegistryError::Timeout {
                     host,
                     secs: options.read_timeout.as_secs(),
@@ -749,18 +748,6 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
-/// `Retry-After`: seconds, or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = header_str(headers, "retry-after")?;
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let secs = at.as_second() - jiff::Timestamp::now().as_second();
-    Some(Duration::from_secs(secs.max(0) as u64))
-}
-
 /// The `rel="next"` target of a `Link` header.
 fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
@@ -829,24 +816,17 @@ fn read_capped(response: Response, cap: u64, host: &str, what: &str) -> Result<V
     Ok(bytes)
 }
 
-fn transport_error(host: &str, e: &reqwest::Error, timeout: Duration, tries: u32) -> RegistryError {
-    if e.is_timeout() {
+fn transport_error(host: &str, t: Transport, options: &HttpOptions, tries: u32) -> RegistryError {
+    if t.timeout {
         return RegistryError::Timeout {
             host: host.to_string(),
-            secs: timeout.as_secs(),
+            secs: options.read_timeout.as_secs(),
             tries,
         };
     }
-    // reqwest's top-level message is generic ("error sending request"); the cause says why.
-    let mut cause = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
     RegistryError::Unreachable {
         host: host.to_string(),
-        cause,
+        cause: t.detail,
     }
 }
 

@@ -1907,3 +1907,40 @@ pub fn passing_spec(note: &str) -> ImageSpec {
         .user("1001")
         .healthcheck(&["CMD", "true"])
 }
+
+/// A gzipped layer of one GNU sparse file at `path`: `real_size` bytes long, all holes but
+/// `tail` at its end. A file as big as a cap (64 MiB) costs a few hundred bytes of tar.
+pub fn sparse_layer(path: &str, real_size: u64, tail: &[u8]) -> PrebuiltLayer {
+    let mut h = tar::Header::new_gnu();
+    {
+        let gnu = h.as_gnu_mut().expect("a GNU header");
+        gnu.name[..path.len()].copy_from_slice(path.as_bytes());
+        // One chunk: `tail` at the end of the file.
+        let offset = real_size - tail.len() as u64;
+        gnu.sparse[0].offset = octal12(offset);
+        gnu.sparse[0].numbytes = octal12(tail.len() as u64);
+        gnu.realsize = octal12(real_size);
+    }
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(MTIME);
+    h.set_size(tail.len() as u64);
+    h.set_cksum();
+    let mut tar_bytes = h.as_bytes().to_vec();
+    tar_bytes.extend_from_slice(tail);
+    tar_bytes.resize(tar_bytes.len().div_ceil(512) * 512 + 1024, 0);
+    PrebuiltLayer {
+        blob: gzip(&tar_bytes),
+        compression: Compression::Gzip,
+        diff_id: digest_of(&tar_bytes),
+        tar_len: tar_bytes.len() as u64,
+    }
+}
+
+fn octal12(n: u64) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..11].copy_from_slice(format!("{n:011o}").as_bytes());
+    out
+}
