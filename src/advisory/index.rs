@@ -3,8 +3,11 @@
 //! Layout (little-endian):
 //! ```text
 //! b"IGDB0001"
-//! records   the OSV records as JSON, one after the other
-//! table     per record: offset u64, length u32
+//! records   the OSV records as minified JSON, grouped by package: the records of one package
+//!           key are contiguous (in key order), so a lookup reads one stretch of the file; a
+//!           record affecting several packages is stored once per package
+//! table     per stored copy: offset u64, length u32; the first `unique` rows are each live
+//!           record once (the id keys post these), the rest the extra copies
 //! keys      sorted package keys "ecosystem\0name" and id keys (ids and aliases), each an
 //!           entry (key offset u64, key length u32, postings offset u64, postings count u32)
 //! strings   key bytes
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -69,6 +73,10 @@ struct Footer {
     ids: (u64, u64),
     strings: (u64, u64),
     postings: (u64, u64),
+    /// Rows of the table that are distinct records (the rest are copies, one per further
+    /// package); absent in indexes written before records were grouped by package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unique: Option<u64>,
 }
 
 /// An open index.
@@ -190,9 +198,11 @@ impl Index {
         &self.map[off as usize..(off + len) as usize]
     }
 
-    /// Number of records stored (including any superseded by a newer copy).
+    /// Number of distinct records stored (including, in older indexes, any superseded by a
+    /// newer copy): `raw(0..stored_records())` is each of them once.
     pub fn stored_records(&self) -> usize {
-        self.footer.table.1 as usize / 12
+        let rows = self.footer.table.1 as usize / 12;
+        self.footer.unique.map_or(rows, |u| rows.min(u as usize))
     }
 
     /// The raw JSON of record `i`.
@@ -430,8 +440,11 @@ impl IndexBuilder {
             return Ok(Ok(())); // an older copy of a record we already have
         }
         self.live.insert(record.id.clone(), (number, record.modified.clone()));
+        // Stored minified, as the fields a record is read into: less to read from disk and to
+        // parse on every lookup (unknown fields and whitespace dropped; it parses back the same).
+        let bytes = serde_json::to_vec(&record).map_err(|e| self.io(io::Error::other(e)))?;
         let len = u32::try_from(bytes.len()).map_err(|_| self.io(io::Error::other("record over 4 GiB")))?;
-        self.out.write_all(bytes).map_err(|e| self.io(e))?;
+        self.out.write_all(&bytes).map_err(|e| self.io(e))?;
         self.records.push(StoredRecord {
             offset: self.written,
             len,
@@ -454,8 +467,10 @@ impl IndexBuilder {
         Ok(n)
     }
 
-    /// Writes the tables and footer, syncs, and renames the file into place.
-    pub fn finish(mut self, sources: Vec<String>) -> Result<Meta, IndexError> {
+    /// Writes the index proper — the live records grouped by package, then the tables and
+    /// footer — beside the staging file the records were added to, syncs it, and renames it
+    /// into place.
+    pub fn finish(self, sources: Vec<String>) -> Result<Meta, IndexError> {
         let live: Vec<bool> = {
             let mut v = vec![false; self.records.len()];
             for (n, _) in self.live.values() {
@@ -471,28 +486,91 @@ impl IndexBuilder {
             sources,
             ..Meta::default()
         };
-        let mut packages: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
-        let mut ids: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        // Each live record's row among the distinct ones, in the order they were added.
+        let mut row_of: Vec<Option<u32>> = vec![None; self.records.len()];
+        let mut packages: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
         for (n, r) in self.records.iter().enumerate() {
             if !live[n] {
                 continue;
             }
+            row_of[n] = Some(meta.records as u32);
             meta.records += 1;
             for e in &r.ecosystems {
                 *meta.ecosystems.entry(e.clone()).or_default() += 1;
             }
             for k in &r.packages {
-                packages.entry(k.clone()).or_default().push(n as u32);
-            }
-            for id in &r.ids {
-                ids.entry(id.as_bytes().to_vec()).or_default().push(n as u32);
+                packages.entry(k.clone()).or_default().push(n);
             }
         }
 
-        let mut table = Vec::with_capacity(self.records.len() * 12);
-        for r in &self.records {
-            table.extend_from_slice(&r.offset.to_le_bytes());
-            table.extend_from_slice(&r.len.to_le_bytes());
+        let staging = self.out.into_inner().map_err(|e| IndexError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        let staged_err = |source| IndexError::Io {
+            path: self.tmp.clone(),
+            source,
+        };
+        let file = tempfile::Builder::new()
+            .prefix(".advisories.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|source| IndexError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let tmp = file.path().to_path_buf();
+        let out_err = |source| IndexError::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(MAGIC).map_err(out_err)?;
+        let mut at = MAGIC.len() as u64;
+
+        // The records, package by package; the first copy of each is its distinct row.
+        let mut table: Vec<(u64, u32)> = vec![(0, 0); meta.records];
+        let mut package_posts: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        let mut buf = Vec::new();
+        let mut placed = vec![false; meta.records];
+        for (key, numbers) in packages {
+            let mut posts = Vec::with_capacity(numbers.len());
+            for n in numbers {
+                let (r, Some(row)) = (&self.records[n], row_of[n]) else {
+                    continue; // only live records are posted
+                };
+                buf.resize(r.len as usize, 0);
+                staging
+                    .as_file()
+                    .read_exact_at(&mut buf, r.offset)
+                    .map_err(staged_err)?;
+                out.write_all(&buf).map_err(out_err)?;
+                if placed[row as usize] {
+                    posts.push(table.len() as u32);
+                    table.push((at, r.len));
+                } else {
+                    placed[row as usize] = true;
+                    table[row as usize] = (at, r.len);
+                    posts.push(row);
+                }
+                at += r.len as u64;
+            }
+            package_posts.insert(key, posts);
+        }
+        drop(staging);
+        let mut ids: BTreeMap<Vec<u8>, Vec<u32>> = BTreeMap::new();
+        for (n, r) in self.records.iter().enumerate() {
+            let Some(row) = row_of[n] else { continue };
+            for id in &r.ids {
+                ids.entry(id.as_bytes().to_vec()).or_default().push(row);
+            }
+        }
+
+        let unique = meta.records as u64;
+        let mut table_bytes = Vec::with_capacity(table.len() * 12);
+        for (offset, len) in &table {
+            table_bytes.extend_from_slice(&offset.to_le_bytes());
+            table_bytes.extend_from_slice(&len.to_le_bytes());
         }
         let mut strings = Vec::new();
         let mut postings = Vec::new();
@@ -510,10 +588,9 @@ impl IndexBuilder {
             }
             entries
         };
-        let package_entries = encode(packages);
+        let package_entries = encode(package_posts);
         let id_entries = encode(ids);
 
-        let mut at = self.written;
         let mut place = |len: usize| {
             let s = (at, len as u64);
             at += len as u64;
@@ -521,34 +598,137 @@ impl IndexBuilder {
         };
         let footer = Footer {
             meta: meta.clone(),
-            table: place(table.len()),
+            table: place(table_bytes.len()),
             packages: place(package_entries.len()),
             ids: place(id_entries.len()),
             strings: place(strings.len()),
             postings: place(postings.len()),
+            unique: Some(unique),
         };
-        let footer_json = serde_json::to_vec(&footer).map_err(|e| self.io(io::Error::other(e)))?;
-        for part in [&table, &package_entries, &id_entries, &strings, &postings, &footer_json] {
-            self.out.write_all(part).map_err(|e| self.io(e))?;
+        let footer_json = serde_json::to_vec(&footer).map_err(|e| out_err(io::Error::other(e)))?;
+        for part in [
+            &table_bytes,
+            &package_entries,
+            &id_entries,
+            &strings,
+            &postings,
+            &footer_json,
+        ] {
+            out.write_all(part).map_err(out_err)?;
         }
-        self.out
-            .write_all(&(footer_json.len() as u64).to_le_bytes())
-            .map_err(|e| self.io(e))?;
-        self.out.write_all(END).map_err(|e| self.io(e))?;
-        let tmp = self.tmp;
-        let file = self.out.into_inner().map_err(|e| IndexError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.as_file().sync_all().map_err(|source| IndexError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
+        out.write_all(&(footer_json.len() as u64).to_le_bytes())
+            .map_err(out_err)?;
+        out.write_all(END).map_err(out_err)?;
+        let file = out.into_inner().map_err(|e| out_err(e.into_error()))?;
+        file.as_file().sync_all().map_err(out_err)?;
         let target = self.dir.join(INDEX_FILE);
         file.persist(&target).map_err(|e| IndexError::Io {
             path: target,
             source: e.error,
         })?;
         Ok(meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, packages: &[(&str, &str)]) -> Vec<u8> {
+        let affected: Vec<serde_json::Value> = packages
+            .iter()
+            .map(|(eco, name)| {
+                serde_json::json!({
+                    "package": {"ecosystem": eco, "name": name},
+                    "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}],
+                    "ecosystem_specific": {"note": "kept"}
+                })
+            })
+            .collect();
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "id": id,
+            "modified": "2024-01-01T00:00:00Z",
+            "aliases": [format!("{id}-ALIAS")],
+            "details": "some text",
+            "affected": affected,
+            "credits": [{"name": "not read by imagegate"}]
+        }))
+        .unwrap()
+    }
+
+    fn ids(records: &[Record]) -> Vec<&str> {
+        records.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    /// The stretch of the file a package's records occupy, or `None` if they are not contiguous.
+    fn contiguous(index: &Index, eco: &str, name: &str) -> Option<(usize, usize)> {
+        let rows = index.postings(index.footer.packages, &package_key(eco, name)).unwrap();
+        let mut spans: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|&i| {
+                let raw = index.raw(i).unwrap();
+                let off = raw.as_ptr() as usize - index.map.as_ptr() as usize;
+                (off, off + raw.len())
+            })
+            .collect();
+        spans.sort_unstable();
+        spans
+            .windows(2)
+            .all(|w| w[0].1 == w[1].0)
+            .then(|| (spans[0].0, spans[spans.len() - 1].1))
+    }
+
+    #[test]
+    fn records_of_a_package_are_contiguous_minified_and_each_found_once_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = IndexBuilder::new(dir.path()).unwrap();
+        // Interleaved on purpose: a, b, a, both, a.
+        for (id, pkgs) in [
+            ("TEST-1", vec![("npm", "a")]),
+            ("TEST-2", vec![("npm", "b")]),
+            ("TEST-3", vec![("npm", "a")]),
+            ("TEST-4", vec![("npm", "a"), ("npm", "b")]),
+            ("TEST-5", vec![("npm", "a")]),
+        ] {
+            b.add(&record(id, &pkgs)).unwrap().unwrap();
+        }
+        let meta = b.finish(vec![]).unwrap();
+        assert_eq!(meta.records, 5);
+        let index = Index::open(&dir.path().join(INDEX_FILE)).unwrap();
+        assert_eq!(
+            ids(&index.lookup("npm", "a").unwrap()),
+            ["TEST-1", "TEST-3", "TEST-4", "TEST-5"]
+        );
+        assert_eq!(ids(&index.lookup("npm", "b").unwrap()), ["TEST-2", "TEST-4"]);
+        assert!(contiguous(&index, "npm", "a").is_some(), "a's records are one stretch");
+        assert!(contiguous(&index, "npm", "b").is_some(), "b's records are one stretch");
+        assert_eq!(ids(&index.by_id("TEST-4-ALIAS").unwrap()), ["TEST-4"], "one copy by id");
+        // Each distinct record once, minified, and it parses to what was added.
+        assert_eq!(index.stored_records(), 5);
+        for i in 0..index.stored_records() {
+            let raw = index.raw(i).unwrap();
+            assert!(!raw.contains(&b'\n'), "minified");
+            assert!(
+                !raw.windows(7).any(|w| w == b"credits"),
+                "fields imagegate never reads are dropped"
+            );
+            let r = index.record(i).unwrap();
+            assert_eq!(
+                r.affected[0].ecosystem_specific,
+                Some(serde_json::json!({"note": "kept"}))
+            );
+            assert_eq!(r.details.as_deref(), Some("some text"));
+        }
+
+        // An update copying this index keeps each record once.
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut b = IndexBuilder::new(dir2.path()).unwrap();
+        assert_eq!(b.add_index(&index).unwrap(), 5);
+        assert_eq!(b.finish(vec![]).unwrap().records, 5);
+        let copy = Index::open(&dir2.path().join(INDEX_FILE)).unwrap();
+        assert_eq!(
+            ids(&copy.lookup("npm", "a").unwrap()),
+            ["TEST-1", "TEST-3", "TEST-4", "TEST-5"]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Images in a registry: the manifest chain and the config fetched over HTTP, layer blobs
 //! streamed straight into the walk (several at a time), walks cached by diff_id.
 
-use super::registry::{Client, Reference, RegistryError};
+use super::registry::{Client, Manifest, Reference, RegistryError};
 use super::{Chosen, Ctx, Image, ImageError, LayerBlobs, LayerRef, model};
 use crate::digest::Digest;
 use crate::image::store::StoreError;
@@ -46,6 +46,43 @@ impl Ctx<'_> {
         pool.install(|| self.finish(&blobs, chosen, capture))
     }
 
+    /// A manifest named by digest comes from the cache when it is there (checked against that
+    /// digest on read), so an image named by digest whose manifest, config and layer walks are
+    /// all cached is scanned without a single request. A manifest named by tag is always
+    /// asked for (the tag may have moved); every manifest fetched is cached by its digest.
+    fn manifest(
+        &self,
+        client: &Client,
+        cache: Option<&LayerCache>,
+        reference: &Reference,
+        wanted: &str,
+        expected: Option<&Digest>,
+    ) -> Result<Manifest, ImageError> {
+        if let (Some(cache), Some(digest)) = (cache, expected)
+            && let Some(bytes) = cache.get_blob(digest)
+        {
+            let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| "no mediaType".to_string());
+            return Ok(Manifest {
+                digest: digest.clone(),
+                media_type,
+                bytes,
+            });
+        }
+        let fetched = client.manifest(reference, wanted).map_err(|e| self.registry_err(e))?;
+        // Cached only once it matches the digest asked for (a tag's manifest is cached too:
+        // the platform manifest it names, or a later scan by digest, then finds it).
+        if let Some(cache) = cache
+            && expected.is_none_or(|d| d == &fetched.digest)
+            && let Err(e) = cache.put_blob(&fetched.digest, &fetched.bytes)
+        {
+            tracing::warn!("layer cache: {e}");
+        }
+        Ok(fetched)
+    }
+
     fn registry_err(&self, source: RegistryError) -> ImageError {
         ImageError::Registry {
             image: self.image.clone(),
@@ -58,8 +95,9 @@ impl Ctx<'_> {
     fn choose_remote(&self, client: &Client, reference: &Reference) -> Result<Chosen, ImageError> {
         let mut wanted = reference.manifest_ref();
         let mut expected: Option<Digest> = reference.digest.clone();
+        let cache = self.options.cache.as_deref();
         for _ in 0..=MAX_INDEX_DEPTH {
-            let fetched = client.manifest(reference, &wanted).map_err(|e| self.registry_err(e))?;
+            let fetched = self.manifest(client, cache, reference, &wanted, expected.as_ref())?;
             if let Some(expected) = &expected
                 && &fetched.digest != expected
             {
@@ -84,7 +122,6 @@ impl Ctx<'_> {
                     fetched.digest, fetched.media_type
                 ))
             })?;
-            let cache = self.options.cache.as_deref();
             let config_bytes = match cache.and_then(|c| c.get_blob(&config.digest)) {
                 Some(bytes) => bytes,
                 None => {

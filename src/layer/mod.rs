@@ -10,12 +10,12 @@ pub mod merge;
 pub mod targuard;
 
 use crate::digest::{Algorithm, Digest, Hasher};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::io::{self, BufReader, Cursor, Read};
+use std::io::{self, Read};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 pub use merge::{Event, Filesystem, FsNode};
 
@@ -201,24 +201,239 @@ fn at(path: &Option<String>) -> String {
     path.as_ref().map(|p| format!(" at `{p}`")).unwrap_or_default()
 }
 
-/// Shared state of a reader tap: the running hash and byte count.
-struct TapState {
-    hasher: Hasher,
-    count: u64,
+/// Compressed bytes read ahead per chunk (what the old 256 KB `BufReader` read ahead: the
+/// bomb guard's ratio sees the same compressed count).
+const RAW_CHUNK: usize = 256 << 10;
+/// Decompressed bytes per chunk: the decoder inflates straight into it.
+const OUT_CHUNK: usize = 1 << 20;
+/// Chunks per stream in flight (being filled, waiting for the hasher, being read): the
+/// back-pressure. A layer's pipeline holds at most 3 × (256 KB + 1 MB).
+const CHUNKS_PER_STREAM: usize = 3;
+/// Below this many bytes (both streams) a layer is hashed on its own thread: many small
+/// layers pay no thread start. Past it the rest is hashed on a helper thread.
+const INLINE_HASH_BYTES: u64 = 4 << 20;
+
+#[derive(Clone, Copy)]
+enum Side {
+    Raw,
+    Out,
 }
 
-/// Hashes and counts the bytes flowing through a reader whose ownership is taken by a decoder.
-struct Tap<R> {
+type Chunk = Arc<Vec<u8>>;
+
+/// The SHA-256 (or -512) of both streams of a layer. Small layers are hashed inline; once a
+/// layer has passed [`INLINE_HASH_BYTES`] the two hashers move to a helper thread, which is
+/// sent each filled chunk (a shared buffer, not a copy) and gives the buffer back when done,
+/// so hashing overlaps inflating and the tar walk. The digests are the same either way: each
+/// stream's chunks are hashed in order, every byte once.
+struct Hashing {
+    inline: Option<(Hasher, Hasher)>,
+    hashed: u64,
+    tx: Option<mpsc::SyncSender<(Side, Chunk, usize)>>,
+    thread: Option<std::thread::JoinHandle<(Hasher, Hasher)>>,
+    back: [mpsc::Sender<Chunk>; 2],
+}
+
+impl Hashing {
+    fn feed(&mut self, side: Side, chunk: &Chunk, len: usize) -> io::Result<()> {
+        self.hashed += len as u64;
+        if self.tx.is_none()
+            && self.hashed > INLINE_HASH_BYTES
+            && let Some((raw, out)) = self.inline.take()
+        {
+            let (tx, rx) = mpsc::sync_channel::<(Side, Chunk, usize)>(2 * CHUNKS_PER_STREAM);
+            let back = self.back.clone();
+            let spawned = std::thread::Builder::new().name("layer-hash".into()).spawn(move || {
+                let (mut raw, mut out) = (raw, out);
+                for (side, chunk, len) in rx {
+                    let (hasher, back) = match side {
+                        Side::Raw => (&mut raw, &back[0]),
+                        Side::Out => (&mut out, &back[1]),
+                    };
+                    hasher.update(chunk.get(..len).unwrap_or(&chunk[..]));
+                    // The reader may be gone (an error ended the walk): nothing to give back to.
+                    let _ = back.send(chunk);
+                }
+                (raw, out)
+            });
+            match spawned {
+                Ok(thread) => {
+                    self.tx = Some(tx);
+                    self.thread = Some(thread);
+                }
+                // No thread to be had: the hashers were moved into the closure that failed to
+                // start, so this layer cannot be hashed; say so rather than guess.
+                Err(e) => return Err(io::Error::other(format!("starting the hashing thread: {e}"))),
+            }
+        }
+        match (&self.tx, &mut self.inline) {
+            (Some(tx), _) => tx
+                .send((side, chunk.clone(), len))
+                .map_err(|_| io::Error::other("the hashing thread stopped")),
+            (None, Some((raw, out))) => {
+                let bytes = chunk.get(..len).unwrap_or(&chunk[..]);
+                match side {
+                    Side::Raw => raw.update(bytes),
+                    Side::Out => out.update(bytes),
+                }
+                Ok(())
+            }
+            (None, None) => Err(io::Error::other("layer hashing already finished")),
+        }
+    }
+
+    /// The two digests, once every chunk has been fed.
+    fn finish(mut self) -> Result<(Digest, Digest), WalkError> {
+        if let Some((raw, out)) = self.inline.take() {
+            return Ok((raw.finish(), out.finish()));
+        }
+        drop(self.tx.take());
+        let thread = self
+            .thread
+            .take()
+            .ok_or_else(|| WalkError::Io(io::Error::other("layer hashing already finished")))?;
+        let (raw, out) = thread
+            .join()
+            .map_err(|_| WalkError::Io(io::Error::other("the hashing thread failed")))?;
+        Ok((raw.finish(), out.finish()))
+    }
+}
+
+/// Reads a stream a large chunk at a time into shared buffers, hands each filled chunk to the
+/// [`Hashing`], and serves it to the next stage (as `BufRead`: the decoder reads the chunk in
+/// place). An error after part of a chunk was read is returned once that part was served, so
+/// the walk sees every byte before the error, as it did reading directly.
+struct ChunkReader<R> {
     inner: R,
-    state: Rc<RefCell<TapState>>,
+    side: Side,
+    size: usize,
+    hashing: Rc<RefCell<Option<Hashing>>>,
+    back: mpsc::Receiver<Chunk>,
+    allocated: usize,
+    cur: Option<Chunk>,
+    filled: usize,
+    pos: usize,
+    count: Rc<Cell<u64>>,
+    eof: bool,
+    pending: Option<io::Error>,
 }
 
-impl<R: Read> Read for Tap<R> {
+impl<R: Read> ChunkReader<R> {
+    fn new(
+        inner: R,
+        side: Side,
+        size: usize,
+        hashing: &Rc<RefCell<Option<Hashing>>>,
+        back: mpsc::Receiver<Chunk>,
+        count: &Rc<Cell<u64>>,
+    ) -> Self {
+        ChunkReader {
+            inner,
+            side,
+            size,
+            hashing: hashing.clone(),
+            back,
+            allocated: 0,
+            cur: None,
+            filled: 0,
+            pos: 0,
+            count: count.clone(),
+            eof: false,
+            pending: None,
+        }
+    }
+
+    fn buffer(&mut self) -> io::Result<Chunk> {
+        if let Some(mut c) = self.cur.take()
+            && Arc::get_mut(&mut c).is_some()
+        {
+            return Ok(c);
+        }
+        while let Ok(mut c) = self.back.try_recv() {
+            if Arc::get_mut(&mut c).is_some() {
+                return Ok(c);
+            }
+        }
+        if self.allocated < CHUNKS_PER_STREAM {
+            self.allocated += 1;
+            return Ok(Arc::new(vec![0; self.size]));
+        }
+        loop {
+            // Back-pressure: wait for the hasher to give a buffer back.
+            let mut c = self
+                .back
+                .recv()
+                .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+            if Arc::get_mut(&mut c).is_some() {
+                return Ok(c);
+            }
+        }
+    }
+
+    fn next_chunk(&mut self) -> io::Result<()> {
+        if let Some(e) = self.pending.take() {
+            self.eof = true;
+            return Err(e);
+        }
+        let mut chunk = self.buffer()?;
+        let Some(buf) = Arc::get_mut(&mut chunk) else {
+            return Err(io::Error::other("layer chunk still shared"));
+        };
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    filled += n;
+                    self.count.set(self.count.get() + n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled == 0 => return Err(e),
+                Err(e) => {
+                    self.pending = Some(e);
+                    break;
+                }
+            }
+        }
+        if filled > 0 {
+            let mut hashing = self.hashing.borrow_mut();
+            let hashing = hashing
+                .as_mut()
+                .ok_or_else(|| io::Error::other("layer hashing already finished"))?;
+            hashing.feed(self.side, &chunk, filled)?;
+        }
+        self.cur = Some(chunk);
+        self.filled = filled;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl<R: Read> io::BufRead for ChunkReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled && (!self.eof || self.pending.is_some()) {
+            self.next_chunk()?;
+        }
+        match &self.cur {
+            Some(c) => Ok(c.get(self.pos..self.filled).unwrap_or_default()),
+            None => Ok(&[]),
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.filled);
+    }
+}
+
+impl<R: Read> Read for ChunkReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut s = self.state.borrow_mut();
-        s.hasher.update(&buf[..n]);
-        s.count += n as u64;
+        let available = io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
         Ok(n)
     }
 }
@@ -226,7 +441,7 @@ impl<R: Read> Read for Tap<R> {
 /// Enforces [`Limits`] on the decompressed stream.
 struct BombGuard<'l, R> {
     inner: R,
-    raw: Rc<RefCell<TapState>>,
+    raw: Rc<Cell<u64>>,
     count: u64,
     limits: &'l Limits,
     tripped: Rc<RefCell<Option<String>>>,
@@ -237,7 +452,7 @@ impl<R: Read> Read for BombGuard<'_, R> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
         let total = self.limits.total_used.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        let raw = self.raw.borrow().count.max(1);
+        let raw = self.raw.get().max(1);
         let problem = if self.count > self.limits.max_layer_size {
             Some(format!("layer expands past {} bytes", self.limits.max_layer_size))
         } else if total > self.limits.max_total_size {
@@ -261,9 +476,10 @@ impl<R: Read> Read for BombGuard<'_, R> {
 /// A decompressed view of a blob, with the blob's running hash and the bomb guard's verdict.
 pub struct Decoded<'l> {
     pub compression: Compression,
-    reader: Tap<BombGuard<'l, Box<dyn Read + 'l>>>,
-    raw: Rc<RefCell<TapState>>,
-    out: Rc<RefCell<TapState>>,
+    reader: ChunkReader<BombGuard<'l, Box<dyn Read + 'l>>>,
+    raw: Rc<Cell<u64>>,
+    out: Rc<Cell<u64>>,
+    hashing: Rc<RefCell<Option<Hashing>>>,
     tripped: Rc<RefCell<Option<String>>>,
 }
 
@@ -296,12 +512,20 @@ impl Decoded<'_> {
     /// Reads what is left and returns (blob digest, blob size, decoded digest, decoded size).
     pub fn finish(mut self) -> Result<(Digest, u64, Digest, u64), WalkError> {
         io::copy(&mut self.reader, &mut io::sink()).map_err(|e| self.error(e, None))?;
-        let Decoded { reader, raw, out, .. } = self;
+        let Decoded {
+            reader,
+            raw,
+            out,
+            hashing,
+            ..
+        } = self;
         drop(reader);
-        let still_used = || WalkError::Io(io::Error::other("blob reader still in use"));
-        let raw = Rc::try_unwrap(raw).map_err(|_| still_used())?.into_inner();
-        let out = Rc::try_unwrap(out).map_err(|_| still_used())?.into_inner();
-        Ok((raw.hasher.finish(), raw.count, out.hasher.finish(), out.count))
+        let hashing = hashing
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| WalkError::Io(io::Error::other("layer hashing already finished")))?;
+        let (raw_digest, out_digest) = hashing.finish()?;
+        Ok((raw_digest, raw.get(), out_digest, out.get()))
     }
 }
 
@@ -313,62 +537,53 @@ pub fn decode<'l, R: Read + 'l>(
     blob_alg: Algorithm,
     out_alg: Algorithm,
 ) -> Result<Decoded<'l>, WalkError> {
-    let raw_state = Rc::new(RefCell::new(TapState {
-        hasher: Hasher::new(blob_alg),
-        count: 0,
-    }));
-    let mut raw = BufReader::with_capacity(
-        256 << 10,
-        Tap {
-            inner: blob,
-            state: raw_state.clone(),
-        },
-    );
-    let mut magic = [0u8; 4];
-    let mut got = 0;
-    while got < magic.len() {
-        match raw.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(WalkError::Io(e)),
-        }
-    }
-    let head = Cursor::new(magic[..got].to_vec()).chain(raw);
-    let compression = match &magic[..got] {
+    let (raw_back_tx, raw_back) = mpsc::channel();
+    let (out_back_tx, out_back) = mpsc::channel();
+    let hashing = Rc::new(RefCell::new(Some(Hashing {
+        inline: Some((Hasher::new(blob_alg), Hasher::new(out_alg))),
+        hashed: 0,
+        tx: None,
+        thread: None,
+        back: [raw_back_tx, out_back_tx],
+    })));
+    let raw_count = Rc::new(Cell::new(0));
+    let blob: Box<dyn Read + 'l> = Box::new(blob);
+    let mut raw = ChunkReader::new(blob, Side::Raw, RAW_CHUNK, &hashing, raw_back, &raw_count);
+    let head = io::BufRead::fill_buf(&mut raw).map_err(WalkError::Io)?;
+    let magic = &head[..head.len().min(4)];
+    let compression = match magic {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
         // xz, bzip2: real formats, but no registry or `docker save` produces them for layers.
         [0xfd, b'7', b'z', b'X'] | [b'B', b'Z', b'h', _] => {
-            return Err(WalkError::UnsupportedCompression(hex::encode(&magic[..got])));
+            return Err(WalkError::UnsupportedCompression(hex::encode(magic)));
         }
         _ => Compression::None,
     };
+    // The decoders read the compressed chunks in place (their `bufread` forms). The gzip
+    // CRC32 is still checked (flate2 offers no way to skip it); it is redundant with the two
+    // digests, which cover every compressed and every decompressed byte.
     let decoded: Box<dyn Read + 'l> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(head)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(head).map_err(WalkError::Io)?),
-        Compression::None => Box::new(head),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(WalkError::Io)?),
+        Compression::None => Box::new(raw),
     };
     let tripped = Rc::new(RefCell::new(None));
     let guard = BombGuard {
         inner: decoded,
-        raw: raw_state.clone(),
+        raw: raw_count.clone(),
         count: 0,
         limits,
         tripped: tripped.clone(),
     };
-    let out = Rc::new(RefCell::new(TapState {
-        hasher: Hasher::new(out_alg),
-        count: 0,
-    }));
+    let out_count = Rc::new(Cell::new(0));
+    let reader = ChunkReader::new(guard, Side::Out, OUT_CHUNK, &hashing, out_back, &out_count);
     Ok(Decoded {
         compression,
-        reader: Tap {
-            inner: guard,
-            state: out.clone(),
-        },
-        raw: raw_state,
-        out,
+        reader,
+        raw: raw_count,
+        out: out_count,
+        hashing,
         tripped,
     })
 }
@@ -712,6 +927,56 @@ pub fn normalize(raw: &[u8]) -> Result<Option<String>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    /// Bytes that compress somewhat, like real files: `n` of them, deterministic.
+    fn content(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 3 == 0 { b'a' + (x % 26) as u8 } else { b' ' }
+            })
+            .collect()
+    }
+
+    fn decode_all(blob: &[u8]) -> Result<(Digest, u64, Digest, u64), WalkError> {
+        let limits = Limits::default();
+        let mut d = decode(blob, &limits, Algorithm::Sha256, Algorithm::Sha256)?;
+        let mut sink = Vec::new();
+        if let Err(e) = d.read_to_end(&mut sink) {
+            return Err(d.error(e, None));
+        }
+        d.finish()
+    }
+
+    #[test]
+    fn both_digests_are_exact_inline_and_on_the_hashing_thread_for_gzip_zstd_and_tar() {
+        // 100 KB stays inline; 6 MB passes INLINE_HASH_BYTES and is hashed on the helper thread.
+        for n in [100 << 10, 6 << 20] {
+            let plain = content(n);
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&plain).unwrap();
+            let gz = gz.finish().unwrap();
+            let zst = zstd::encode_all(&plain[..], 1).unwrap();
+            for blob in [&gz, &zst, &plain] {
+                let (blob_digest, blob_size, diff_id, size) = decode_all(blob).unwrap();
+                assert_eq!(blob_digest, Digest::of(Algorithm::Sha256, blob), "{n}");
+                assert_eq!(blob_size, blob.len() as u64);
+                assert_eq!(diff_id, Digest::of(Algorithm::Sha256, &plain), "{n}");
+                assert_eq!(size, plain.len() as u64);
+            }
+            // Cut short, or one byte flipped mid-stream: an error, never a digest.
+            assert!(decode_all(&gz[..gz.len() / 2]).is_err(), "{n}: truncated gzip");
+            let mut flipped = gz.clone();
+            let mid = flipped.len() / 2;
+            flipped[mid] ^= 0xff;
+            assert!(decode_all(&flipped).is_err(), "{n}: corrupt gzip");
+            assert!(decode_all(&zst[..zst.len() / 2]).is_err(), "{n}: truncated zstd");
+        }
+    }
 
     #[test]
     fn normalize_strips_dot_prefix_and_trailing_slash() {

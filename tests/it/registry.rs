@@ -490,6 +490,61 @@ fn cached_layers_are_not_downloaded_again_and_damage_is_ignored() {
     assert_eq!(serde_json::from_str::<Value>(&status.stdout).unwrap()["entries"], 0);
 }
 
+#[test]
+fn a_rescan_by_tag_costs_one_request_and_by_digest_none() {
+    let registry = Registry::start();
+    let built = demo_spec().build();
+    registry.push("demo/app", Some("1.0"), &built);
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("IMAGEGATE_CACHE_DIR", cache.path().to_str().unwrap())];
+    let by_tag = format!("{}/demo/app:1.0", proxy.addr());
+    let by_digest = format!("{}/demo/app@{}", proxy.addr(), built.manifest_digest);
+
+    let (code, first, stderr) = scan_json(&by_tag, &[], &env);
+    assert!(!proxy.requests().is_empty(), "{stderr}");
+    proxy.reset();
+    let (code2, second, _) = scan_json(&by_tag, &[], &env);
+    let seen: Vec<String> = proxy
+        .requests()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert_eq!(
+        seen,
+        vec!["GET /v2/demo/app/manifests/1.0".to_string()],
+        "by tag: the manifest only"
+    );
+    assert_eq!((code, &first["inventory"]), (code2, &second["inventory"]));
+
+    // By digest, with the manifest, the config and every layer walk cached: not one request.
+    proxy.reset();
+    let (code3, third, stderr) = scan_json(&by_digest, &[], &env);
+    assert!(
+        proxy.requests().is_empty(),
+        "{:?}",
+        proxy.requests().iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (code3, finding_rules(&third)),
+        (code, finding_rules(&first)),
+        "{stderr}"
+    );
+    for part in ["apk", "npm", "files"] {
+        assert_eq!(third["inventory"][part], first["inventory"][part], "{part}");
+    }
+
+    // A damaged cached manifest is not believed: it is fetched again, checked, and the scan agrees.
+    let manifest_file = cache
+        .path()
+        .join(format!("blob-sha256-{}.blob", hex_of(&built.manifest_digest)));
+    assert!(manifest_file.exists(), "the manifest is cached by its digest");
+    std::fs::write(&manifest_file, b"{\"layers\": []}").unwrap();
+    let (code4, fourth, _) = scan_json(&by_digest, &[], &env);
+    assert_eq!(proxy.gets("/manifests/"), 1, "the damaged manifest was fetched again");
+    assert_eq!((code4, &fourth["inventory"]["npm"]), (code, &first["inventory"]["npm"]));
+}
+
 /// Overwrites every file below `dir` with garbage; returns how many.
 fn overwrite_every_file(dir: &Path) -> usize {
     let mut n = 0;
