@@ -194,8 +194,8 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
     }
 }
 
-/// `Transfer-Encoding: chunked` (RFC 9112 §7.1), streamed.
-struct Chunked<R> {
+/// `Transfer-Encoding: chunked` (RFC 9112 §7.1), streamed. Public for the fuzz target.
+pub struct Chunked<R> {
     inner: R,
     /// Bytes left in the current chunk; `None` before the next size line.
     left: Option<u64>,
@@ -203,7 +203,7 @@ struct Chunked<R> {
 }
 
 impl<R: BufRead> Chunked<R> {
-    fn new(inner: R) -> Self {
+    pub fn new(inner: R) -> Self {
         Chunked {
             inner,
             left: None,
