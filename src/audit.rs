@@ -424,14 +424,16 @@ impl Summary {
                 (None, Some(f)) => format!("{} {}", f.rule, f.title),
                 (None, None) => String::new(),
             };
+            // Repository and tag names come from the registry, titles from the images: escaped.
+            use crate::report::escape::esc;
             t.add_row([
-                i.image.clone(),
+                esc(&i.image),
                 verdict_word(i.verdict).to_string(),
                 i.counts.critical.to_string(),
                 i.counts.high.to_string(),
                 i.counts.medium.to_string(),
                 i.counts.low.to_string(),
-                truncate(&top, 80),
+                esc(&truncate(&top, 80)),
             ]);
         }
         format!("{t}\n{}\n", self.headline())

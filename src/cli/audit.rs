@@ -135,7 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             s.spawn(|| {
                 while let Some(target) = listing.targets.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let row = scan_one(target);
-                    eprintln!("  {:<6} {}", format!("{:?}", row.verdict).to_lowercase(), row.image);
+                    eprintln!(
+                        "  {:<6} {}",
+                        format!("{:?}", row.verdict).to_lowercase(),
+                        crate::report::escape::esc(&row.image)
+                    );
                     let all = audit::rows_for(target, row);
                     rows.lock().unwrap_or_else(|p| p.into_inner()).extend(all);
                 }

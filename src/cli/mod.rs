@@ -12,7 +12,7 @@ mod pull;
 mod scan;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -242,18 +242,20 @@ pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            let mut tmp = PathBuf::from(dir);
-            tmp.push(format!(
-                ".{}.tmp{}",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
-                std::process::id()
-            ));
+            // A temporary file beside the target, with a unique name (a process id is not: every
+            // container's first process is 1, and audit pods share a volume), renamed over it.
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+            let writing = || format!("writing {}", path.display());
+            let mut tmp = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                // As `fs::write` would create it (the umask applies), not tempfile's 0600.
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .tempfile_in(dir)
+                .with_context(writing)?;
             // The error names the file the user asked for, not the temporary one beside it.
-            if let Err(e) = std::fs::write(&tmp, text) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e).with_context(|| format!("writing {}", path.display()));
-            }
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            tmp.write_all(text.as_bytes()).with_context(writing)?;
+            tmp.persist(path).map_err(|e| e.error).with_context(writing)?;
         }
         None => {
             let mut out = std::io::stdout().lock();
