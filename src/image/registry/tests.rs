@@ -2,68 +2,12 @@
 //! Distribution registry; these pin the protocol corners that one does not produce).
 
 use super::*;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use crate::http::test_server::{Request, response};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Request {
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Serves each connection with `handler`, which returns the raw bytes to send before closing.
+/// Serves each connection with `handler` (the shared scripted server), returning `HOST:PORT`.
 fn serve(handler: impl Fn(&Request, usize) -> Vec<u8> + Send + Sync + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let count = Arc::new(AtomicUsize::new(0));
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() {
-                continue;
-            }
-            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-            }
-            let n = count.fetch_add(1, Ordering::SeqCst);
-            let reply = handler(&Request { path, headers }, n);
-            let _ = stream.write_all(&reply);
-        }
-    });
-    addr
-}
-
-fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
+    crate::http::test_server::serve(handler).0
 }
 
 fn fast() -> RegistryOptions {
