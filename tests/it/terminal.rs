@@ -551,3 +551,23 @@ fn db_update_says_it_is_indexing_on_a_terminal_and_nothing_in_a_log() {
     assert!(!r.stderr.contains("indexing"), "{}", r.stderr);
     assert!(!r.stderr.contains(['\r', '\x1b']), "{}", r.stderr.escape_debug());
 }
+
+#[test]
+fn a_write_error_names_the_file_asked_for_not_a_temporary_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("no/such/dir/report.json");
+    let r = imagegate()
+        .args(["inventory", "testdata/demo/app.tar", "-f", "json", "-o"])
+        .arg(&out)
+        .current_dir(repo_root())
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("writing {}", out.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("No such file or directory"), "{}", r.stderr);
+    // Not the temporary file beside it (`.report.json.kSdhEE.tmp`).
+    assert!(
+        !r.stderr.contains(".report.json.") && !r.stderr.contains("at path"),
+        "{}",
+        r.stderr
+    );
+}
