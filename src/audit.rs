@@ -405,8 +405,8 @@ impl Summary {
 
     pub fn headline(&self) -> String {
         format!(
-            "{} images: {} pass, {} fail, {} could not be scanned",
-            self.images.len(),
+            "{}: {} pass, {} fail, {} could not be scanned",
+            crate::units::plural(self.images.len(), "image"),
             self.count(AuditVerdict::Pass),
             self.count(AuditVerdict::Fail),
             self.count(AuditVerdict::Error)

@@ -7,7 +7,7 @@
 //! whiteouts; [`inventory`] turns the merged view into OS, apk and npm packages, users and
 //! files; [`advisory`] matches them against OSV records; [`policy`] turns it all into findings
 //! and a verdict; [`report`] renders a run; [`cli`] parses arguments, calls the gate and maps
-//! the outcome to an exit code. [`digest`], [`units`], [`dockerfile`] and [`http`] (the one HTTP client) are shared below them.
+//! the outcome to an exit code. [`digest`], [`units`], [`progress`], [`node_version`], [`dockerfile`] and [`http`] (the one HTTP client) are shared below them.
 
 pub mod advisory;
 pub mod audit;
@@ -19,7 +19,9 @@ pub mod http;
 pub mod image;
 pub mod inventory;
 pub mod layer;
+pub mod node_version;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod sbom;
 pub mod units;

@@ -71,7 +71,7 @@ pub const MAX_RECORDS: usize = 100_000;
 /// CVEs on one record (the most in the WG's data is 8).
 pub const MAX_CVES: usize = 256;
 /// The package name the runtime is stored under in the `Node.js` ecosystem.
-pub const PACKAGE: &str = "node";
+pub const PACKAGE: &str = crate::inventory::node_runtime::PACKAGE;
 /// What `database_specific.source` says on a converted record.
 pub const SOURCE: &str = "nodejs/security-wg vuln/core";
 /// The platform of the images imagegate reads, as `affectedEnvironments` spells it.

@@ -214,8 +214,9 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
         let Some(eco) = eco else {
             c.status = Status::NotChecked;
             c.reason = Some(format!(
-                "the image has {} {kind} packages but {missing}: they were NOT checked",
-                c.packages
+                "the image has {} but {missing}: {} NOT checked",
+                crate::units::plural(c.packages, &format!("{kind} package")),
+                if c.packages == 1 { "it was" } else { "they were" }
             ));
             coverage.push(c);
             continue;
@@ -229,8 +230,9 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                 ""
             };
             c.reason = Some(format!(
-                "the advisory database has no records for {eco}{hint}: the {} {kind} packages were NOT checked",
-                c.packages
+                "the advisory database has no records for {eco}{hint}: the {} {} NOT checked",
+                crate::units::plural(c.packages, &format!("{kind} package")),
+                if c.packages == 1 { "was" } else { "were" }
             ));
             coverage.push(c);
             continue;

@@ -13,6 +13,7 @@
 use super::db::{self, DbError, ImportReport};
 use super::index::{INDEX_FILE, Index, IndexBuilder, IndexError, Meta, Skip};
 use crate::http::{Attempt, Http, HttpOptions, Transport, redact, redact_str};
+use crate::progress::Progress;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Url;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -317,8 +318,11 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
         meta: old.as_ref().map(|i| i.meta().clone()).unwrap_or_default(),
     };
     let rebuild = old.is_none() || fetched.iter().any(|f| !matches!(f.kind, Fetched::NotModified));
+    // Indexing a full dump takes seconds after the download bar is gone: say what is happening.
+    let line = Progress::stderr(options.progress);
     let mut builder = if rebuild { Some(IndexBuilder::new(dir)?) } else { None };
     if let (Some(builder), Some(old)) = (builder.as_mut(), old.as_ref()) {
+        line.show(|| format!("indexing: keeping the old index's {} records", old.stored_records()));
         let replaced: Vec<&str> = fetched
             .iter()
             .filter(|f| matches!(f.kind, Fetched::Full { .. }))
@@ -354,6 +358,7 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                 reason,
             } => {
                 eco.status = UpdateStatus::Full { reason };
+                line.show(|| format!("indexing {}: reading the dates of its records", f.ecosystem));
                 let newest = scan_zip(file.path(), &f.zip_url)?;
                 let mut imported = ImportReport::default();
                 if let Some(builder) = builder.as_mut() {
@@ -361,8 +366,15 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                         path: file.path().to_path_buf(),
                         source,
                     })?;
+                    let len = reader.metadata().map(|m| m.len()).unwrap_or(0);
                     db::read_zip(
-                        BufReader::with_capacity(1 << 16, reader),
+                        Tracked {
+                            inner: BufReader::with_capacity(1 << 16, reader),
+                            at: 0,
+                            len,
+                            line: &line,
+                            what: &f.ecosystem,
+                        },
                         Path::new(&f.zip_url),
                         builder,
                         &mut imported,
@@ -383,6 +395,7 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
             }
             Fetched::Incremental { records, newest } => {
                 eco.status = UpdateStatus::Incremental { changed: records.len() };
+                line.show(|| format!("indexing {}: {} changed records", f.ecosystem, records.len()));
                 if let Some(builder) = builder.as_mut() {
                     for (id, bytes) in &records {
                         eco.read += 1;
@@ -422,9 +435,11 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                 }
             }
         }
+        line.show(|| "indexing: writing the index".to_string());
         report.meta = builder.finish(sources)?;
         report.rebuilt = true;
     }
+    line.clear();
     state.version = STATE_VERSION;
     state.index = Some(report.meta.clone());
     save_state(dir, &state_path, &state)?;
@@ -567,6 +582,38 @@ struct PackageEcosystem {
 }
 
 /// Whether a record's ecosystem `e` is part of the dump of `dump` (`Alpine` holds `Alpine:v3.20`).
+/// A downloaded dump as the import reads it, its position on the progress line.
+struct Tracked<'a, R> {
+    inner: R,
+    at: u64,
+    len: u64,
+    line: &'a Progress,
+    what: &'a str,
+}
+
+impl<R: Read> Read for Tracked<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.at = self.at.saturating_add(n as u64);
+        self.line.update(|| {
+            format!(
+                "indexing {}: {} / {} of the dump read",
+                self.what,
+                HumanBytes(self.at.min(self.len)),
+                HumanBytes(self.len)
+            )
+        });
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for Tracked<'_, R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.at = self.inner.seek(to)?;
+        Ok(self.at)
+    }
+}
+
 fn in_dump(e: &str, dump: &str) -> bool {
     e == dump || (!dump.contains(':') && e.strip_prefix(dump).is_some_and(|rest| rest.starts_with(':')))
 }

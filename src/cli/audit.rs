@@ -88,6 +88,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // One gate for every image: the database is opened once.
     let gate = Gate::new(policy, AdvisorySource::Local(args.db.resolve()))?;
     let mut load = args.pull.load_options()?;
+    // Several pulls at once, and the audit's own line per image: no per-pull line.
+    load.progress = false;
     let client = Client::new(load.registry.clone())?;
     // One client for the listing and every scan: its connections and tokens are reused.
     load.registry_client = Some(client.clone());
@@ -95,8 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let images_dir = args.out.join("images");
     std::fs::create_dir_all(&images_dir).with_context(|| format!("creating {}", images_dir.display()))?;
     eprintln!(
-        "audit {registry}: {} images to scan{}",
-        listing.targets.len(),
+        "audit {registry}: {} to scan{}",
+        crate::units::plural(listing.targets.len(), "image"),
         shard.map(|s| format!(" (shard {s})")).unwrap_or_default()
     );
 

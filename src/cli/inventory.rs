@@ -32,7 +32,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let inv = crate::gate::read_inventory(&args.image, &args.pull.load_options()?)?;
+    let inv = crate::gate::read_inventory(
+        &args.image,
+        &crate::image::LoadOptions {
+            progress: !args.quiet,
+            ..args.pull.load_options()?
+        },
+    )?;
     if !args.quiet {
         super::print_warnings(&inv);
         super::warn_platform(&inv, args.pull.requested_platform().as_ref());

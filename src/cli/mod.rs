@@ -225,6 +225,17 @@ pub fn warn(message: &str) {
     eprintln!("warning: {}", crate::report::escape::escape(message));
 }
 
+/// tempfile's error names the temporary file (`… at path "/dir/.x.json.kSdhEE.tmp"`), which the
+/// user never asked for: keep the OS error's words, drop the path (the context names the file the
+/// user did ask for). tempfile keeps the OS error private, so its message is cut at the path.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.rfind(" at path ") {
+        Some(at) => std::io::Error::new(e.kind(), text[..at].to_string()),
+        None => e,
+    }
+}
+
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout
 /// (no `--output`, or `-`).
 pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
@@ -252,6 +263,7 @@ pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
                 // As `fs::write` would create it (the umask applies), not tempfile's 0600.
                 .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
                 .tempfile_in(dir)
+                .map_err(without_temp_path)
                 .with_context(writing)?;
             // The error names the file the user asked for, not the temporary one beside it.
             tmp.write_all(text.as_bytes()).with_context(writing)?;

@@ -65,6 +65,8 @@ impl PullArgs {
             platform,
             registry,
             cache: cache.map(|dir| Arc::new(LayerCache::new(dir))),
+            // Layers and bytes on stderr while a registry image downloads (only on a terminal).
+            progress: true,
             ..Default::default()
         })
     }

@@ -8,6 +8,7 @@ use crate::advisory::scan;
 use crate::gate::{AdvisorySource, BaselineArg, DockerfileRef, Gate};
 use crate::policy::{FailOn, Policy};
 use crate::report;
+use crate::units::plural;
 use anyhow::Context as _;
 use std::path::PathBuf;
 
@@ -96,7 +97,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let load = args.pull.load_options()?;
+    let mut load = args.pull.load_options()?;
+    load.progress = !args.quiet;
     // Policy and database first: without them there is nothing to decide, so fail before reading.
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let mut policy = Policy::discover(args.policy.as_deref(), &cwd)?;
@@ -204,11 +206,11 @@ pub fn check_and_report(
     }
     if let Some(stats) = &run.online {
         eprintln!(
-            "{}: {} packages in {} batch requests; {} records fetched, {} from the cache",
+            "{}: {} in {}; {} fetched, {} from the cache",
             run.db.source,
-            scan::lookups(&run.inventory).len(),
-            stats.batch_requests,
-            stats.records_fetched,
+            plural(scan::lookups(&run.inventory).len(), "package"),
+            plural(stats.batch_requests, "batch request"),
+            plural(stats.records_fetched, "record"),
             stats.records_cached
         );
     }

@@ -37,6 +37,10 @@ pub struct LoadOptions {
     /// Walks of registry layers, by diff_id; `None` walks every layer. Local images are
     /// always read: their bytes are already here, and reading them verifies them.
     pub cache: Option<Arc<LayerCache>>,
+    /// A progress line on stderr (layers and bytes) while a registry image is pulled, when
+    /// stderr is a terminal. Off by default: the CLI turns it on, except where it runs many
+    /// pulls at once (the audit has its own lines).
+    pub progress: bool,
 }
 
 impl Default for LoadOptions {
@@ -47,6 +51,7 @@ impl Default for LoadOptions {
             registry: Default::default(),
             registry_client: None,
             cache: None,
+            progress: false,
         }
     }
 }

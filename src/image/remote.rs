@@ -7,7 +7,11 @@ use crate::digest::Digest;
 use crate::image::store::StoreError;
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, Capture, Compression, LayerWalk, Limits, WalkError};
+use crate::progress::Progress;
+use crate::units::human_size;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Blobs downloaded at once. Downloads wait on the network, not the CPU, so more than the
 /// machine's cores pay off; registries throttle clients that open many more.
@@ -20,6 +24,77 @@ pub(super) struct RemoteBlobs<'a> {
     pub client: Client,
     pub reference: Reference,
     pub cache: Option<&'a LayerCache>,
+    pub pull: Arc<PullProgress>,
+}
+
+/// "pulling REF: 1/3 layers, 12.4 MB / 31.0 MB" while the layers download; a layer found in the
+/// layer cache counts as pulled (its bytes are not downloaded).
+pub(super) struct PullProgress {
+    line: Progress,
+    image: String,
+    layers: usize,
+    total: u64,
+    done: AtomicUsize,
+    bytes: AtomicU64,
+}
+
+impl PullProgress {
+    fn new(line: Progress, image: &str, chosen: &Chosen) -> PullProgress {
+        let total = chosen
+            .layers
+            .iter()
+            .filter_map(|l| l.descriptor.as_ref())
+            .map(|d| d.size)
+            .sum();
+        PullProgress {
+            line,
+            image: image.to_string(),
+            layers: chosen.layers.len(),
+            total,
+            done: AtomicUsize::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn received(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.line.update(|| self.text());
+    }
+
+    fn layer_done(&self, skipped_bytes: u64) {
+        self.bytes.fetch_add(skipped_bytes, Ordering::Relaxed);
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.line.show(|| self.text());
+    }
+
+    fn text(&self) -> String {
+        // A second download of a layer (pnpm hardlinks) may count more bytes than the total.
+        let bytes = self.bytes.load(Ordering::Relaxed).min(self.total);
+        format!(
+            "pulling {}: {}/{} layers, {} / {}",
+            self.image,
+            self.done.load(Ordering::Relaxed),
+            self.layers,
+            human_size(bytes),
+            human_size(self.total)
+        )
+    }
+}
+
+/// A blob reader that counts what it hands the walk.
+struct Counted<R> {
+    inner: R,
+    pull: Arc<PullProgress>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.pull.received(n as u64);
+        }
+        Ok(n)
+    }
 }
 
 impl Ctx<'_> {
@@ -33,17 +108,23 @@ impl Ctx<'_> {
             None => Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?,
         };
         let chosen = self.choose_remote(&client, reference)?;
+        let line = Progress::stderr(self.options.progress);
+        let pull = Arc::new(PullProgress::new(line, &self.image, &chosen));
+        pull.line.show(|| pull.text());
         let blobs = RemoteBlobs {
             client,
             reference: reference.clone(),
             cache: self.options.cache.as_deref(),
+            pull: pull.clone(),
         };
         // Its own pool: layer downloads wait on the network, so more of them than cores run at once.
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(PARALLEL_DOWNLOADS)
             .build()
             .map_err(|e| self.layout(format!("starting download threads: {e}")))?;
-        pool.install(|| self.finish(&blobs, chosen, capture))
+        let image = pool.install(|| self.finish(&blobs, chosen, capture));
+        pull.line.clear();
+        image
     }
 
     /// A manifest named by digest comes from the cache when it is there (checked against that
@@ -182,6 +263,7 @@ impl<C: Capture> LayerBlobs<C> for RemoteBlobs<'_> {
             hit.blob_digest = d.digest.clone();
             hit.blob_size = d.size;
             hit.compression = compression_of(&d.media_type).unwrap_or(hit.compression);
+            self.pull.layer_done(d.size);
             return Ok(hit);
         }
         let open = || -> Result<_, WalkError> {
@@ -190,13 +272,17 @@ impl<C: Capture> LayerBlobs<C> for RemoteBlobs<'_> {
                 .open_blob(&self.reference, &d.digest, d.size)
                 .map_err(|e| WalkError::Io(io::Error::other(e)))?;
             // One byte more than promised is enough to catch a blob that is too long.
-            Ok(blob.take(d.size.saturating_add(1)))
+            Ok(Counted {
+                inner: blob.take(d.size.saturating_add(1)),
+                pull: self.pull.clone(),
+            })
         };
         let mut walk = layer::walk(open()?, capture, limits, d.digest.algorithm(), diff_id.algorithm())?;
         if !walk.unresolved_links.is_empty() {
             // pnpm hardlinks: a second download of this one layer resolves them.
             layer::resolve_links(open()?, capture, limits, &mut walk)?;
         }
+        self.pull.layer_done(0);
         // Only a verified walk may be cached; the caller rejects the others.
         if let Some((cache, analyzer)) = cache
             && walk.blob_digest == d.digest

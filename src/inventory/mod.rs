@@ -412,11 +412,17 @@ pub fn build(image: Image<Fact>) -> Inventory {
 
     let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
     if bad > 0 {
-        warnings.push(format!("etc/passwd: {bad} malformed lines skipped"));
+        warnings.push(format!(
+            "etc/passwd: {} skipped",
+            crate::units::plural(bad, "malformed line")
+        ));
     }
     let (groups, bad) = text("etc/group").map(|t| users::parse_group(&t)).unwrap_or_default();
     if bad > 0 {
-        warnings.push(format!("etc/group: {bad} malformed lines skipped"));
+        warnings.push(format!(
+            "etc/group: {} skipped",
+            crate::units::plural(bad, "malformed line")
+        ));
     }
 
     let files = fs
@@ -533,8 +539,8 @@ fn deb_packages(
         let Fact::DpkgStatus(status) = fact else { continue };
         if status.skipped > 0 {
             warnings.push(format!(
-                "{path}: {} entries without a package name or version skipped",
-                status.skipped
+                "{path}: {} without a package name or version skipped",
+                entries(status.skipped)
             ));
         }
         // Like apk's database, `status` is rewritten whole by every apt run: a package
@@ -594,7 +600,7 @@ fn apk_packages(
         return none();
     };
     if *skipped > 0 {
-        warnings.push(format!("{db}: {skipped} entries without a name or version skipped"));
+        warnings.push(format!("{db}: {} without a name or version skipped", entries(*skipped)));
     }
     // The database is rewritten whole by every `apk add`: a package belongs to the earliest
     // version of it, in an unbroken run up to the top, that already lists it. The top version
@@ -774,4 +780,13 @@ fn dev_flag(fs: &Filesystem<Fact>, dir: &str) -> Option<bool> {
         Some(Fact::Lockfile(l)) => l.packages.get(key).map(|e| e.dev),
         _ => None,
     })
+}
+
+/// `1 entry`, `2 entries`.
+fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
 }

@@ -29,10 +29,12 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
+use crate::node_version;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::advisory::node_semver;
+/// The package name the runtime is listed under (OSV's `Node.js` ecosystem names it so).
+pub const PACKAGE: &str = "node";
 
 /// Where the nodejs.org tarball (and so the official images) puts the binary.
 pub const NODE_BINARY: &str = "usr/local/bin/node";
@@ -157,7 +159,7 @@ pub fn parse_env<S: AsRef<str>>(env: &[S]) -> Option<Result<Version, RuntimeErro
         .filter(|(k, _)| *k == NODE_VERSION_ENV)
         .map(|(_, v)| v)
         .next_back()?;
-    Some(node_semver::parse_version(value).map_err(|_| RuntimeError::Env))
+    Some(node_version::parse(value).map_err(|_| RuntimeError::Env))
 }
 
 /// Which marker a version was found after.
@@ -199,7 +201,7 @@ impl BinaryScan {
     #[must_use]
     pub fn version(&self) -> Option<Version> {
         match self.versions.keys().collect::<Vec<_>>().as_slice() {
-            [one] => node_semver::parse_version(one).ok(),
+            [one] => node_version::parse(one).ok(),
             _ => None,
         }
     }
@@ -278,7 +280,7 @@ impl VersionScanner {
                 && j - start <= MAX_TOKEN
                 && buf.get(start).is_some_and(u8::is_ascii_digit)
                 && let Ok(token) = std::str::from_utf8(&buf[start..j])
-                && let Ok(v) = node_semver::parse_version(token)
+                && let Ok(v) = node_version::parse(token)
             {
                 *self.found.entry((v.to_string(), marker)).or_default() += 1;
             }
@@ -458,7 +460,7 @@ pub fn inventory(
     }
     (
         Some(RuntimePackage {
-            name: crate::advisory::nodejs::PACKAGE,
+            name: PACKAGE,
             runtime,
             paths,
             layer: layer_ref(layer.unwrap_or(top_layer)),
@@ -503,7 +505,7 @@ mod tests {
         #define NODE_VERSION_IS_RELEASE 1\n\n#ifndef NODE_STRINGIFY\n#define NODE_STRINGIFY(n) NODE_STRINGIFY_HELPER(n)\n#endif\n";
 
     fn v(s: &str) -> Version {
-        node_semver::parse_version(s).unwrap()
+        node_version::parse(s).unwrap()
     }
 
     fn scan_chunks(bytes: &[u8], chunk: usize) -> BinaryScan {

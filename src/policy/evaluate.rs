@@ -558,7 +558,11 @@ fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>
                     Check::IgnoreExpired,
                     Level::Warn,
                     format!(
-                        "{entry} expired on {expires}; it no longer ignores anything ({matched} findings are back)"
+                        "{entry} expired on {expires}; it no longer ignores anything ({} back)",
+                        match matched {
+                            1 => "1 finding is".to_string(),
+                            n => format!("{n} findings are"),
+                        }
                     ),
                     evidence(),
                 ));

@@ -193,7 +193,8 @@ impl Verdict {
         let count = |l: Level| findings.iter().filter(|f| f.level == l).count();
         let (fail, warn, info) = (count(Level::Fail), count(Level::Warn), count(Level::Info));
         use crate::units::plural;
-        let others = format!("{}, {}", plural(warn, "warning"), plural(info, "note"));
+        // "info", the level's own name, in every format: not "notes" in one and "INFO" in another.
+        let others = format!("{}, {info} info", plural(warn, "warning"));
         let summary = match fail {
             0 => format!("PASS: no finding fails the policy ({others})"),
             1 => format!("FAIL: 1 finding fails the policy ({others})"),

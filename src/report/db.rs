@@ -44,8 +44,8 @@ pub fn import(dir: &Path, r: &ImportReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Imported {} records into {} ({} read, {} invalid skipped, {} outside npm/Alpine skipped, {} kept from before).",
-        r.meta.records,
+        "Imported {} into {} ({} read, {} invalid skipped, {} outside npm/Alpine skipped, {} kept from before).",
+        crate::units::plural(r.meta.records, "record"),
         dir.display(),
         r.read,
         r.invalid,
@@ -58,8 +58,8 @@ pub fn import(dir: &Path, r: &ImportReport) -> String {
     if r.oversized > 0 {
         let _ = writeln!(
             out,
-            "Skipped {} records with a field longer than any real record has (id, alias, summary or version).",
-            r.oversized
+            "Skipped {} with a field longer than any real record has (id, alias, summary or version).",
+            crate::units::plural(r.oversized, "record")
         );
     }
     out

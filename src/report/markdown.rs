@@ -1,5 +1,5 @@
 //! The gate as a Markdown summary, for `$GITHUB_STEP_SUMMARY` or a pull-request comment: the
-//! verdict in the first line, the failing findings in a short table, warnings and notes folded
+//! verdict in the first line, the failing findings in a short table, warnings and info findings folded
 //! away, and one closing line with the policy, the database's age and the time taken.
 
 use crate::gate::Run;
@@ -16,12 +16,12 @@ pub fn markdown(run: &Run) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### {} {}: {} failing, {}, {}",
+        "### {} {}: {} failing, {}, {} info",
         if verdict.pass { "✅ PASS" } else { "❌ FAIL" },
         code(&run.inventory.image.reference),
         verdict.fail,
         plural(verdict.warn, "warning"),
-        plural(verdict.info, "note"),
+        verdict.info,
     );
     let _ = writeln!(
         out,
@@ -35,16 +35,16 @@ pub fn markdown(run: &Run) -> String {
         out.push('\n');
         table(&mut out, &failing);
     }
-    for (level, icon, noun) in [(Level::Warn, "⚠️", "warning"), (Level::Info, "ℹ️", "note")] {
+    for (level, icon) in [(Level::Warn, "⚠️"), (Level::Info, "ℹ️")] {
         let group = of(level);
         if group.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "\n<details><summary>{icon} {}</summary>\n",
-            plural(group.len(), noun)
-        );
+        let title = match level {
+            Level::Warn => plural(group.len(), "warning"),
+            _ => format!("{} info", group.len()),
+        };
+        let _ = writeln!(out, "\n<details><summary>{icon} {title}</summary>\n");
         table(&mut out, &group);
         out.push_str("\n</details>\n");
     }

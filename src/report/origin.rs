@@ -63,7 +63,7 @@ pub fn summary(run: &Run) -> Vec<String> {
         return out;
     }
     out.push(format!(
-        "Base    {} (decided by {}): {}",
+        "Base    {}, decided by {}: {}",
         base.display_name(),
         base.decided_by.as_str(),
         base.note
@@ -86,8 +86,8 @@ pub fn summary(run: &Run) -> Vec<String> {
             .collect();
         ids.dedup();
         out.push(format!(
-            "        {} findings came with {} ({failing} fail; shown, not failing: {})",
-            in_base.len(),
+            "        {} came with {}, {failing} failing; shown, not failing: {}",
+            crate::units::plural(in_base.len(), "finding"),
             base.display_name(),
             if ids.is_empty() {
                 "none".to_string()

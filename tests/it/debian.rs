@@ -4,25 +4,19 @@
 //! index it builds, and the real Debian 12 dpkg database of `testdata/debian-12` matched
 //! against it through its source packages and source versions.
 
-use assert_cmd::Command;
+use crate::support::http::HttpServer;
+use crate::support::{imagegate, repo_root};
 use imagegate::advisory::matcher;
 use imagegate::advisory::osv::{Ecosystem, Record};
 use imagegate::advisory::{db, index::Index};
 use imagegate::inventory::{dpkg, os};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn dump(dir: &str) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut w = zip::ZipWriter::new(&mut buf);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("testdata/osv").join(dir))
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(repo_root().join("testdata/osv").join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -36,50 +30,13 @@ fn dump(dir: &str) -> Vec<u8> {
     buf.into_inner()
 }
 
-/// Serves `files` by path (404 otherwise) until the test ends; returns the base URL.
-fn serve(files: HashMap<String, Vec<u8>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let files = Arc::new(files);
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let files = files.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                        break;
-                    }
-                }
-                let (status, body) = match files.get(&path) {
-                    Some(b) => ("200 OK", b.clone()),
-                    None => ("404 Not Found", Vec::new()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
-            });
-        }
-    });
-    base
-}
-
-fn updated_db() -> (tempfile::TempDir, PathBuf, String) {
-    let base = serve(HashMap::from([
-        ("/Debian/all.zip".to_string(), dump("debian")),
-        ("/Ubuntu/all.zip".to_string(), dump("ubuntu")),
-    ]));
+fn updated_db() -> (tempfile::TempDir, PathBuf, String, HttpServer) {
+    let server = HttpServer::start();
+    server.put("/Debian/all.zip", dump("debian"));
+    server.put("/Ubuntu/all.zip", dump("ubuntu"));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let out = Command::cargo_bin("imagegate")
-        .unwrap()
+    let r = imagegate()
         .args([
             "db",
             "update",
@@ -88,26 +45,18 @@ fn updated_db() -> (tempfile::TempDir, PathBuf, String) {
             "--ecosystem",
             "Ubuntu",
             "--mirror",
-            &base,
+            server.url(),
             "--db",
         ])
         .arg(&dir)
-        .env_remove("IMAGEGATE_OSV_MIRROR")
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (tmp, dir, stdout)
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    (tmp, dir, r.stdout, server)
 }
 
 #[test]
 fn db_update_fetches_debian_and_ubuntu_and_indexes_them_per_release() {
-    let (_tmp, dir, stdout) = updated_db();
+    let (_tmp, dir, stdout, _server) = updated_db();
     assert!(stdout.contains("Debian") && stdout.contains("Ubuntu"), "{stdout}");
     let index = db::open(&dir).unwrap();
     let per: Vec<(&str, usize)> = index.meta().ecosystems.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -132,14 +81,12 @@ fn db_update_fetches_debian_and_ubuntu_and_indexes_them_per_release() {
         "records are keyed by source package"
     );
 
-    let status = Command::cargo_bin("imagegate")
-        .unwrap()
-        .args(["db", "status", "--db"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&status.stdout);
-    assert!(status.status.success() && text.contains("Ubuntu:22.04:LTS"), "{text}");
+    let status = imagegate().args(["db", "status", "--db"]).arg(&dir).run();
+    assert!(
+        status.code == 0 && status.stdout.contains("Ubuntu:22.04:LTS"),
+        "{}",
+        status.stdout
+    );
 }
 
 /// (package, source version, advisory id, fixed versions) for every affected package.
@@ -158,12 +105,12 @@ fn findings(index: &Index, eco: &Ecosystem, status: &dpkg::Status) -> Vec<(Strin
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(root().join("testdata/debian-12").join(rel)).unwrap()
+    std::fs::read_to_string(repo_root().join("testdata/debian-12").join(rel)).unwrap()
 }
 
 #[test]
 fn a_real_debian_12_database_matched_through_its_source_packages() {
-    let (_tmp, dir, _) = updated_db();
+    let (_tmp, dir, _, _server) = updated_db();
     let index = db::open(Path::new(&dir)).unwrap();
     let (info, warnings) = os::identify_with_debian_version(
         Some(&read("etc/os-release")),

@@ -399,7 +399,7 @@ fn an_osv_record_with_a_15_million_character_id_is_skipped_and_counted() {
         Duration::from_secs(60),
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(out.stdout.contains("Imported 1 records"), "{}", out.stdout);
+    assert!(out.stdout.contains("Imported 1 record "), "{}", out.stdout);
     assert!(out.stdout.contains("Skipped 2 records"), "{}", out.stdout);
     assert!(out.stderr.contains("an id of 15000000 bytes"), "{}", out.stderr);
     assert!(out.stderr.contains("a summary of 1048576 bytes"), "{}", out.stderr);

@@ -3,22 +3,13 @@
 //! next to OSV sources, and what `db status` then says.
 
 use crate::support::repo_root;
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
+/// `imagegate ARGS` in the tests' isolated environment: (exit code, stdout, stderr).
 fn imagegate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("imagegate")
-        .expect("binary")
-        .args(args)
-        .env_remove("IMAGEGATE_DB")
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = crate::support::imagegate().args(args).run();
+    (r.code, r.stdout, r.stderr)
 }
 
 fn status(db: &Path) -> Value {

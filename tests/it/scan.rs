@@ -155,7 +155,7 @@ fn table_output_has_ids_fix_and_summary_line() {
     // (NODE_VERSION 20.17.0; its usr/local/bin/node placeholder names no version), read but
     // not checked: this database has no Node.js records (IG016).
     assert!(
-        last.starts_with("PASS: no finding fails the policy (10 warnings, 0 notes)"),
+        last.starts_with("PASS: no finding fails the policy (10 warnings, 0 info)"),
         "{last}"
     );
     assert!(out.contains("IG016") && out.contains("Node.js runtime"), "{out}");

@@ -391,3 +391,183 @@ fn on_a_real_terminal_the_table_fits_80_and_120_columns() {
         assert!(wide.is_empty(), "{cols}: inventory rows wrapped: {wide:#?}\n{inv}");
     }
 }
+
+/// [`on_terminal`], also returning every byte the program wrote to the terminal (tmux
+/// `pipe-pane`), redraws and erasures included: the screen shows only what is left at the end.
+/// The program starts only once the pipe is in place (it waits for a file), so nothing is missed.
+fn on_terminal_raw(cols: u16, args: &[&str]) -> (String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let socket = tmp.path().join("tmux.sock");
+    let socket = socket.to_str().unwrap();
+    let go = tmp.path().join("go");
+    let raw = tmp.path().join("raw");
+    let bin = assert_cmd::cargo::cargo_bin("imagegate");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; cd '{}' && NO_COLOR=1 '{}' {}; echo __DONE__; sleep 60",
+        go.display(),
+        repo_root().display(),
+        bin.display(),
+        quoted.join(" ")
+    );
+    let tmux = |extra: &[&str]| {
+        std::process::Command::new("tmux")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmp.path())
+            .env("TERM", "xterm")
+            .args(["-S", socket])
+            .args(extra)
+            .output()
+            .expect("tmux runs (scripts/test.sh installs it)")
+    };
+    let cols = cols.to_string();
+    let started = tmux(&["new-session", "-d", "-x", &cols, "-y", "50", "-s", "t", &script]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let piped = tmux(&["pipe-pane", "-t", "t", &format!("cat > '{}'", raw.display())]);
+    assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+    std::fs::write(&go, "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let (screen, bytes) = loop {
+        let out = tmux(&["capture-pane", "-p", "-J", "-t", "t"]);
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        let bytes = String::from_utf8_lossy(&std::fs::read(&raw).unwrap_or_default()).into_owned();
+        if (screen.contains("__DONE__") && bytes.contains("__DONE__")) || std::time::Instant::now() > deadline {
+            break (screen, bytes);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    tmux(&["kill-server"]);
+    assert!(
+        screen.contains("__DONE__") && bytes.contains("__DONE__"),
+        "imagegate did not finish on the terminal:\n{screen}\n{}",
+        bytes.escape_debug()
+    );
+    (screen, bytes)
+}
+
+/// The lines a progress line left on the screen, if any (it must erase itself).
+fn progress_left(screen: &str, word: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.contains(word))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_registry_pull_shows_layers_and_bytes_on_a_terminal_and_nothing_in_a_log() {
+    let registry = crate::support::registry::Registry::start();
+    // Bytes gzip cannot shrink, so the layer is a few hundred kB on the wire.
+    let mut x: u32 = 1;
+    let noise: Vec<u8> = (0..300 << 10)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        })
+        .collect();
+    let image = passing_spec("progress")
+        .layer(
+            Layer::new().file("app/data.bin", noise),
+            Compression::Gzip,
+            "COPY data.bin /app/",
+        )
+        .build();
+    registry.push("progress/app", Some("1"), &image);
+    let reference = format!("{}/progress/app:1", registry.addr());
+    let db = testdata_db().to_str().unwrap().to_string();
+    let args = ["scan", reference.as_str(), "--db", db.as_str(), "--no-cache"];
+
+    let (screen, raw) = on_terminal_raw(100, &args);
+    // Drawn: the image, layers done of all, bytes of the total; then erased (CR, CSI 2 K).
+    assert!(
+        raw.contains(&format!("pulling {reference}: 0/3 layers")),
+        "{}",
+        raw.escape_debug()
+    );
+    assert!(raw.contains("3/3 layers"), "{}", raw.escape_debug());
+    assert!(raw.contains(" kB / "), "{}", raw.escape_debug());
+    assert!(raw.contains("\r\x1b[2K"), "{}", raw.escape_debug());
+    assert!(progress_left(&screen, "pulling").is_empty(), "{screen}");
+    assert!(screen.contains("PASS"), "{screen}");
+
+    // Not a terminal: not a byte of progress, no control characters.
+    let r = imagegate().args(args).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("pulling"), "{}", r.stderr);
+    assert!(!r.stderr.contains(['\r', '\x1b']), "{}", r.stderr.escape_debug());
+    // --quiet: none on a terminal either.
+    let quiet: Vec<&str> = args.iter().copied().chain(["--quiet"]).collect();
+    let (_, raw) = on_terminal_raw(100, &quiet);
+    assert!(!raw.contains("pulling"), "{}", raw.escape_debug());
+}
+
+/// A zip of one `testdata/osv/` directory, as OSV's bucket serves `<ecosystem>/all.zip`.
+fn osv_dump(dir: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut buf);
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(repo_root().join("testdata/osv").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file(p.file_name().unwrap().to_string_lossy(), opts).unwrap();
+        w.write_all(&std::fs::read(&p).unwrap()).unwrap();
+    }
+    w.finish().unwrap();
+    buf.into_inner()
+}
+
+#[test]
+fn db_update_says_it_is_indexing_on_a_terminal_and_nothing_in_a_log() {
+    let server = crate::support::http::HttpServer::start();
+    server.put("/npm/all.zip", osv_dump("npm"));
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let db = db.to_str().unwrap();
+    let args = [
+        "db",
+        "update",
+        "--ecosystem",
+        "npm",
+        "--mirror",
+        server.url(),
+        "--db",
+        db,
+    ];
+
+    let (screen, raw) = on_terminal_raw(100, &args);
+    assert!(raw.contains("indexing npm: "), "{}", raw.escape_debug());
+    assert!(raw.contains("indexing: writing the index"), "{}", raw.escape_debug());
+    assert!(raw.contains("\r\x1b[2K"), "{}", raw.escape_debug());
+    assert!(progress_left(&screen, "indexing").is_empty(), "{screen}");
+
+    std::fs::remove_dir_all(db).unwrap();
+    let r = imagegate().args(args).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("indexing"), "{}", r.stderr);
+    assert!(!r.stderr.contains(['\r', '\x1b']), "{}", r.stderr.escape_debug());
+}
+
+#[test]
+fn a_write_error_names_the_file_asked_for_not_a_temporary_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("no/such/dir/report.json");
+    let r = imagegate()
+        .args(["inventory", "testdata/demo/app.tar", "-f", "json", "-o"])
+        .arg(&out)
+        .current_dir(repo_root())
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("writing {}", out.display())), "{}", r.stderr);
+    assert!(r.stderr.contains("No such file or directory"), "{}", r.stderr);
+    // Not the temporary file beside it (`.report.json.kSdhEE.tmp`).
+    assert!(
+        !r.stderr.contains(".report.json.") && !r.stderr.contains("at path"),
+        "{}",
+        r.stderr
+    );
+}
