@@ -220,6 +220,30 @@ fn next_standalone_output_and_the_copies_next_vendors() {
         "{react}"
     );
 
+    // The traced tree holds 16 of the 20 packages npm installed: not the build-time compiler
+    // (@next/swc-linux-x64-gnu), nor js-tokens, loose-envify and tslib, which nothing at run
+    // time requires.
+    let standalone = format!("{APP}/.next/standalone/node_modules/");
+    let traced: BTreeSet<&str> = found
+        .iter()
+        .filter(|(_, p)| {
+            paths(p)
+                .iter()
+                .any(|x| x.strip_prefix(&standalone).is_some_and(|rest| !rest.contains("/dist/")))
+        })
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(traced.len(), 16, "{traced:?}");
+    for gone in [
+        "@next/swc-linux-x64-gnu@13.4.0",
+        "js-tokens@4.0.0",
+        "loose-envify@1.4.0",
+        "tslib@2.9.1",
+    ] {
+        assert!(!traced.contains(gone), "{gone}");
+        assert!(expected.contains_key(gone), "{gone}");
+    }
+
     // The copy of @babel/runtime next 13.4.0 compiled in.
     let babel = &found["@babel/runtime@7.15.4"];
     assert_eq!(
@@ -238,9 +262,13 @@ fn next_standalone_output_and_the_copies_next_vendors() {
 
 fn osv_db(dir: &Path) -> PathBuf {
     let db = dir.join("db");
-    let osv = repo_root().join("testdata/osv/npm");
+    let (npm, vendored) = (
+        repo_root().join("testdata/osv/npm"),
+        repo_root().join("testdata/osv/npm-vendored"),
+    );
     let r = imagegate()
-        .args(["db", "import", "--db", db.to_str().unwrap(), osv.to_str().unwrap()])
+        .args(["db", "import", "--db", db.to_str().unwrap()])
+        .args([&npm, &vendored])
         .run();
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     db
