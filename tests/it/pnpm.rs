@@ -322,6 +322,37 @@ fn a_vendored_copy_with_an_advisory_fails_and_names_the_parents_upgrade() {
         message.contains("upgrade of next"),
         "the finding says the fix is next's: {message}"
     );
+
+    // Code scanning shows the rule's help: it says so too.
+    let r = imagegate()
+        .args([
+            "scan",
+            &image,
+            "--db",
+            db.to_str().unwrap(),
+            "--format",
+            "sarif",
+            "--policy",
+        ])
+        .arg(&policy)
+        .run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let sarif: Value = serde_json::from_str(&r.stdout).unwrap();
+    let rules = &sarif["runs"][0]["tool"]["driver"]["rules"];
+    let rule = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.contains("GHSA-968p-4wvh-cqc8")))
+        .unwrap_or_else(|| panic!("no rule for the advisory: {rules}"));
+    let help = rule["help"]["markdown"]
+        .as_str()
+        .or(rule["help"]["text"].as_str())
+        .unwrap_or_default();
+    assert!(
+        help.contains("vendored copy") && help.contains("upgrade of next"),
+        "{rule}"
+    );
 }
 
 #[test]
