@@ -546,6 +546,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                         paths: Vec::new(),
                         dev: p.dev,
                         sources: vec![NpmSource::NodeModules],
+                        vendored_in: Vec::new(),
                         layer,
                     });
                 for path in &p.paths {

@@ -139,6 +139,8 @@ struct Query<'a> {
     names: Vec<&'a str>,
     package: AffectedPackage,
     layer: &'a LayerRef,
+    /// What to do instead of "upgrade the package" (a copy vendored inside another package).
+    remediation: Option<String>,
 }
 
 /// The lookups a scan of `inv` makes, as (ecosystem, name, installed version): an apk
@@ -263,6 +265,7 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                         dev: None,
                     },
                     layer: &p.layer,
+                    remediation: None,
                 }
             })),
             // Debian's and Ubuntu's advisories are written against the source package at the
@@ -282,6 +285,7 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                         dev: None,
                     },
                     layer: &p.layer,
+                    remediation: None,
                 }
             })),
             // The runtime's own advisories, stored under package `node` (advisory::nodejs).
@@ -298,6 +302,7 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                     dev: None,
                 },
                 layer: &r.layer,
+                remediation: None,
             })),
             _ => queries.extend(inv.npm.iter().map(|p| Query {
                 ecosystem: Ecosystem::Npm,
@@ -312,10 +317,45 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                     dev: p.dev,
                 },
                 layer: &p.layer,
+                remediation: vendored_remediation(p),
             })),
         }
     }
     (queries, coverage)
+}
+
+/// For a package with copies vendored inside others: the fix is the parent's upgrade, since
+/// installing a newer copy of the package itself leaves the parent's copy as it is.
+fn vendored_remediation(p: &crate::inventory::NpmPackage) -> Option<String> {
+    if p.vendored_in.is_empty() {
+        return None;
+    }
+    let copies: Vec<String> = p
+        .vendored_in
+        .iter()
+        .map(|v| format!("{} ships a copy at {}", v.parent, v.path))
+        .collect();
+    let parents: Vec<&str> = p
+        .vendored_in
+        .iter()
+        .map(|v| {
+            v.parent
+                .rsplit_once('@')
+                .filter(|(n, _)| !n.is_empty())
+                .map_or(v.parent.as_str(), |(n, _)| n)
+        })
+        .collect();
+    let also = if p.paths.len() > p.vendored_in.len() {
+        format!(", and upgrade {} where it is installed itself", p.name)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "vendored: {}; the fix is an upgrade of {} to a release that ships a fixed {}{also}",
+        copies.join("; "),
+        parents.join(", "),
+        p.name
+    ))
 }
 
 fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Result<(), IndexError> {
@@ -384,7 +424,7 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
             };
             (id, Some(upgrade))
         } else {
-            (group.primary.clone(), None)
+            (group.primary.clone(), q.remediation.clone())
         };
         result.vulnerabilities.push(Vulnerability {
             id,

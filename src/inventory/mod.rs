@@ -8,6 +8,7 @@ pub mod eol;
 pub mod node_runtime;
 pub mod npm;
 pub mod os;
+pub mod pnpm;
 pub mod purl;
 pub mod users;
 
@@ -56,6 +57,11 @@ pub enum Fact {
     DpkgStatus(Arc<dpkg::Status>),
     /// What the version scan found in `usr/local/bin/node` (streamed, never buffered).
     NodeBinary(node_runtime::BinaryScan),
+    /// A `package.json` inside a package's `dist/`, `compiled/` or `vendor/`: a copy it ships
+    /// when it names a version, `None` when it does not (`{"type": "module"}` markers).
+    VendoredManifest(Option<npm::Manifest>),
+    /// `node_modules/.pnpm/lock.yaml` or a project's `pnpm-lock.yaml`.
+    PnpmLock(Arc<pnpm::PnpmLock>),
 }
 
 /// The [`Capture`] that reads what the inventory needs and nothing else.
@@ -66,7 +72,7 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-3")
+        Some("inventory-4")
     }
 
     fn streams(&self, path: &str) -> Option<u64> {
@@ -94,7 +100,8 @@ impl Capture for Collector {
             || matches!(
                 npm::classify(path),
                 Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile)
-            );
+            )
+            || pnpm::classify(path).is_some();
         CaptureError {
             fatal: database,
             message: if database {
@@ -123,8 +130,11 @@ impl Capture for Collector {
         if node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Header) {
             return Some(node_runtime::MAX_HEADER as u64);
         }
+        if pnpm::classify(path).is_some() {
+            return Some(MAX_DB_SIZE);
+        }
         match npm::classify(path)? {
-            npm::NpmFile::Manifest => Some(MAX_MANIFEST_SIZE),
+            npm::NpmFile::Manifest | npm::NpmFile::Vendored => Some(MAX_MANIFEST_SIZE),
             npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile => Some(MAX_DB_SIZE),
         }
     }
@@ -157,7 +167,18 @@ impl Capture for Collector {
         if TEXT_FILES.contains(&path) || node_runtime::classify(path).is_some() {
             return Ok(Fact::Text(String::from_utf8_lossy(bytes).into()));
         }
+        if pnpm::classify(path).is_some() {
+            // Like npm's lockfiles: one we cannot read stops the scan rather than read as empty.
+            return Ok(Fact::PnpmLock(Arc::new(pnpm::parse(bytes).map_err(|message| {
+                CaptureError {
+                    fatal: true,
+                    message: format!("pnpm lockfile is unreadable: {message}"),
+                }
+            })?)));
+        }
         match npm::classify(path) {
+            // Most `package.json` files in `dist/` only set `"type"`: not packages, not worth a warning.
+            Some(npm::NpmFile::Vendored) => Ok(Fact::VendoredManifest(npm::parse_manifest(bytes).map_err(warn)?)),
             Some(npm::NpmFile::Manifest) => match npm::parse_manifest(bytes).map_err(warn)? {
                 Some(m) => Ok(Fact::NpmManifest(m)),
                 None => Err(warn(
@@ -292,6 +313,17 @@ pub enum NpmSource {
     Global,
     /// An entry of `node_modules/.package-lock.json`.
     HiddenLockfile,
+    /// A copy shipped inside another package (`next/dist/compiled/@babel/runtime`).
+    Vendored,
+}
+
+/// Where a vendored copy sits, and the package that ships it: upgrading that package is the
+/// fix, since upgrading the copy's own name installs a second copy beside it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VendoredIn {
+    pub path: String,
+    /// `next@13.4.0`; the directory's name where the parent's `package.json` was not read.
+    pub parent: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -305,6 +337,9 @@ pub struct NpmPackage {
     /// Whether a lockfile marks it a dev dependency; `None` where no lockfile says.
     pub dev: Option<bool>,
     pub sources: Vec<NpmSource>,
+    /// The paths where it is a copy inside another package, with that package.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vendored_in: Vec<VendoredIn>,
     pub layer: LayerRef,
 }
 
@@ -643,62 +678,112 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
         license: Option<String>,
         paths: BTreeSet<String>,
         sources: BTreeSet<NpmSource>,
+        vendored_in: BTreeSet<VendoredIn>,
         layer: usize,
         dev: Vec<Option<bool>>,
     }
     type Found = BTreeMap<(String, String), Acc>;
     let mut found: Found = BTreeMap::new();
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        found: &mut Found,
-        fs: &Filesystem<Fact>,
-        name: &str,
-        version: &str,
-        dir: &str,
+    /// One install of a package: where, how it was found, and what a lockfile says of it.
+    struct Install<'a> {
+        name: &'a str,
+        version: &'a str,
+        dir: &'a str,
         source: NpmSource,
         layer: usize,
-        license: Option<&String>,
-    ) {
+        license: Option<&'a String>,
+        dev: Option<bool>,
+    }
+    fn add<'f>(found: &'f mut Found, i: Install<'_>) -> &'f mut Acc {
         let acc = found
-            .entry((name.to_string(), version.to_string()))
+            .entry((i.name.to_string(), i.version.to_string()))
             .or_insert_with(|| Acc {
-                license: license.cloned(),
+                license: i.license.cloned(),
                 paths: BTreeSet::new(),
                 sources: BTreeSet::new(),
-                layer,
+                vendored_in: BTreeSet::new(),
+                layer: i.layer,
                 dev: Vec::new(),
             });
-        acc.layer = acc.layer.min(layer);
-        acc.sources.insert(source);
-        if acc.paths.insert(dir.to_string()) {
-            acc.dev.push(dev_flag(fs, dir));
+        acc.layer = acc.layer.min(i.layer);
+        acc.sources.insert(i.source);
+        if acc.paths.insert(i.dir.to_string()) {
+            acc.dev.push(i.dev);
         }
+        acc
     }
 
     for (path, fact) in fs.facts() {
-        let Fact::NpmManifest(m) = fact else { continue };
         let dir = path.strip_suffix("/package.json").unwrap_or(path);
-        let source = if path.starts_with(GLOBAL_NODE_MODULES) {
-            NpmSource::Global
-        } else {
-            NpmSource::NodeModules
-        };
-        let layer = fs
-            .introduced(
-                path,
-                |f| matches!(f, Fact::NpmManifest(o) if o.name == m.name && o.version == m.version),
-            )
-            .unwrap_or(0);
-        add(
-            &mut found,
-            fs,
-            &m.name,
-            &m.version,
-            dir,
-            source,
-            layer,
-            m.license.as_ref(),
-        );
+        match fact {
+            Fact::NpmManifest(m) => {
+                let source = if path.starts_with(GLOBAL_NODE_MODULES) {
+                    NpmSource::Global
+                } else {
+                    NpmSource::NodeModules
+                };
+                let layer = fs
+                    .introduced(
+                        path,
+                        |f| matches!(f, Fact::NpmManifest(o) if o.name == m.name && o.version == m.version),
+                    )
+                    .unwrap_or(0);
+                add(
+                    &mut found,
+                    Install {
+                        name: &m.name,
+                        version: &m.version,
+                        dir,
+                        source,
+                        layer,
+                        license: m.license.as_ref(),
+                        dev: dev_flag(fs, dir, &m.name, &m.version),
+                    },
+                );
+            }
+            // A copy inside its parent: reported with the parent, whose dev flag it shares.
+            Fact::VendoredManifest(Some(m)) => {
+                let Some(parent_dir) = npm::vendor_parent(dir) else {
+                    continue;
+                };
+                let parent = match fs.fact(&format!("{parent_dir}/package.json")) {
+                    Some(Fact::NpmManifest(p)) => Some(p),
+                    _ => None,
+                };
+                let layer = fs
+                    .introduced(
+                        path,
+                        |f| matches!(f, Fact::VendoredManifest(Some(o)) if o.name == m.name && o.version == m.version),
+                    )
+                    .unwrap_or(0);
+                let acc = add(
+                    &mut found,
+                    Install {
+                        name: &m.name,
+                        version: &m.version,
+                        dir,
+                        source: NpmSource::Vendored,
+                        layer,
+                        license: m.license.as_ref(),
+                        dev: parent.and_then(|p| dev_flag(fs, parent_dir, &p.name, &p.version)),
+                    },
+                );
+                acc.vendored_in.insert(VendoredIn {
+                    path: dir.to_string(),
+                    parent: parent.map_or_else(
+                        || {
+                            parent_dir
+                                .rsplit("node_modules/")
+                                .next()
+                                .unwrap_or(parent_dir)
+                                .to_string()
+                        },
+                        |p| format!("{}@{}", p.name, p.version),
+                    ),
+                });
+            }
+            _ => {}
+        }
     }
 
     // npm's own record of node_modules: it confirms what package.json files say, and names
@@ -727,19 +812,40 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 }
                 Some(_) => {}
                 None if matches!(fs.get(&dir), Some(n) if n.kind == NodeKind::Dir) => {
+                    let dev = dev_flag(fs, &dir, &name, version);
                     add(
                         &mut found,
-                        fs,
-                        &name,
-                        version,
-                        &dir,
-                        NpmSource::HiddenLockfile,
-                        layer,
-                        None,
+                        Install {
+                            name: &name,
+                            version,
+                            dir: &dir,
+                            source: NpmSource::HiddenLockfile,
+                            layer,
+                            license: None,
+                            dev,
+                        },
                     );
                 }
                 None => {}
             }
+        }
+    }
+
+    // pnpm links each direct dependency, `node_modules/<name>`, to its directory in the virtual
+    // store: the same install, reachable at one more path (not another package).
+    for (path, node) in fs.nodes() {
+        let NodeKind::Symlink { target } = &node.kind else {
+            continue;
+        };
+        if !target.contains(".pnpm/") || path.contains("/.pnpm/") || !path.contains("node_modules/") {
+            continue;
+        }
+        let Some(resolved) = fs.resolve(path) else { continue };
+        if let Some(Fact::NpmManifest(m)) = fs.fact(&format!("{resolved}/package.json"))
+            && let Some(acc) = found.get_mut(&(m.name.clone(), m.version.clone()))
+            && acc.paths.contains(&resolved)
+        {
+            acc.paths.insert(path.clone());
         }
     }
 
@@ -761,14 +867,23 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 paths: acc.paths.into_iter().collect(),
                 dev,
                 sources: acc.sources.into_iter().collect(),
+                vendored_in: acc.vendored_in.into_iter().collect(),
                 layer: layer_ref(acc.layer),
             }
         })
         .collect()
 }
 
-/// What the project's lockfiles say of the package installed at `dir`.
-fn dev_flag(fs: &Filesystem<Fact>, dir: &str) -> Option<bool> {
+/// What the project's lockfiles say of the package `name@version` installed at `dir`: npm's
+/// by install path, pnpm's (for its virtual store) by name and version.
+fn dev_flag(fs: &Filesystem<Fact>, dir: &str, name: &str, version: &str) -> Option<bool> {
+    if let Some(i) = dir.find("node_modules/.pnpm/") {
+        let root = dir[..i].trim_end_matches('/');
+        return pnpm::lockfiles_of(root).iter().find_map(|lock| match fs.fact(lock) {
+            Some(Fact::PnpmLock(l)) => l.dev(name, version),
+            _ => None,
+        });
+    }
     let (root, key) = npm::split_project(dir)?;
     [
         "package-lock.json",

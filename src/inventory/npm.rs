@@ -142,26 +142,106 @@ pub fn parse_lockfile(bytes: &[u8]) -> Result<Lockfile, String> {
 pub enum NpmFile {
     /// `…/node_modules/name/package.json` or `…/node_modules/@scope/name/package.json`.
     Manifest,
+    /// A `package.json` inside a package's `dist/`, `compiled/` or `vendor/` folder: a copy
+    /// the parent package ships (`next/dist/compiled/@babel/runtime`), if it names a version.
+    Vendored,
     /// `…/node_modules/.package-lock.json`.
     HiddenLockfile,
     /// A project's `package-lock.json` or `npm-shrinkwrap.json`, outside any node_modules.
     AppLockfile,
 }
 
+/// Folders inside a package whose `package.json` files are copies it ships.
+pub const VENDOR_DIRS: [&str; 3] = ["dist", "compiled", "vendor"];
+/// Folders inside a package that hold its tests and examples: a `package.json` below them is
+/// a fixture (`beep-boop 1.2.3`), not a package the image runs.
+pub const FIXTURE_DIRS: [&str; 7] = [
+    "test",
+    "tests",
+    "__tests__",
+    "fixtures",
+    "__fixtures__",
+    "example",
+    "examples",
+];
+
+/// Where a `package.json` directory sits: in a package's own root, inside a package (with the
+/// parent package's directory), or nowhere we count.
+#[derive(Debug, PartialEq, Eq)]
+enum Place<'a> {
+    Root,
+    Inside { parent: &'a str, vendored: bool },
+}
+
+/// Walks `dir` from the first `node_modules`: each `node_modules/<name>` (or `@scope/<name>`)
+/// opens a package, the folders after it are inside that package until the next
+/// `node_modules`. Any folder inside any package named like a test fixture disqualifies it.
+fn place(dir: &str) -> Option<Place<'_>> {
+    let mut parts = dir.split('/');
+    let mut offset = 0; // byte offset of the part being looked at
+    let mut seen_node_modules = false;
+    let mut parent_end = None; // end of the innermost package's directory
+    let mut inside: Vec<&str> = Vec::new();
+    while let Some(part) = parts.next() {
+        offset += part.len() + 1;
+        if part == "node_modules" {
+            seen_node_modules = true;
+            let name = parts.next()?;
+            offset += name.len() + 1;
+            if name.starts_with('.') && name != ".pnpm" {
+                return None; // .bin, .cache: not packages
+            }
+            if name == ".pnpm" {
+                // The virtual store: `.pnpm/<name>@<version>/node_modules/<name>`.
+                let entry = parts.next()?;
+                offset += entry.len() + 1;
+                parent_end = None;
+                inside.clear();
+                continue;
+            }
+            if name.starts_with('@') {
+                let scoped = parts.next()?;
+                offset += scoped.len() + 1;
+            }
+            parent_end = Some(offset - 1);
+            inside.clear();
+            continue;
+        }
+        if !seen_node_modules {
+            continue;
+        }
+        parent_end?; // inside the virtual store but not in a package
+        if FIXTURE_DIRS.contains(&part) {
+            return None;
+        }
+        inside.push(part);
+    }
+    let end = parent_end?;
+    if inside.is_empty() {
+        return Some(Place::Root);
+    }
+    Some(Place::Inside {
+        parent: dir.get(..end)?,
+        vendored: inside.iter().any(|p| VENDOR_DIRS.contains(p)),
+    })
+}
+
+/// The directory of the package a vendored copy at `dir` ships inside.
+pub fn vendor_parent(dir: &str) -> Option<&str> {
+    match place(dir)? {
+        Place::Inside { parent, vendored: true } => Some(parent),
+        _ => None,
+    }
+}
+
 pub fn classify(path: &str) -> Option<NpmFile> {
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
     match base {
-        "package.json" => {
-            let mut parts = dir.rsplit('/');
-            let name = parts.next()?;
-            let above = parts.next()?;
-            let is_pkg = if above == "node_modules" {
-                !name.starts_with('.') && !name.starts_with('@')
-            } else {
-                above.starts_with('@') && parts.next() == Some("node_modules")
-            };
-            is_pkg.then_some(NpmFile::Manifest)
-        }
+        "package.json" => match place(dir)? {
+            Place::Root => Some(NpmFile::Manifest),
+            Place::Inside { vendored: true, .. } => Some(NpmFile::Vendored),
+            Place::Inside { vendored: false, .. } => None,
+        },
         ".package-lock.json" if dir == "node_modules" || dir.ends_with("/node_modules") => {
             Some(NpmFile::HiddenLockfile)
         }
@@ -210,7 +290,54 @@ mod tests {
             classify("usr/local/lib/node_modules/npm/package.json"),
             Some(NpmFile::Manifest)
         );
-        assert_eq!(classify("app/node_modules/next/dist/package.json"), None);
+        // Inside a package: vendored copies count, test fixtures and other folders do not.
+        assert_eq!(
+            classify("app/node_modules/next/dist/package.json"),
+            Some(NpmFile::Vendored)
+        );
+        assert_eq!(
+            classify("app/node_modules/next/dist/compiled/@babel/runtime/package.json"),
+            Some(NpmFile::Vendored)
+        );
+        assert_eq!(
+            classify("app/node_modules/@scope/x/vendor/y/package.json"),
+            Some(NpmFile::Vendored)
+        );
+        assert_eq!(
+            vendor_parent("app/node_modules/next/dist/compiled/@babel/runtime"),
+            Some("app/node_modules/next")
+        );
+        assert_eq!(
+            vendor_parent("app/node_modules/@scope/x/vendor/y"),
+            Some("app/node_modules/@scope/x")
+        );
+        assert_eq!(classify("app/node_modules/resolve/test/resolver/package.json"), None);
+        assert_eq!(
+            classify("app/node_modules/x/dist/fixtures/package-a/package.json"),
+            None
+        );
+        assert_eq!(
+            classify("app/node_modules/x/test/fixtures/node_modules/beep-boop/package.json"),
+            None,
+            "a package inside another's tests is a fixture"
+        );
+        assert_eq!(classify("app/node_modules/x/lib/package.json"), None);
+        assert_eq!(classify("app/node_modules/test/package.json"), Some(NpmFile::Manifest));
+        assert_eq!(
+            classify("app/test/node_modules/x/package.json"),
+            Some(NpmFile::Manifest),
+            "the project's own folders are not inside a package"
+        );
+        assert_eq!(
+            classify("app/node_modules/.pnpm/@babel+runtime@7.15.4/node_modules/@babel/runtime/package.json"),
+            Some(NpmFile::Manifest)
+        );
+        assert_eq!(
+            classify("app/node_modules/.pnpm/next@13.4.0/node_modules/next/dist/compiled/@babel/runtime/package.json"),
+            Some(NpmFile::Vendored)
+        );
+        assert_eq!(classify("app/node_modules/.pnpm/lock.yaml"), None);
+        assert_eq!(classify("app/node_modules/.pnpm/node_modules/ms/package.json"), None);
         assert_eq!(classify("app/node_modules/@babel/package.json"), None);
         assert_eq!(classify("app/node_modules/.bin/package.json"), None);
         assert_eq!(classify("app/package.json"), None);

@@ -157,6 +157,11 @@ fn vulnerability_finding(policy: &Policy, v: &Vulnerability, base: Option<&super
     } else {
         format!("fixed in {}", v.fixed.join(", "))
     };
+    // A copy vendored inside another package is fixed by that package's upgrade: say so.
+    let fix = match &v.remediation {
+        Some(r) if v.package.kind == crate::inventory::PackageKind::Npm => format!("{fix}; {r}"),
+        _ => fix,
+    };
     let why = match (fails, threshold) {
         (true, _) if in_base => "fails the policy (in the base image)".to_string(),
         (true, _) => "fails the policy".to_string(),

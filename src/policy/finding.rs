@@ -170,6 +170,13 @@ impl Finding {
                         .join(" or ")
                 )
             };
+            // A copy vendored inside another package: upgrading the package itself does not replace it.
+            let fix = match &v.remediation {
+                Some(r) if v.package.kind == crate::inventory::PackageKind::Npm => {
+                    format!("{fix} This is a vendored copy ({r}).")
+                }
+                _ => fix,
+            };
             let ids = v.ids.join(", ");
             return format!("{fix}\n\nAdvisories: {ids}. See https://osv.dev/vulnerability/{}", v.id);
         }

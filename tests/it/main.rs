@@ -23,6 +23,7 @@ mod inventory;
 mod node;
 mod nodejs;
 mod online;
+mod pnpm;
 mod registry;
 mod registry_support;
 mod sarif;
