@@ -29,3 +29,4 @@ mod sarif;
 mod scan;
 mod selfimage;
 mod terminal;
+mod yarn;
