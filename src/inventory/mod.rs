@@ -603,17 +603,19 @@ fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage:
     if packages == 0 && unread.is_empty() {
         return; // as recognised: a .pnp.cjs without a cache in the image
     }
-    let Some(at) = out.iter().position(|c| c.source == Source::YarnPnp) else {
-        return;
-    };
-    let mut roots: Vec<String> = out[at]
-        .paths
-        .iter()
-        .filter(|p| p.ends_with("/.pnp.cjs") || p.as_str() == ".pnp.cjs")
-        .cloned()
-        .collect();
-    roots.truncate(coverage::MAX_PATHS);
-    out.remove(at);
+    // Replaces what recognition found; where it found nothing (a cache it does not know by
+    // path), the packages read still get their entry, or they would go unmatched.
+    let mut roots: Vec<String> = Vec::new();
+    if let Some(at) = out.iter().position(|c| c.source == Source::YarnPnp) {
+        roots = out[at]
+            .paths
+            .iter()
+            .filter(|p| p.ends_with("/.pnp.cjs") || p.as_str() == ".pnp.cjs")
+            .cloned()
+            .collect();
+        roots.truncate(coverage::MAX_PATHS);
+        out.remove(at);
+    }
     if packages > 0 {
         out.push(Coverage::read(Source::YarnPnp, packages, roots));
     }

@@ -37,7 +37,9 @@ pub enum YarnFile {
 pub fn classify(path: &str) -> Option<YarnFile> {
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
     let outside = || !path.split('/').any(|p| p == "node_modules" || p == ".yarn");
-    if base.ends_with(".zip") && (dir == ".yarn/cache" || dir.ends_with("/.yarn/cache")) {
+    // A project's cache, or Yarn's global one (`~/.yarn/berry/cache`, Yarn 4's default).
+    let cache = |d: &str| dir == d || dir.ends_with(&format!("/{d}"));
+    if base.ends_with(".zip") && (cache(".yarn/cache") || cache(".yarn/berry/cache")) {
         return Some(YarnFile::CacheZip);
     }
     match base {
@@ -352,6 +354,15 @@ mod tests {
             None
         );
         assert_eq!(classify("app/.yarn/cache/sub/x.zip"), None);
+        assert_eq!(
+            classify("root/.yarn/berry/cache/lodash-npm-4.17.20-c0db62021c-10c0.zip"),
+            Some(YarnFile::CacheZip)
+        );
+        assert_eq!(
+            project_root("root/.yarn/berry/cache/x.zip"),
+            None,
+            "shared by every project"
+        );
         assert_eq!(classify("package.json"), Some(YarnFile::ProjectManifest));
         assert!(is_classic_manifest("opt/yarn-v1.22.22/package.json"));
         assert!(!is_classic_manifest("opt/yarn-v1.22.22/lib/package.json"));
@@ -394,6 +405,26 @@ mod tests {
         // With no dev list, everything is production.
         let flags = dev_flags(&lock, &ProjectManifest::default());
         assert_eq!(flags.get(&("minimist".into(), "1.2.0".into())), Some(&false));
+    }
+
+    #[test]
+    fn a_cache_zip_over_its_cap_or_unreadable_is_a_warning_saying_it_was_not_checked() {
+        use crate::layer::Capture;
+        let c = super::super::Collector;
+        let path = "app/.yarn/cache/next-npm-15.0.0-0000000000-0000000000.zip";
+        assert_eq!(c.wants(path), Some(MAX_ZIP));
+        let e = c.too_large(path, MAX_ZIP + 1, MAX_ZIP);
+        assert!(!e.fatal, "one package's zip, not a database");
+        assert!(
+            e.message.contains("Yarn cache zip") && e.message.contains("NOT checked"),
+            "{}",
+            e.message
+        );
+        let e = c.capture(path, b"PK\x03\x04 cut short").unwrap_err();
+        assert!(!e.fatal && e.message.contains("NOT checked"), "{}", e.message);
+        // A project's unreadable package.json or yarn.lock only leaves dev flags undecided.
+        assert!(!c.capture("app/package.json", b"{").unwrap_err().fatal);
+        assert!(!c.capture("app/yarn.lock", b"# yarn lockfile v1\n").unwrap_err().fatal);
     }
 
     #[test]

@@ -319,3 +319,29 @@ fn yarn_1_bundled_in_opt_is_one_npm_package() {
     assert_eq!(yarn["sources"], serde_json::json!(["global"]));
     assert_eq!(inv["npm"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn yarn_4s_global_cache_is_read_and_matched_too() {
+    // Yarn 4 keeps its cache in ~/.yarn/berry/cache unless told otherwise: an image that
+    // copies it is shipping those packages, with no project cache to recognise them by.
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = std::fs::read(layout().join(".yarn/cache/lodash-npm-4.17.20-c0db62021c-a5f94125d7.zip")).unwrap();
+    let path = "root/.yarn/berry/cache/lodash-npm-4.17.20-c0db62021c-10c0.zip";
+    let img = image(tmp.path(), "global", Layer::new().file(path, zip));
+    let inv = inventory(&img);
+    let lodash = npm(&inv, "lodash");
+    assert_eq!(lodash["paths"], serde_json::json!([path]));
+    assert_eq!(lodash["dev"], Value::Null, "a shared cache belongs to no one project");
+    let (code, v) = scan(&img, None);
+    assert_eq!(code, 1);
+    let entries = yarn_entries(&v);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["status"], "checked");
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["vulnerability"]["id"] == "GHSA-35jh-r3h4-6jhm")
+    );
+}
