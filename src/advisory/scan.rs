@@ -203,7 +203,8 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                     .filter(|e| matches!(e, Ecosystem::Debian { .. } | Ecosystem::Ubuntu { .. })),
                 "no Debian or Ubuntu release (etc/os-release; Debian testing and sid have none)",
             ),
-            Source::Npm => (Some(Ecosystem::Npm), ""),
+            // Yarn Plug'n'Play packages are npm packages, matched as such.
+            Source::Npm | Source::YarnPnp => (Some(Ecosystem::Npm), ""),
             Source::NodeRuntime => (Some(Ecosystem::NodeJs), ""),
             _ => (None, "no advisory ecosystem"),
         };
@@ -304,21 +305,27 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                 layer: &r.layer,
                 remediation: None,
             })),
-            _ => queries.extend(inv.npm.iter().map(|p| Query {
-                ecosystem: Ecosystem::Npm,
-                names: vec![p.name.as_str()],
-                package: AffectedPackage {
-                    ecosystem: Ecosystem::Npm.to_string(),
-                    kind: PackageKind::Npm,
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    origin: None,
-                    paths: p.paths.clone(),
-                    dev: p.dev,
-                },
-                layer: &p.layer,
-                remediation: vendored_remediation(p),
-            })),
+            // npm's own trees under `npm`, Yarn Plug'n'Play's under `yarn-pnp`: each once.
+            _ => queries.extend(
+                inv.npm
+                    .iter()
+                    .filter(|p| p.is_yarn_pnp() == (source == Source::YarnPnp))
+                    .map(|p| Query {
+                        ecosystem: Ecosystem::Npm,
+                        names: vec![p.name.as_str()],
+                        package: AffectedPackage {
+                            ecosystem: Ecosystem::Npm.to_string(),
+                            kind: PackageKind::Npm,
+                            name: p.name.clone(),
+                            version: p.version.clone(),
+                            origin: None,
+                            paths: p.paths.clone(),
+                            dev: p.dev,
+                        },
+                        layer: &p.layer,
+                        remediation: vendored_remediation(p),
+                    }),
+            ),
         }
     }
     (queries, coverage)

@@ -34,6 +34,13 @@ pub const MIRROR_ENV: &str = "IMAGEGATE_OSV_MIRROR";
 /// The ecosystems `db update` fetches unless told otherwise (OSV's directory names).
 pub const DEFAULT_ECOSYSTEMS: [&str; 2] = ["npm", "Alpine"];
 /// The per-URL download state, inside the database directory.
+/// The pseudo-ecosystem `db update --ecosystem nodejs` fetches: the Node.js security working
+/// group's advisories for the runtime itself (`vuln/core/index.json`), which OSV does not carry.
+pub const NODEJS: &str = "nodejs";
+/// Where the working group publishes that index.
+pub const DEFAULT_NODEJS_INDEX: &str = "https://raw.githubusercontent.com/nodejs/security-wg/main/vuln/core/index.json";
+/// The environment variable naming a mirror of [`DEFAULT_NODEJS_INDEX`] (used when no URL is passed).
+pub const NODEJS_INDEX_ENV: &str = "IMAGEGATE_NODEJS_INDEX";
 pub const STATE_FILE: &str = "update-state.json";
 
 /// A single OSV record larger than this is not a record (the largest real ones are ~1 MB).
@@ -53,6 +60,9 @@ pub struct UpdateOptions {
     pub ecosystems: Vec<String>,
     /// Base URL of a mirror of OSV's bucket. `None`: `$IMAGEGATE_OSV_MIRROR`, else [`DEFAULT_BASE`].
     pub mirror: Option<String>,
+    /// URL of the Node.js security WG's `index.json`, fetched when `ecosystems` names
+    /// [`NODEJS`]. `None`: `$IMAGEGATE_NODEJS_INDEX`, else [`DEFAULT_NODEJS_INDEX`].
+    pub nodejs_index: Option<String>,
     /// Use `modified_id.csv` to fetch only changed records when a previous download allows it.
     pub incremental: bool,
     /// More changed records than this and the full zip is cheaper.
@@ -76,6 +86,7 @@ impl Default for UpdateOptions {
         UpdateOptions {
             ecosystems: DEFAULT_ECOSYSTEMS.iter().map(|s| s.to_string()).collect(),
             mirror: None,
+            nodejs_index: None,
             incremental: true,
             max_incremental: 5000,
             max_attempts: 5,
@@ -97,6 +108,16 @@ impl UpdateOptions {
             .filter(|m| !m.trim().is_empty())
             .or_else(|| std::env::var(MIRROR_ENV).ok().filter(|m| !m.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE.to_string())
+    }
+
+    /// The Node.js index URL in force: `nodejs_index`, else `$IMAGEGATE_NODEJS_INDEX`, else
+    /// [`DEFAULT_NODEJS_INDEX`].
+    pub fn nodejs_index_url(&self) -> String {
+        self.nodejs_index
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .or_else(|| std::env::var(NODEJS_INDEX_ENV).ok().filter(|m| !m.trim().is_empty()))
+            .unwrap_or_else(|| DEFAULT_NODEJS_INDEX.to_string())
     }
 }
 
@@ -274,6 +295,14 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
     if ecosystems.is_empty() {
         return Err(UpdateError::BadEcosystem(String::new()));
     }
+    // Not an OSV dump: fetched from its own URL, after the dumps.
+    let nodejs = ecosystems.iter().any(|e| e.eq_ignore_ascii_case(NODEJS));
+    ecosystems.retain(|e| !e.eq_ignore_ascii_case(NODEJS));
+    let nodejs_url = if nodejs {
+        Some(parse_base(&options.nodejs_index_url())?)
+    } else {
+        None
+    };
     std::fs::create_dir_all(dir).map_err(|source| UpdateError::Io {
         path: dir.to_path_buf(),
         source,
@@ -307,6 +336,9 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
     for eco in &ecosystems {
         fetched.push(fetcher.ecosystem(dir, &base, eco, &state, options, &mut warnings)?);
     }
+    if let Some(url) = &nodejs_url {
+        fetched.push(fetcher.nodejs(url, &state)?);
+    }
 
     let now = unix_now();
     let mut report = UpdateReport {
@@ -323,11 +355,16 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
     let mut builder = if rebuild { Some(IndexBuilder::new(dir)?) } else { None };
     if let (Some(builder), Some(old)) = (builder.as_mut(), old.as_ref()) {
         line.show(|| format!("indexing: keeping the old index's {} records", old.stored_records()));
-        let replaced: Vec<&str> = fetched
+        // The Node.js index's records carry the ecosystem `Node.js`.
+        let replaced: Vec<String> = fetched
             .iter()
-            .filter(|f| matches!(f.kind, Fetched::Full { .. }))
-            .map(|f| f.ecosystem.as_str())
+            .filter(|f| matches!(f.kind, Fetched::Full { .. } | Fetched::Replace { .. }))
+            .map(|f| match f.ecosystem.as_str() {
+                NODEJS => super::osv::Ecosystem::NodeJs.to_string(),
+                e => e.to_string(),
+            })
             .collect();
+        let replaced: Vec<&str> = replaced.iter().map(String::as_str).collect();
         report.kept_from_previous = copy_old(builder, old, &replaced)?;
     }
 
@@ -391,6 +428,35 @@ pub fn update(dir: &Path, options: &UpdateOptions) -> Result<UpdateReport, Updat
                     fetched_at: now,
                     newest_modified: newest.newest.map(|t| t.to_string()),
                     ids_at_newest: newest.ids,
+                };
+            }
+            Fetched::Replace { records, validators } => {
+                eco.status = UpdateStatus::Full {
+                    reason: "the index is one file, always fetched whole".into(),
+                };
+                if let Some(builder) = builder.as_mut() {
+                    for (number, bytes) in &records {
+                        eco.read += 1;
+                        let outcome = match bytes {
+                            Ok(b) => builder.add(b)?,
+                            Err(reason) => Err(Skip::Invalid(reason.clone())),
+                        };
+                        match outcome {
+                            Ok(()) => {}
+                            Err(Skip::NoKnownEcosystem) => eco.unknown_ecosystem += 1,
+                            Err(Skip::Invalid(reason) | Skip::Oversized(reason)) => {
+                                eco.invalid += 1;
+                                warnings.push(format!("{}: record {number}: skipped, {reason}", f.zip_url));
+                            }
+                        }
+                    }
+                }
+                entry = UrlState {
+                    etag: validators.etag,
+                    last_modified: validators.last_modified,
+                    fetched_at: now,
+                    newest_modified: None,
+                    ids_at_newest: Vec::new(),
                 };
             }
             Fetched::Incremental { records, newest } => {
@@ -718,6 +784,12 @@ enum Fetched {
     Incremental {
         records: Vec<(String, Vec<u8>)>,
         newest: Watermark,
+    },
+    /// A source fetched whole into memory (the Node.js index): its records replace the
+    /// ecosystem's, one answer per record (a bad record costs that record).
+    Replace {
+        records: Vec<(u32, Result<Vec<u8>, String>)>,
+        validators: Validators,
     },
 }
 
@@ -1098,6 +1170,48 @@ impl Fetcher {
         }
         bar.set_message(msg);
         bar
+    }
+
+    /// The Node.js security WG's `index.json`: conditional, retried, capped like a dump, and
+    /// parsed before anything is replaced (an index that does not parse keeps the old one).
+    fn nodejs(&self, url: &Url, state: &State) -> Result<EcoFetch, UpdateError> {
+        let key = redact(url);
+        let mut fetch = EcoFetch {
+            ecosystem: NODEJS.to_string(),
+            zip_url: key.clone(),
+            bytes: 0,
+            kind: Fetched::NotModified,
+            validators: Vec::new(),
+        };
+        let mut sink = MemSink {
+            buf: Vec::new(),
+            limit: super::nodejs::MAX_INDEX as u64,
+        };
+        let bar = self.bar(None, "{msg:>8} {bytes} {bytes_per_sec}", NODEJS.to_string());
+        let outcome = self.fetch(url, state.urls.get(&key), &mut sink, &mut fetch.bytes, &bar);
+        bar.finish_and_clear();
+        match outcome? {
+            Outcome::NotModified => {}
+            Outcome::NotFound => return Err(UpdateError::NotFound { url: key }),
+            Outcome::Done(validators) => {
+                let parsed = super::nodejs::parse_index_records(&sink.buf).map_err(|e| UpdateError::Corrupt {
+                    url: key.clone(),
+                    reason: e.to_string(),
+                    attempts: 1,
+                })?;
+                let records = parsed
+                    .into_iter()
+                    .map(|(number, r)| {
+                        let bytes = r
+                            .map_err(|e| e.to_string())
+                            .and_then(|a| serde_json::to_vec(&a.to_osv_json()).map_err(|e| e.to_string()));
+                        (number, bytes)
+                    })
+                    .collect();
+                fetch.kind = Fetched::Replace { records, validators };
+            }
+        }
+        Ok(fetch)
     }
 
     /// GETs `url` into `sink`, retrying what a retry can fix.

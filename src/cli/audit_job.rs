@@ -82,6 +82,7 @@ fn update_db(args: &Args) -> anyhow::Result<()> {
     let command = DbCommand::Update {
         ecosystems: Vec::new(),
         mirror: None,
+        nodejs_index: None,
         full: false,
         db: args.db.clone(),
     };

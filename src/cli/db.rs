@@ -13,12 +13,17 @@ pub enum DbCommand {
         after_help = "Examples:\n  imagegate db update\n  imagegate db update --ecosystem npm --mirror https://osv-mirror.example.com"
     )]
     Update {
-        /// Ecosystems to download [default: npm and Alpine]
+        /// Ecosystems to download [default: npm and Alpine]; `nodejs`: the Node.js security WG's
+        /// index of runtime advisories
         #[arg(long = "ecosystem", value_name = "NAME")]
         ecosystems: Vec<String>,
         /// Base URL of an OSV dump mirror [default: $IMAGEGATE_OSV_MIRROR, else OSV's bucket]
         #[arg(long)]
         mirror: Option<String>,
+        /// URL of the Node.js security WG's vuln/core/index.json, fetched with `--ecosystem nodejs`
+        /// [default: $IMAGEGATE_NODEJS_INDEX, else the working group's repository]
+        #[arg(long, value_name = "URL")]
+        nodejs_index: Option<String>,
         /// Always download the whole dumps.
         #[arg(long)]
         full: bool,
@@ -79,11 +84,13 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
         DbCommand::Update {
             ecosystems,
             mirror,
+            nodejs_index,
             full,
             db,
         } => {
             let mut options = update::UpdateOptions {
                 mirror,
+                nodejs_index,
                 incremental: !full,
                 ..Default::default()
             };

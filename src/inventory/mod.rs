@@ -11,13 +11,15 @@ pub mod os;
 pub mod pnpm;
 pub mod purl;
 pub mod users;
+pub mod yarn;
+pub mod zip;
 
 use crate::digest::Digest;
 use crate::image::model::{Healthcheck, History};
 use crate::image::{Image, LayerInfo};
 use crate::layer::{Capture, CaptureError, Filesystem, NodeKind};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Version of the JSON inventory document; bumped on any incompatible change.
@@ -62,6 +64,12 @@ pub enum Fact {
     VendoredManifest(Option<npm::Manifest>),
     /// `node_modules/.pnpm/lock.yaml` or a project's `pnpm-lock.yaml`.
     PnpmLock(Arc<pnpm::PnpmLock>),
+    /// The `package.json` inside a Yarn cache zip (`.yarn/cache/*.zip`).
+    YarnZip(npm::Manifest),
+    /// A project's Berry `yarn.lock`.
+    YarnLock(Arc<yarn::Lock>),
+    /// A project's own `package.json` (its dev dependencies, for Yarn projects).
+    ProjectManifest(Arc<yarn::ProjectManifest>),
 }
 
 /// The [`Capture`] that reads what the inventory needs and nothing else.
@@ -72,7 +80,7 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-4")
+        Some("inventory-5")
     }
 
     fn streams(&self, path: &str) -> Option<u64> {
@@ -102,6 +110,14 @@ impl Capture for Collector {
                 Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile)
             )
             || pnpm::classify(path).is_some();
+        if yarn::classify(path) == Some(yarn::YarnFile::CacheZip) {
+            return CaptureError {
+                fatal: false,
+                message: format!(
+                    "{size} bytes is over the {cap}-byte cap for a Yarn cache zip; its package was NOT checked"
+                ),
+            };
+        }
         CaptureError {
             fatal: database,
             message: if database {
@@ -133,9 +149,14 @@ impl Capture for Collector {
         if pnpm::classify(path).is_some() {
             return Some(MAX_DB_SIZE);
         }
-        match npm::classify(path)? {
-            npm::NpmFile::Manifest | npm::NpmFile::Vendored => Some(MAX_MANIFEST_SIZE),
-            npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile => Some(MAX_DB_SIZE),
+        match npm_file(path) {
+            Some(npm::NpmFile::Manifest | npm::NpmFile::Vendored) => Some(MAX_MANIFEST_SIZE),
+            Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile) => Some(MAX_DB_SIZE),
+            None => match yarn::classify(path)? {
+                yarn::YarnFile::CacheZip => Some(yarn::MAX_ZIP),
+                yarn::YarnFile::Lockfile => Some(MAX_DB_SIZE),
+                yarn::YarnFile::ProjectManifest => Some(MAX_MANIFEST_SIZE),
+            },
         }
     }
 
@@ -176,7 +197,27 @@ impl Capture for Collector {
                 }
             })?)));
         }
-        match npm::classify(path) {
+        if npm_file(path).is_none() {
+            return match yarn::classify(path) {
+                Some(yarn::YarnFile::CacheZip) => {
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    yarn::read_cache_zip(name, bytes)
+                        .map(Fact::YarnZip)
+                        .map_err(|e| warn(format!("Yarn cache zip not read, its package was NOT checked: {e}")))
+                }
+                // The lockfile only tells dev dependencies apart: unreadable, they stay undecided.
+                Some(yarn::YarnFile::Lockfile) => yarn::parse_lock(bytes)
+                    .map(|l| Fact::YarnLock(Arc::new(l)))
+                    .map_err(warn),
+                Some(yarn::YarnFile::ProjectManifest) => yarn::parse_project_manifest(bytes)
+                    .map(|m| Fact::ProjectManifest(Arc::new(m)))
+                    .ok_or_else(|| {
+                        warn("package.json is not a JSON object; its dev dependencies are not known".into())
+                    }),
+                None => Err(warn("not a file the inventory reads".into())),
+            };
+        }
+        match npm_file(path) {
             // Most `package.json` files in `dist/` only set `"type"`: not packages, not worth a warning.
             Some(npm::NpmFile::Vendored) => Ok(Fact::VendoredManifest(npm::parse_manifest(bytes).map_err(warn)?)),
             Some(npm::NpmFile::Manifest) => match npm::parse_manifest(bytes).map_err(warn)? {
@@ -192,6 +233,12 @@ impl Capture for Collector {
             None => Err(warn("not a file the inventory reads".into())),
         }
     }
+}
+
+/// npm's files, and Yarn 1 as the official Node.js images bundle it (`opt/yarn-v1.22.22/`,
+/// one package with its `package.json` at the root).
+fn npm_file(path: &str) -> Option<npm::NpmFile> {
+    npm::classify(path).or_else(|| yarn::is_classic_manifest(path).then_some(npm::NpmFile::Manifest))
 }
 
 /// The package managers whose databases the inventory reads. Policies, findings and reports
@@ -315,6 +362,10 @@ pub enum NpmSource {
     HiddenLockfile,
     /// A copy shipped inside another package (`next/dist/compiled/@babel/runtime`).
     Vendored,
+    /// A Yarn Plug'n'Play cache zip (`.yarn/cache/*.zip`).
+    YarnCache,
+    /// A Yarn Plug'n'Play package unpacked to `.yarn/unplugged/`.
+    YarnUnplugged,
 }
 
 /// Where a vendored copy sits, and the package that ships it: upgrading that package is the
@@ -341,6 +392,17 @@ pub struct NpmPackage {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vendored_in: Vec<VendoredIn>,
     pub layer: LayerRef,
+}
+
+impl NpmPackage {
+    /// Installed only by Yarn Plug'n'Play (counted under the `yarn-pnp` source).
+    pub fn is_yarn_pnp(&self) -> bool {
+        !self.sources.is_empty()
+            && self
+                .sources
+                .iter()
+                .all(|s| matches!(s, NpmSource::YarnCache | NpmSource::YarnUnplugged))
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -544,8 +606,9 @@ fn coverage_of(
         c.more_paths = more;
         out.push(c);
     }
-    if !npm.is_empty() {
-        out.push(Coverage::read(Source::Npm, npm.len(), Vec::new()));
+    let pnp = npm.iter().filter(|p| p.is_yarn_pnp()).count();
+    if npm.len() > pnp {
+        out.push(Coverage::read(Source::Npm, npm.len() - pnp, Vec::new()));
     }
     let node_version = config
         .config
@@ -560,7 +623,58 @@ fn coverage_of(
         .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
         .map(|(path, _)| path.as_str());
     out.extend(coverage::recognise(files, os_known, node_version, os_owns_node));
+    yarn_coverage(fs, pnp, &mut out);
     out
+}
+
+/// Yarn Plug'n'Play, once read: the packages found in cache zips (and `.yarn/unplugged`),
+/// and, apart, every cache zip that could not be read (over its cap, hostile, no manifest),
+/// which stays not checked with its path.
+fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage::Coverage>) {
+    use coverage::{Coverage, Source, Status};
+    let unread: BTreeSet<String> = fs
+        .nodes()
+        .filter(|(path, n)| {
+            matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. })
+                && yarn::classify(path) == Some(yarn::YarnFile::CacheZip)
+                && !matches!(fs.fact(path), Some(Fact::YarnZip(_)))
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    if packages == 0 && unread.is_empty() {
+        return; // as recognised: a .pnp.cjs without a cache in the image
+    }
+    // Replaces what recognition found; where it found nothing (a cache it does not know by
+    // path), the packages read still get their entry, or they would go unmatched.
+    let mut roots: Vec<String> = Vec::new();
+    if let Some(at) = out.iter().position(|c| c.source == Source::YarnPnp) {
+        roots = out[at]
+            .paths
+            .iter()
+            .filter(|p| p.ends_with("/.pnp.cjs") || p.as_str() == ".pnp.cjs")
+            .cloned()
+            .collect();
+        roots.truncate(coverage::MAX_PATHS);
+        out.remove(at);
+    }
+    if packages > 0 {
+        out.push(Coverage::read(Source::YarnPnp, packages, roots));
+    }
+    if !unread.is_empty() {
+        let more_paths = unread.len().saturating_sub(coverage::MAX_PATHS);
+        out.push(Coverage {
+            source: Source::YarnPnp,
+            status: Status::NotChecked,
+            packages: 0,
+            ecosystem: None,
+            reason: Some(format!(
+                "{} Yarn cache zip(s) could not be read (see the warnings): their packages were NOT checked",
+                unread.len()
+            )),
+            paths: unread.into_iter().take(coverage::MAX_PATHS).collect(),
+            more_paths,
+        });
+    }
 }
 
 /// Debian and Ubuntu packages from `var/lib/dpkg/status` and distroless `status.d/` files.
@@ -684,6 +798,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
     }
     type Found = BTreeMap<(String, String), Acc>;
     let mut found: Found = BTreeMap::new();
+    let yarn_dev = yarn_dev_flags(fs);
     /// One install of a package: where, how it was found, and what a lockfile says of it.
     struct Install<'a> {
         name: &'a str,
@@ -717,8 +832,10 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
         let dir = path.strip_suffix("/package.json").unwrap_or(path);
         match fact {
             Fact::NpmManifest(m) => {
-                let source = if path.starts_with(GLOBAL_NODE_MODULES) {
+                let source = if path.starts_with(GLOBAL_NODE_MODULES) || yarn::is_classic_manifest(path) {
                     NpmSource::Global
+                } else if yarn::project_root(path).is_some() {
+                    NpmSource::YarnUnplugged
                 } else {
                     NpmSource::NodeModules
                 };
@@ -737,7 +854,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                         source,
                         layer,
                         license: m.license.as_ref(),
-                        dev: dev_flag(fs, dir, &m.name, &m.version),
+                        dev: dev_of(fs, &yarn_dev, dir, &m.name, &m.version),
                     },
                 );
             }
@@ -765,7 +882,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                         source: NpmSource::Vendored,
                         layer,
                         license: m.license.as_ref(),
-                        dev: parent.and_then(|p| dev_flag(fs, parent_dir, &p.name, &p.version)),
+                        dev: parent.and_then(|p| dev_of(fs, &yarn_dev, parent_dir, &p.name, &p.version)),
                     },
                 );
                 acc.vendored_in.insert(VendoredIn {
@@ -784,6 +901,26 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
             }
             _ => {}
         }
+    }
+
+    // Yarn Plug'n'Play: one package per cache zip, at the zip's path.
+    for (path, fact) in fs.facts() {
+        let Fact::YarnZip(m) = fact else { continue };
+        let layer = fs
+            .introduced(path, |f| matches!(f, Fact::YarnZip(o) if o == m))
+            .unwrap_or(0);
+        add(
+            &mut found,
+            Install {
+                name: &m.name,
+                version: &m.version,
+                dir: path,
+                source: NpmSource::YarnCache,
+                layer,
+                license: m.license.as_ref(),
+                dev: dev_of(fs, &yarn_dev, path, &m.name, &m.version),
+            },
+        );
     }
 
     // npm's own record of node_modules: it confirms what package.json files say, and names
@@ -812,7 +949,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 }
                 Some(_) => {}
                 None if matches!(fs.get(&dir), Some(n) if n.kind == NodeKind::Dir) => {
-                    let dev = dev_flag(fs, &dir, &name, version);
+                    let dev = dev_of(fs, &yarn_dev, &dir, &name, version);
                     add(
                         &mut found,
                         Install {
@@ -872,6 +1009,34 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
             }
         })
         .collect()
+}
+
+/// Per Yarn project root, the dev flags its `yarn.lock` and `package.json` decide.
+type YarnDev = HashMap<String, HashMap<(String, String), bool>>;
+
+fn yarn_dev_flags(fs: &Filesystem<Fact>) -> YarnDev {
+    let mut out = YarnDev::new();
+    for (path, fact) in fs.facts() {
+        let Fact::YarnLock(lock) = fact else { continue };
+        let root = path.strip_suffix("yarn.lock").unwrap_or_default().trim_end_matches('/');
+        // Without the project's package.json, dev and production cannot be told apart.
+        let Some(Fact::ProjectManifest(manifest)) = fs.fact(&npm::join(root, "package.json")) else {
+            continue;
+        };
+        out.insert(root.to_string(), yarn::dev_flags(lock, manifest));
+    }
+    out
+}
+
+/// The dev flag of the package `name@version` installed at `dir`: a Yarn project's from its
+/// `yarn.lock`, else what the project's npm or pnpm lockfiles say.
+fn dev_of(fs: &Filesystem<Fact>, yarn_dev: &YarnDev, dir: &str, name: &str, version: &str) -> Option<bool> {
+    match yarn::project_root(dir) {
+        Some(root) => yarn_dev
+            .get(root)
+            .and_then(|flags| flags.get(&(name.to_string(), version.to_string())).copied()),
+        None => dev_flag(fs, dir, name, version),
+    }
 }
 
 /// What the project's lockfiles say of the package `name@version` installed at `dir`: npm's

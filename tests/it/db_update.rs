@@ -651,3 +651,102 @@ fn updates_racing_each_other_and_scans_never_show_a_broken_index() {
         serde_json::from_slice(&std::fs::read(dir.join("update-state.json")).unwrap()).unwrap();
     assert_eq!(state["version"], 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Node.js security WG's index.json (`--ecosystem nodejs`)
+// ---------------------------------------------------------------------------------------------
+
+/// The working group's real index, served at `/wg/vuln/core/index.json` beside the npm dump.
+fn nodejs_server() -> (HttpServer, Vec<u8>, UpdateOptions) {
+    let server = HttpServer::start();
+    let index = std::fs::read(root().join("testdata/nodejs-security-wg/core/index.json")).unwrap();
+    server.put("/npm/all.zip", dump(&records("npm")));
+    server.put("/wg/vuln/core/index.json", index.clone());
+    let options = UpdateOptions {
+        ecosystems: vec!["npm".into(), "nodejs".into()],
+        nodejs_index: Some(format!("{}/wg/vuln/core/index.json", server.url())),
+        ..options(&server)
+    };
+    (server, index, options)
+}
+
+#[test]
+fn the_nodejs_index_is_fetched_from_its_url_with_etags_and_retries() {
+    let (server, index, options) = nodejs_server();
+    let wg: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&index).unwrap();
+    // A server error first: retried, as for the dumps.
+    server.fault("/wg/vuln/core/index.json", &[Fault::Status(500)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let first = update(&dir, &options).unwrap();
+    let node = eco(&first, "nodejs");
+    assert!(matches!(node.status, UpdateStatus::Full { .. }), "{node:?}");
+    assert_eq!((node.read, node.invalid), (wg.len(), 0), "{first}");
+    assert_eq!(node.url, format!("{}/wg/vuln/core/index.json", server.url()));
+    assert_eq!(first.meta.records, records("npm").len() + wg.len());
+    let db = db::open(&dir).unwrap();
+    assert!(db.lookup("Node.js", "node").unwrap().len() == wg.len());
+    assert!(db.lookup("npm", "lodash").unwrap().iter().any(|r| r.id == LODASH));
+    let gets = server
+        .take_log()
+        .iter()
+        .filter(|r| r.path == "/wg/vuln/core/index.json")
+        .count();
+    assert_eq!(gets, 2, "one 500, one retry");
+
+    // Unchanged: a conditional request, nothing downloaded, nothing rebuilt.
+    let second = update(&dir, &options).unwrap();
+    assert_eq!(eco(&second, "nodejs").status, UpdateStatus::NotModified);
+    assert!(!second.rebuilt);
+    let log = server.take_log();
+    let get = log.iter().find(|r| r.path == "/wg/vuln/core/index.json").unwrap();
+    assert!(get.header("if-none-match").is_some(), "{get:?}");
+
+    // A changed index replaces the old records (none is left twice, a removed one is gone).
+    let mut fewer = wg.clone();
+    let dropped = fewer.keys().next().unwrap().clone();
+    fewer.remove(&dropped);
+    server.put("/wg/vuln/core/index.json", serde_json::to_vec(&fewer).unwrap());
+    let third = update(&dir, &options).unwrap();
+    assert!(third.rebuilt);
+    assert_eq!(
+        db::open(&dir).unwrap().lookup("Node.js", "node").unwrap().len(),
+        wg.len() - 1
+    );
+    // A plain update of the OSV dumps keeps them.
+    let plain = UpdateOptions {
+        ecosystems: vec!["npm".into()],
+        incremental: false,
+        ..options.clone()
+    };
+    server.put("/npm/all.zip", dump(&records("npm")[1..]));
+    update(&dir, &plain).unwrap();
+    assert_eq!(
+        db::open(&dir).unwrap().lookup("Node.js", "node").unwrap().len(),
+        wg.len() - 1
+    );
+    only_db_files(&dir);
+}
+
+#[test]
+fn an_index_that_is_not_json_is_an_error_and_keeps_the_old_index() {
+    let (server, _, options) = nodejs_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let first = update(&dir, &options).unwrap();
+    server.put("/wg/vuln/core/index.json", b"<html>not the index</html>".to_vec());
+    let err = update(&dir, &options).unwrap_err();
+    assert!(matches!(err, UpdateError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("/wg/vuln/core/index.json"), "{err}");
+    assert_eq!(db::open(&dir).unwrap().meta(), &first.meta, "the old index stays");
+    // And the CLI names the flag's URL in its message, with exit 2, never reaching GitHub.
+    server.remove("/wg/vuln/core/index.json");
+    let r = crate::support::imagegate()
+        .args(["db", "update", "--ecosystem", "nodejs", "--nodejs-index"])
+        .arg(format!("{}/wg/vuln/core/index.json", server.url()))
+        .arg("--db")
+        .arg(&dir)
+        .run();
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("/wg/vuln/core/index.json"), "{}", r.stderr);
+}

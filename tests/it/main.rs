@@ -30,3 +30,4 @@ mod sarif;
 mod scan;
 mod selfimage;
 mod terminal;
+mod yarn;
