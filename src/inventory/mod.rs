@@ -352,6 +352,9 @@ pub struct Inventory {
     pub groups: Vec<users::Group>,
     /// Regular files (hardlinks included) in the final filesystem, with sizes.
     pub files: Vec<FileEntry>,
+    /// The size explained, from the merge of the layers (`None` from an SBOM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<crate::image::size::ImageSize>,
     pub warnings: Vec<String>,
 }
 
@@ -428,6 +431,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
             layer: n.layer,
         })
         .collect();
+    let size = Some(crate::image::size::ImageSize::of(&fs, infos.len()));
     // The filesystem held the only other reference to the database's records: move them.
     drop(fs);
     let apk = Arc::try_unwrap(apk_records)
@@ -475,6 +479,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         users,
         groups,
         files,
+        size,
         warnings,
     }
 }
