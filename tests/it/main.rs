@@ -28,4 +28,5 @@ mod registry_support;
 mod sarif;
 mod scan;
 mod selfimage;
+mod size;
 mod terminal;
