@@ -277,6 +277,15 @@ impl Gate {
                     Some(&GivenBase {
                         reference,
                         diff_ids: &diff_ids,
+                        digest: Some(
+                            base_inv
+                                .image
+                                .manifest_digest
+                                .as_ref()
+                                .unwrap_or(&base_inv.image.config_digest)
+                                .to_string(),
+                        ),
+                        from_registry: matches!(source, ImageSource::Registry(_)),
                     }),
                 )?
             }
