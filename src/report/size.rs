@@ -46,7 +46,8 @@ pub fn summary(inv: &Inventory, delta: Option<&SizeDelta>) -> Option<String> {
     ))
 }
 
-/// Whether the table shows the whole section: a size check spoke, or there is a baseline.
+/// Whether the table and the Markdown show the whole section: a size check spoke, or there is
+/// a baseline.
 pub fn wanted(run: &Run) -> bool {
     use crate::policy::rule::{Check, RuleId};
     run.size_delta.is_some()

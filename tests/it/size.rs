@@ -177,6 +177,18 @@ fn dive_style_rules_fail_the_gate_and_the_table_explains_the_size() {
     );
     assert!(r.stdout.contains("Size by layer"), "{}", r.stdout);
     assert!(r.stdout.contains("/etc/a"), "{}", r.stdout);
+    let r = imagegate()
+        .args([
+            "scan",
+            "--db",
+            db.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .args(["--format", "markdown", &archive])
+        .run();
+    assert!(r.stdout.contains("<details><summary>📦 Size: "), "{}", r.stdout);
+    assert!(r.stdout.contains("| 1 | 5.2 kB | 4.0 kB |"), "{}", r.stdout);
 
     // A bad value names its line.
     std::fs::write(&policy, "[image]\nlowest_efficiency = 95\n").unwrap();
