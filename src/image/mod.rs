@@ -9,6 +9,7 @@ pub mod model;
 pub mod name;
 pub mod registry;
 mod remote;
+pub mod size;
 pub mod source;
 pub mod store;
 

@@ -449,6 +449,9 @@ pub struct Inventory {
     pub groups: Vec<users::Group>,
     /// Regular files (hardlinks included) in the final filesystem, with sizes.
     pub files: Vec<FileEntry>,
+    /// The size explained, from the merge of the layers (`None` from an SBOM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<crate::image::size::ImageSize>,
     pub warnings: Vec<String>,
 }
 
@@ -531,6 +534,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
             layer: n.layer,
         })
         .collect();
+    let size = Some(crate::image::size::ImageSize::of(&fs, infos.len()));
     // The filesystem held the only other reference to the database's records: move them.
     drop(fs);
     let apk = Arc::try_unwrap(apk_records)
@@ -578,6 +582,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         users,
         groups,
         files,
+        size,
         warnings,
     }
 }

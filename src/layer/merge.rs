@@ -3,7 +3,8 @@
 //! so a package can be tied to the layer that introduced it.
 
 use super::{Change, NodeKind};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::ops::Bound;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +33,7 @@ pub struct Filesystem<F> {
     history: BTreeMap<String, Vec<Event<F>>>,
     /// The keys of `history` whose last event holds a fact.
     live: BTreeSet<String>,
+    tally: SizeTally,
 }
 
 impl<F> Default for Filesystem<F> {
@@ -40,8 +42,109 @@ impl<F> Default for Filesystem<F> {
             nodes: BTreeMap::new(),
             history: BTreeMap::new(),
             live: BTreeSet::new(),
+            tally: SizeTally::default(),
         }
     }
+}
+
+/// The merge's byte accounting, kept as it goes: every added, overwritten and deleted file
+/// passes through [`Filesystem::apply`], so explaining an image's size needs no second walk.
+///
+/// Two views. Ours: the bytes of each layer that later layers overwrite or delete (`hidden`:
+/// what squashing the layers would save). Dive's (`wagoodman/dive`, `--ci`): every leaf entry
+/// of every layer is a visit of its path; a deletion is a visit of 0 bytes (a deleted
+/// directory: the bytes below it, as a first visit); a path visited twice or more is
+/// inefficient and all its visits count as wasted, the surviving copy included; efficiency is
+/// the sum over paths of their smallest visit over the sum of all visits. Dive ignores
+/// opaque markers, so they are no visits here either.
+#[derive(Clone, Debug, Default)]
+pub struct SizeTally {
+    /// Per layer: bytes of the regular files its entries add.
+    pub added: Vec<u64>,
+    /// Per layer: bytes of its files that a later layer (or a later entry of the same
+    /// layer) overwrote or deleted.
+    pub hidden: Vec<u64>,
+    /// Paths visited more than once.
+    rewritten: HashMap<String, Rewrite>,
+    /// Bytes of all visits.
+    visited: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Rewrite {
+    cumulative: u64,
+    smallest: u64,
+}
+
+impl SizeTally {
+    fn grow(&mut self, layer: usize) {
+        if self.added.len() <= layer {
+            self.added.resize(layer + 1, 0);
+            self.hidden.resize(layer + 1, 0);
+        }
+    }
+
+    /// A visit of `path` with `size` bytes; `previous` is the size of its earlier visit when
+    /// the path exists below (as a file, link or other non-directory).
+    fn visit(&mut self, path: &str, previous: Option<u64>, size: u64) {
+        self.visited += size;
+        if let Some(r) = self.rewritten.get_mut(path) {
+            r.cumulative += size;
+            r.smallest = r.smallest.min(size);
+        } else if let Some(prev) = previous {
+            self.rewritten.insert(
+                path.to_string(),
+                Rewrite {
+                    cumulative: prev + size,
+                    smallest: prev.min(size),
+                },
+            );
+        }
+    }
+
+    /// Dive's wasted bytes: all visits of the paths visited more than once.
+    pub fn wasted(&self) -> u64 {
+        self.rewritten.values().map(|r| r.cumulative).sum()
+    }
+
+    /// Dive's efficiency: 1.0 for an image without bytes.
+    pub fn efficiency(&self) -> f64 {
+        if self.visited == 0 {
+            return 1.0;
+        }
+        let excess: u64 = self.rewritten.values().map(|r| r.cumulative - r.smallest).sum();
+        self.visited.saturating_sub(excess) as f64 / self.visited as f64
+    }
+
+    /// How many paths were written more than once.
+    pub fn rewritten_paths(&self) -> usize {
+        self.rewritten.len()
+    }
+}
+
+/// Bytes a node holds itself (a regular file's size; links and directories hold none).
+fn own_size(kind: &NodeKind) -> u64 {
+    match kind {
+        NodeKind::File { size, .. } => *size,
+        _ => 0,
+    }
+}
+
+/// The `n` largest of `items` by size, largest first (ties by path).
+fn top_n<'a>(items: impl Iterator<Item = (&'a str, u64)>, n: usize) -> Vec<(String, u64)> {
+    let mut heap: BinaryHeap<Reverse<(u64, Reverse<&'a str>)>> = BinaryHeap::with_capacity(n + 1);
+    for (path, size) in items {
+        heap.push(Reverse((size, Reverse(path))));
+        if heap.len() > n {
+            heap.pop();
+        }
+    }
+    let mut out: Vec<(String, u64)> = heap
+        .into_iter()
+        .map(|Reverse((size, Reverse(path)))| (path.to_string(), size))
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
 }
 
 /// Keys of `keys` equal to `path` (when `include_self`) or below `path/`. An empty `path` is
@@ -108,6 +211,7 @@ fn dedup_removals(markers: impl Iterator<Item = (String, bool)>) -> BTreeMap<Str
 impl<F: Clone> Filesystem<F> {
     /// Applies the next layer (layers must come in order, bottom first).
     pub fn apply(&mut self, layer: usize, changes: Vec<Change<F>>) {
+        self.tally.grow(layer);
         let (removals, additions): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| !matches!(c, Change::Add(_)));
         let markers = removals.into_iter().filter_map(|change| match change {
             Change::Opaque(dir) => Some((dir, false)),
@@ -115,17 +219,39 @@ impl<F: Clone> Filesystem<F> {
             Change::Add(_) => None,
         });
         for (path, include_self) in dedup_removals(markers) {
+            if include_self {
+                // A whiteout is a visit of its path in dive's count: 0 bytes for a file; for
+                // a directory, a first visit of the bytes below it.
+                match self.nodes.get(&path).map(|n| &n.kind) {
+                    Some(NodeKind::Dir) => {
+                        let below = self.bytes_under(&path);
+                        self.tally.visit(&path, None, below);
+                    }
+                    Some(kind) => {
+                        let previous = own_size(kind);
+                        self.tally.visit(&path, Some(previous), 0);
+                    }
+                    None => {}
+                }
+            }
             self.remove_under(layer, &path, include_self);
         }
         for change in additions {
             let Change::Add(node) = change else { continue };
-            let replaces_dir = matches!(
-                self.nodes.get(&node.path),
-                Some(FsNode {
-                    kind: NodeKind::Dir,
-                    ..
-                })
-            );
+            let size = own_size(&node.kind);
+            self.tally.added[layer] += size;
+            let below = self
+                .nodes
+                .get(&node.path)
+                .map(|n| (n.layer, own_size(&n.kind), n.kind == NodeKind::Dir));
+            if let Some((lower, lower_size, _)) = below {
+                self.tally.hidden[lower] += lower_size;
+            }
+            if node.kind != NodeKind::Dir {
+                let previous = below.filter(|b| !b.2).map(|b| b.1);
+                self.tally.visit(&node.path, previous, size);
+            }
+            let replaces_dir = below.is_some_and(|b| b.2);
             if replaces_dir && node.kind != NodeKind::Dir {
                 // A file over a directory hides the whole lower directory.
                 self.remove_under(layer, &node.path, false);
@@ -144,9 +270,20 @@ impl<F: Clone> Filesystem<F> {
         }
     }
 
+    /// Bytes of the regular files below `path`.
+    fn bytes_under(&self, path: &str) -> u64 {
+        keys_under(&self.nodes, path, false)
+            .iter()
+            .filter_map(|k| self.nodes.get(k))
+            .map(|n| own_size(&n.kind))
+            .sum()
+    }
+
     fn remove_under(&mut self, layer: usize, path: &str, include_self: bool) {
         for key in keys_under(&self.nodes, path, include_self) {
-            self.nodes.remove(&key);
+            if let Some(gone) = self.nodes.remove(&key) {
+                self.tally.hidden[gone.layer] += own_size(&gone.kind);
+            }
         }
         for key in keys_under(&self.live, path, include_self) {
             self.forget(layer, &key);
@@ -172,6 +309,48 @@ impl<F: Clone> Filesystem<F> {
 
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The byte accounting of the layers applied so far.
+    pub fn tally(&self) -> &SizeTally {
+        &self.tally
+    }
+
+    /// Bytes of the regular files in the merged filesystem (hardlinks count once).
+    pub fn visible_bytes(&self) -> u64 {
+        self.nodes.values().map(|n| own_size(&n.kind)).sum()
+    }
+
+    /// The `n` largest regular files of the merged filesystem, largest first, with the layer
+    /// that wrote each. A heap of `n`: nothing beyond the merge's own map is held.
+    pub fn largest_files(&self, n: usize) -> Vec<(String, u64, usize)> {
+        let files = self.nodes.iter().filter_map(|(p, node)| match node.kind {
+            NodeKind::File { size, .. } => Some((p.as_str(), size)),
+            _ => None,
+        });
+        top_n(files, n)
+            .into_iter()
+            .map(|(p, size)| {
+                let layer = self.nodes.get(&p).map(|node| node.layer).unwrap_or(0);
+                (p, size, layer)
+            })
+            .collect()
+    }
+
+    /// The `n` largest directories of the merged filesystem by the bytes of the regular files
+    /// below them (at any depth), largest first. The root is left out (it is the image).
+    pub fn largest_dirs(&self, n: usize) -> Vec<(String, u64)> {
+        let mut totals: HashMap<&str, u64> = HashMap::new();
+        for (path, node) in &self.nodes {
+            let size = own_size(&node.kind);
+            if size == 0 {
+                continue;
+            }
+            for (i, _) in path.match_indices('/') {
+                *totals.entry(&path[..i]).or_default() += size;
+            }
+        }
+        top_n(totals.into_iter(), n)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -386,6 +565,79 @@ mod tests {
         fs.apply(1, vec![file("x", None)]);
         assert!(fs.get("x/y").is_none());
         assert_eq!(fs.fact("x/y"), None);
+    }
+
+    fn sized(path: &str, size: u64) -> Change<&'static str> {
+        Change::Add(Node {
+            path: path.into(),
+            kind: NodeKind::File { size, mode: 0o644 },
+            fact: None,
+        })
+    }
+
+    /// The figures dive 0.13 prints for the same layers: a file rewritten bigger (both copies
+    /// are wasted, the smaller one is the path's minimum), a file deleted (its bytes are
+    /// wasted and it has a minimum of 0), a directory deleted (a first visit of the bytes
+    /// below it: not wasted as dive counts it, but hidden as we count it).
+    #[test]
+    fn size_tally_matches_dive_and_says_what_later_layers_hide() {
+        let mut fs: Filesystem<&str> = Filesystem::default();
+        fs.apply(
+            0,
+            vec![
+                dir("etc"),
+                sized("etc/big", 1000),
+                sized("etc/keep", 500),
+                dir("cache"),
+                sized("cache/a", 300),
+                sized("cache/b", 200),
+            ],
+        );
+        fs.apply(1, vec![sized("etc/big", 1200), sized("tmp.tar", 4000)]);
+        fs.apply(
+            2,
+            vec![Change::Whiteout("tmp.tar".into()), Change::Whiteout("cache".into())],
+        );
+        let t = fs.tally();
+        assert_eq!(t.added, vec![2000, 5200, 0]);
+        // Layer 0: etc/big (1000) rewritten, cache/* (500) deleted; layer 1: tmp.tar deleted.
+        assert_eq!(t.hidden, vec![1500, 4000, 0]);
+        assert_eq!(fs.visible_bytes(), 2000 + 5200 - 1500 - 4000);
+        // Dive: etc/big 1000+1200 and tmp.tar 4000+0 are inefficient.
+        assert_eq!(t.wasted(), 6200);
+        assert_eq!(t.rewritten_paths(), 2);
+        // Visits: 2000 + 5200 + 0 + 500 (the deleted directory); excess: 1200 + 4000.
+        let expected = (7700.0 - 5200.0) / 7700.0;
+        assert!((t.efficiency() - expected).abs() < 1e-12, "{}", t.efficiency());
+        assert_eq!(
+            fs.largest_files(2),
+            vec![("etc/big".to_string(), 1200, 1), ("etc/keep".to_string(), 500, 0)]
+        );
+        assert_eq!(fs.largest_dirs(5), vec![("etc".to_string(), 1700)]);
+    }
+
+    #[test]
+    fn opaque_markers_hide_bytes_but_are_no_visits_for_dive() {
+        let mut fs: Filesystem<&str> = Filesystem::default();
+        fs.apply(0, vec![dir("d"), sized("d/old", 100)]);
+        fs.apply(1, vec![Change::Opaque("d".into()), sized("d/new", 10)]);
+        assert_eq!(fs.tally().hidden, vec![100, 0]);
+        assert_eq!(fs.tally().wasted(), 0);
+        assert_eq!(fs.tally().efficiency(), 1.0);
+        assert_eq!(Filesystem::<&str>::default().tally().efficiency(), 1.0);
+    }
+
+    #[test]
+    fn largest_keeps_only_the_top_n() {
+        let mut fs: Filesystem<&str> = Filesystem::default();
+        let files: Vec<_> = (0..100u64).map(|i| sized(&format!("a/b{}/f", i % 7), i)).collect();
+        fs.apply(0, files);
+        let top = fs.largest_files(3);
+        assert_eq!(top.len(), 3);
+        assert!(top[0].1 >= top[1].1 && top[1].1 >= top[2].1);
+        let dirs = fs.largest_dirs(2);
+        assert_eq!(dirs[0].0, "a");
+        assert_eq!(dirs[0].1, fs.visible_bytes());
     }
 
     #[test]

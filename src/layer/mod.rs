@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
-pub use merge::{Event, Filesystem, FsNode};
+pub use merge::{Event, Filesystem, FsNode, SizeTally};
 
 /// Decides which files of a layer are read, and turns their bytes into facts.
 pub trait Capture: Sync {

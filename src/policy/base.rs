@@ -78,6 +78,14 @@ pub struct BaseImage {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The newest digest we know for the base: with `--base` a registry reference, what the
+    /// registry serves for it now (the manifest read to check the layers); else the digest the
+    /// base was read at, or the label's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_digest: Option<String>,
+    /// Where `newest_digest` comes from, as reports say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_note: Option<String>,
     /// The number of layers (from the bottom) that are the base's.
     pub layers: usize,
     pub decided_by: Rule,
@@ -93,6 +101,8 @@ impl BaseImage {
         BaseImage {
             name: None,
             digest: None,
+            newest_digest: None,
+            newest_note: None,
             layers: 0,
             decided_by: Rule::None,
             guess: false,
@@ -139,6 +149,28 @@ pub struct NotPrefix {
 pub struct GivenBase<'a> {
     pub reference: &'a str,
     pub diff_ids: &'a [Digest],
+    /// The manifest digest it was read at (the config's where there is no manifest digest).
+    pub digest: Option<String>,
+    /// Whether the reference is a registry's, so `digest` is what the registry serves now.
+    pub from_registry: bool,
+}
+
+/// The newest digest we know, and where it comes from.
+fn newest(given: Option<&GivenBase<'_>>, label_digest: Option<&String>) -> (Option<String>, Option<String>) {
+    match (given.and_then(|g| g.digest.clone().map(|d| (g, d))), label_digest) {
+        (Some((g, d)), _) if g.from_registry => (
+            Some(d),
+            Some(format!("what the registry serves for {} now", g.reference)),
+        ),
+        (Some((g, d)), _) => (Some(d), Some(format!("as read from {}", g.reference))),
+        (None, Some(l)) => (
+            Some(l.clone()),
+            Some(format!(
+                "from the image's {LABEL_BASE_DIGEST} label, as it was built: may not be the newest (name it with --base to check)"
+            )),
+        ),
+        (None, None) => (None, None),
+    }
 }
 
 /// Decides the base of `image`.
@@ -151,6 +183,7 @@ pub fn detect(image: &ImageFacts, given: Option<&GivenBase<'_>>) -> Result<BaseI
     let label_name = image.labels.get(LABEL_BASE_NAME).filter(|s| !s.is_empty()).cloned();
     let label_digest = image.labels.get(LABEL_BASE_DIGEST).filter(|s| !s.is_empty()).cloned();
     let history = history_boundary(&image.history);
+    let (newest_digest, newest_note) = newest(given, label_digest.as_ref());
     if label_name.is_some() || label_digest.is_some() {
         let (layers, guess, how) = match (flag_layers, history) {
             (Some(n), _) => (n, false, "its layers from --base (checked)".to_string()),
@@ -168,6 +201,8 @@ pub fn detect(image: &ImageFacts, given: Option<&GivenBase<'_>>) -> Result<BaseI
         return Ok(BaseImage {
             name: label_name.clone().or_else(|| label_digest.clone()),
             digest: label_digest,
+            newest_digest,
+            newest_note,
             layers,
             decided_by: Rule::Label,
             guess,
@@ -178,6 +213,8 @@ pub fn detect(image: &ImageFacts, given: Option<&GivenBase<'_>>) -> Result<BaseI
         return Ok(BaseImage {
             name: Some(g.reference.to_string()),
             digest: None,
+            newest_digest,
+            newest_note,
             layers: n,
             decided_by: Rule::Flag,
             guess: false,
@@ -191,6 +228,8 @@ pub fn detect(image: &ImageFacts, given: Option<&GivenBase<'_>>) -> Result<BaseI
         return Ok(BaseImage {
             name: None,
             digest: None,
+            newest_digest: None,
+            newest_note: None,
             layers: n,
             decided_by: Rule::History,
             guess: true,

@@ -45,6 +45,9 @@ pub struct Baseline {
     /// When the baseline's advisory database was built.
     pub db_built_at: Option<i64>,
     pub findings: BTreeSet<Identity>,
+    /// The baseline image's size, layers and files, for the size comparison (`None` for a
+    /// report without an inventory).
+    pub size: Option<crate::image::size::SizeSide>,
 }
 
 /// What `--baseline` found.
@@ -97,12 +100,33 @@ struct RawDb {
 #[derive(Deserialize)]
 struct RawInventory {
     image: RawImage,
+    #[serde(default)]
+    files: Vec<RawFile>,
 }
 
 #[derive(Deserialize)]
 struct RawImage {
     reference: Option<String>,
     config_digest: Option<String>,
+    #[serde(default)]
+    uncompressed_size: u64,
+    #[serde(default)]
+    layers: Vec<RawLayer>,
+}
+
+#[derive(Deserialize)]
+struct RawLayer {
+    #[serde(default)]
+    diff_id: String,
+    #[serde(default)]
+    uncompressed_size: u64,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    path: String,
+    #[serde(default)]
+    size: u64,
 }
 
 impl Baseline {
@@ -154,9 +178,21 @@ impl Baseline {
                 )
             })
             .collect();
-        let (image, config_digest) = match raw.inventory {
-            Some(i) => (i.image.reference, i.image.config_digest),
-            None => (None, None),
+        let (image, config_digest, size) = match raw.inventory {
+            Some(i) => {
+                let size = crate::image::size::SizeSide {
+                    uncompressed_bytes: i.image.uncompressed_size,
+                    layers: i
+                        .image
+                        .layers
+                        .into_iter()
+                        .map(|l| (l.diff_id, l.uncompressed_size))
+                        .collect(),
+                    files: i.files.into_iter().map(|f| (f.path, f.size)).collect(),
+                };
+                (i.image.reference, i.image.config_digest, Some(size))
+            }
+            None => (None, None, None),
         };
         Ok(Baseline {
             source: source.to_string(),
@@ -164,6 +200,7 @@ impl Baseline {
             config_digest,
             db_built_at: raw.db.and_then(|d| d.built_at),
             findings,
+            size,
         })
     }
 
@@ -181,6 +218,7 @@ impl Baseline {
             config_digest: Some(config_digest.to_string()),
             db_built_at,
             findings: findings.iter().map(Finding::identity).collect(),
+            size: None,
         }
     }
 

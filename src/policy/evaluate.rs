@@ -380,6 +380,9 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
             },
         ));
     }
+    if let Some(size) = &inv.size {
+        size_checks(rules, size, findings);
+    }
     if rules.deny_eol_os
         && let Some(os) = &inv.os
     {
@@ -598,4 +601,133 @@ fn apply_ignores(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>
         }
     }
     findings.extend(meta);
+}
+
+/// The layers that hide the most bytes, for a size finding's evidence.
+fn hiding_layers(size: &crate::image::size::ImageSize) -> Vec<String> {
+    let mut layers: Vec<_> = size.layers.iter().filter(|l| l.hidden_bytes > 0).collect();
+    layers.sort_by_key(|l| std::cmp::Reverse(l.hidden_bytes));
+    layers
+        .iter()
+        .take(3)
+        .map(|l| {
+            format!(
+                "layer {}: {} of its {} hidden by later layers",
+                l.index,
+                human_size(l.hidden_bytes),
+                human_size(l.added_bytes)
+            )
+        })
+        .collect()
+}
+
+/// Dive's CI rules, on the figures the merge counted.
+fn size_checks(rules: &super::ImagePolicy, size: &crate::image::size::ImageSize, findings: &mut Vec<Finding>) {
+    let pct = |r: f64| format!("{:.1}%", r * 100.0);
+    if let Some(min) = rules.lowest_efficiency
+        && size.efficiency < min
+    {
+        findings.push(check(
+            Check::LowEfficiency,
+            Level::Fail,
+            format!(
+                "the image's efficiency is {} (as dive computes it); the policy wants at least {}",
+                pct(size.efficiency),
+                pct(min)
+            ),
+            Evidence {
+                value: Some(pct(size.efficiency)),
+                limit: Some(pct(min)),
+                details: hiding_layers(size),
+                ..Evidence::default()
+            },
+        ));
+    }
+    if let Some(max) = rules.highest_wasted_bytes
+        && size.wasted_bytes > max
+    {
+        findings.push(check(
+            Check::TooManyWastedBytes,
+            Level::Fail,
+            format!(
+                "{} wasted on {} files written in more than one layer (as dive counts); the policy allows {}",
+                human_size(size.wasted_bytes),
+                size.rewritten_paths,
+                human_size(max)
+            ),
+            Evidence {
+                value: Some(human_size(size.wasted_bytes)),
+                limit: Some(human_size(max)),
+                details: hiding_layers(size),
+                ..Evidence::default()
+            },
+        ));
+    }
+    if let Some(max) = rules.highest_user_wasted_ratio
+        && size.user_wasted_ratio > max
+    {
+        findings.push(check(
+            Check::TooManyUserWastedBytes,
+            Level::Fail,
+            format!(
+                "the wasted bytes are {} of what the layers above the first add; the policy allows {}",
+                pct(size.user_wasted_ratio),
+                pct(max)
+            ),
+            Evidence {
+                value: Some(pct(size.user_wasted_ratio)),
+                limit: Some(pct(max)),
+                details: hiding_layers(size),
+                ..Evidence::default()
+            },
+        ));
+    }
+}
+
+/// `max_growth` against the baseline's size (`--baseline`).
+pub fn growth_check(policy: &Policy, delta: &crate::image::size::SizeDelta) -> Option<Finding> {
+    let max = policy.image.max_growth?;
+    let grew = delta.growth_bytes();
+    let (over, limit) = match max {
+        super::Growth::Bytes(b) => (grew > 0 && grew as u64 > b, human_size(b)),
+        super::Growth::Ratio(r) => (
+            delta.growth_ratio().is_some_and(|g| g > r),
+            format!("{:.1}%", r * 100.0),
+        ),
+    };
+    if !over {
+        return None;
+    }
+    let ratio = delta
+        .growth_ratio()
+        .map(|g| format!(" ({:+.1}%)", g * 100.0))
+        .unwrap_or_default();
+    let details = delta
+        .layers
+        .iter()
+        .filter(|l| l.delta_bytes > 0)
+        .map(|l| format!("layer {}: +{}", l.index, human_size(l.delta_bytes as u64)))
+        .chain(
+            delta
+                .grown_files
+                .iter()
+                .take(3)
+                .map(|g| format!("/{}: {} → {}", g.path, human_size(g.before), human_size(g.after))),
+        )
+        .collect();
+    Some(check(
+        Check::ImageGrewTooMuch,
+        Level::Fail,
+        format!(
+            "the image grew from {} to {}{ratio} since the baseline; the policy allows {limit}",
+            human_size(delta.before_bytes),
+            human_size(delta.after_bytes),
+        ),
+        Evidence {
+            value: Some(format!("+{}", human_size(grew.max(0) as u64))),
+            limit: Some(limit),
+            details,
+            ..Evidence::default()
+        },
+    ))
 }

@@ -126,6 +126,20 @@ pub struct ImagePolicy {
     pub required_labels: Vec<String>,
     /// An OS release past its end of support (no more security fixes) fails.
     pub deny_eol_os: bool,
+    /// Dive's CI rules: the least efficiency (a ratio, as dive computes it), the most wasted
+    /// bytes, the most wasted bytes over what the layers above the first add (a ratio).
+    pub lowest_efficiency: Option<f64>,
+    pub highest_wasted_bytes: Option<u64>,
+    pub highest_user_wasted_ratio: Option<f64>,
+    /// The most the image may grow since `--baseline`.
+    pub max_growth: Option<Growth>,
+}
+
+/// `max_growth`: a share of the baseline's size (`"10%"`) or bytes (`"20MB"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Growth {
+    Ratio(f64),
+    Bytes(u64),
 }
 
 /// A `[packages] deny` entry: `apk:gcc`, `npm:left-*`, or a bare name glob for every kind.
@@ -284,6 +298,10 @@ struct RawImage {
     #[serde(default)]
     required_labels: Vec<String>,
     deny_eol_os: Option<bool>,
+    lowest_efficiency: Option<Spanned<toml::Value>>,
+    highest_wasted_bytes: Option<Spanned<toml::Value>>,
+    highest_user_wasted_percent: Option<Spanned<toml::Value>>,
+    max_growth: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -410,6 +428,38 @@ impl Parser<'_> {
                 format!("{key}: `{shown}` is not a size; write e.g. \"500MB\", \"1.5GB\" or \"200MiB\""),
             )
         })
+    }
+
+    /// A ratio in 0..=1, written `0.95` (as dive's rules) or `"95%"`.
+    fn ratio(&self, s: &Spanned<toml::Value>, key: &str) -> Result<f64, PolicyError> {
+        let parsed = match s.get_ref() {
+            toml::Value::Float(f) => Some(*f),
+            toml::Value::Integer(n) => Some(*n as f64),
+            toml::Value::String(t) => parse_percent(t),
+            _ => None,
+        };
+        match parsed {
+            Some(r) if (0.0..=1.0).contains(&r) => Ok(r),
+            _ => Err(self.at(
+                s,
+                format!("{key}: expected a ratio from 0 to 1 (`0.95`) or a percentage (`\"95%\"`)"),
+            )),
+        }
+    }
+
+    fn growth(&self, s: &Spanned<toml::Value>) -> Result<Growth, PolicyError> {
+        if let toml::Value::String(t) = s.get_ref()
+            && t.trim_end().ends_with('%')
+        {
+            return match parse_percent(t) {
+                Some(r) if r >= 0.0 => Ok(Growth::Ratio(r)),
+                _ => Err(self.at(
+                    s,
+                    "max_growth: expected a percentage (`\"10%\"`) or a size (`\"20MB\"`)",
+                )),
+            };
+        }
+        self.size(s, "max_growth").map(Growth::Bytes)
     }
 
     fn glob(&self, s: &Spanned<String>, key: &str) -> Result<GlobMatcher, PolicyError> {
@@ -573,6 +623,22 @@ impl Parser<'_> {
                 max_layers,
                 required_labels: i.required_labels,
                 deny_eol_os: i.deny_eol_os.unwrap_or(false),
+                lowest_efficiency: i
+                    .lowest_efficiency
+                    .as_ref()
+                    .map(|s| self.ratio(s, "lowest_efficiency"))
+                    .transpose()?,
+                highest_wasted_bytes: i
+                    .highest_wasted_bytes
+                    .as_ref()
+                    .map(|s| self.size(s, "highest_wasted_bytes"))
+                    .transpose()?,
+                highest_user_wasted_ratio: i
+                    .highest_user_wasted_percent
+                    .as_ref()
+                    .map(|s| self.ratio(s, "highest_user_wasted_percent"))
+                    .transpose()?,
+                max_growth: i.max_growth.as_ref().map(|s| self.growth(s)).transpose()?,
             },
             deny_packages,
             deny_dev_dependencies: raw.packages.deny_dev_dependencies,
@@ -649,6 +715,12 @@ pub fn parse_size(text: &str) -> Option<u64> {
     };
     let bytes = number * factor;
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes.round() as u64)
+}
+
+/// `"10%"` → 0.10.
+fn parse_percent(text: &str) -> Option<f64> {
+    let n: f64 = text.trim().strip_suffix('%')?.trim().parse().ok()?;
+    n.is_finite().then_some(n / 100.0)
 }
 
 /// `3d`, `12h`, `30m`, `1w` → seconds.
@@ -731,6 +803,29 @@ mod tests {
         assert_eq!((ig[0].expires, ig[0].line), (None, 3));
         assert_eq!(ig[1].expires, Some(jiff::civil::date(2027, 1, 31)));
         assert_eq!(ig[1].line, 7);
+    }
+
+    #[test]
+    fn dive_style_size_rules_parse_and_bad_values_point_at_their_line() {
+        let p = Policy::parse(
+            "[image]\nlowest_efficiency = 0.95\nhighest_wasted_bytes = \"20MB\"\nhighest_user_wasted_percent = \"10%\"\nmax_growth = \"10%\"\n",
+            PolicySource::File("p.toml".into()),
+        )
+        .unwrap();
+        assert_eq!(p.image.lowest_efficiency, Some(0.95));
+        assert_eq!(p.image.highest_wasted_bytes, Some(20_000_000));
+        assert_eq!(p.image.highest_user_wasted_ratio, Some(0.10));
+        assert_eq!(p.image.max_growth, Some(Growth::Ratio(0.10)));
+        let p = Policy::parse("[image]\nmax_growth = \"25MB\"\n", PolicySource::File("p.toml".into())).unwrap();
+        assert_eq!(p.image.max_growth, Some(Growth::Bytes(25_000_000)));
+        let (line, _, msg) = error_of("[image]\nrequire_non_root = true\nlowest_efficiency = 95\n");
+        assert_eq!(line, 3);
+        assert!(msg.contains("ratio from 0 to 1"), "{msg}");
+        let (line, _, msg) = error_of("[image]\nmax_growth = \"ten%\"\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("max_growth"), "{msg}");
+        let (_, _, msg) = error_of("[image]\nhighest_wasted_bytes = \"lots\"\n");
+        assert!(msg.contains("not a size"), "{msg}");
     }
 
     #[test]

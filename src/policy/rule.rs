@@ -30,6 +30,10 @@ pub enum Check {
     SourceNotChecked,
     OsEndOfLife,
     VexStale,
+    LowEfficiency,
+    TooManyWastedBytes,
+    TooManyUserWastedBytes,
+    ImageGrewTooMuch,
 }
 
 /// Where a check's SARIF result points when the report has the file it is about.
@@ -90,7 +94,7 @@ const fn ignore_row(id: &'static str, name: &'static str, title: &'static str, h
 }
 
 impl Check {
-    pub const ALL: [Check; 20] = [
+    pub const ALL: [Check; 24] = [
         Check::RunsAsRoot,
         Check::UnknownUser,
         Check::NoHealthcheck,
@@ -111,6 +115,10 @@ impl Check {
         Check::SourceNotChecked,
         Check::OsEndOfLife,
         Check::VexStale,
+        Check::LowEfficiency,
+        Check::TooManyWastedBytes,
+        Check::TooManyUserWastedBytes,
+        Check::ImageGrewTooMuch,
     ];
 
     pub fn info(self) -> Info {
@@ -257,6 +265,30 @@ impl Check {
                     "The image's OS release gets no more security fixes, whatever the advisory database says today: rebuild on a supported release (a newer `FROM`).",
                 )
             },
+            Check::LowEfficiency => row(
+                "IG021",
+                "low-efficiency",
+                "Image stores files more than once",
+                "Layers rewrite or delete what lower layers added (`chown -R`, `rm` in a later `RUN`, a cache left behind then removed): do it in the step that creates the files, or `COPY --chown`. The size section lists the layers and their hidden bytes.",
+            ),
+            Check::TooManyWastedBytes => row(
+                "IG022",
+                "wasted-bytes",
+                "Image wastes bytes on rewritten files",
+                "Files written in more than one layer (or written, then deleted) are stored once per layer: clean up in the same `RUN` step that creates them, and set ownership and modes when copying.",
+            ),
+            Check::TooManyUserWastedBytes => row(
+                "IG023",
+                "user-wasted-bytes",
+                "Layers above the first waste too much",
+                "The wasted bytes are too large a share of what the layers above the first add: see the size section's hidden bytes per layer, and merge or clean the steps that rewrite files.",
+            ),
+            Check::ImageGrewTooMuch => row(
+                "IG024",
+                "image-grew",
+                "Image grew since the baseline",
+                "The image grew more than `max_growth` allows since the baseline: the size section lists the growth per layer and the files that grew most.",
+            ),
             Check::AdvisoryNotEvaluated => Info {
                 subject: Subject::Message,
                 ..row(

@@ -32,6 +32,10 @@ struct GateJson<'a> {
     baseline: Option<&'a crate::policy::baseline::Comparison>,
     /// The upgrade that clears the failing findings, per package.
     upgrades: &'a [crate::policy::upgrade::Upgrade],
+    /// With `--baseline`: the size against the baseline's (the size itself is the
+    /// inventory's `size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_delta: Option<&'a crate::image::size::SizeDelta>,
 }
 
 pub fn json(run: &Run) -> Result<String, serde_json::Error> {
@@ -48,6 +52,7 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
         base: &run.base,
         baseline: run.baseline.as_ref(),
         upgrades: &run.upgrades,
+        size_delta: run.size_delta.as_ref(),
     };
     let mut s = serde_json::to_string_pretty(&doc)?;
     s.push('\n');
@@ -141,6 +146,14 @@ pub fn text(run: &Run, style: &Style) -> String {
     } else {
         compact_findings(&mut out, run, style);
     }
+    if super::size::wanted(run) {
+        let width = if style.wide {
+            usize::MAX
+        } else {
+            style.width.max(MIN_WIDTH)
+        };
+        out.push_str(&super::size::text(&run.inventory, run.size_delta.as_ref(), width));
+    }
     let outcome = &run.outcome;
     if !outcome.findings.is_empty() {
         let width = if style.wide {
@@ -202,6 +215,9 @@ fn header(run: &Run) -> String {
         plural(db.records, "record")
     );
     let _ = writeln!(out, "Sources {}", super::coverage_line(&run.scan.coverage));
+    if let Some(line) = super::size::summary(inv, run.size_delta.as_ref()) {
+        let _ = writeln!(out, "Size    {line}");
+    }
     // Base image, baseline and upgrade lines (a base name comes from the image: escaped).
     for line in super::origin::summary(run) {
         let _ = writeln!(out, "{}", esc(&line));

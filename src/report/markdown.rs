@@ -56,6 +56,9 @@ pub fn markdown(run: &Run) -> String {
             let _ = writeln!(out, "- {}", cell(&line));
         }
     }
+    if super::size::wanted(run) {
+        out.push_str(&super::size::markdown(&run.inventory, run.size_delta.as_ref(), &cell));
+    }
     let db = match run.db.built_at {
         Some(built) => format!("advisory DB {} old ({} records)", super::db::age(built), run.db.records),
         None => format!("advisories from {}", cell(&run.db.source)),

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod markdown;
 pub mod origin;
 pub mod sarif;
+pub mod size;
 pub mod spdx;
 pub mod text;
 

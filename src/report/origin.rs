@@ -96,6 +96,12 @@ pub fn summary(run: &Run) -> Vec<String> {
             }
         ));
     }
+    if let Some(d) = &base.newest_digest {
+        out.push(format!(
+            "        newest digest we know for it: {d} ({})",
+            base.newest_note.as_deref().unwrap_or("")
+        ));
+    }
     if let Some(c) = &run.baseline {
         out.push(format!(
             "Baseline {}: {} new, {} fixed, {} unchanged (unchanged findings do not fail)",

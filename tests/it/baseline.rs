@@ -167,6 +167,17 @@ fn base_flag_and_labels_name_the_base() {
     assert_eq!(v["base"]["name"], base.as_str());
     assert_eq!(levels_by_part(&v), (vec!["warn".to_string()], vec!["fail".to_string()]));
     assert!(advisories(&v).iter().all(|f| f.4 == "--base"));
+    // The digest it was read at is the newest we know (a file: as read from it).
+    assert!(
+        v["base"]["newest_digest"].as_str().unwrap().starts_with("sha256:"),
+        "{}",
+        v["base"]
+    );
+    assert!(
+        v["base"]["newest_note"].as_str().unwrap().contains("as read from"),
+        "{}",
+        v["base"]
+    );
 
     // The base labels name it (the layers from the history's boundary here).
     let labelled = on_base(app_layer(&[LODASH]))
@@ -181,6 +192,17 @@ fn base_flag_and_labels_name_the_base() {
     assert_eq!(v["base"]["decided_by"], "label");
     assert_eq!(v["base"]["name"], "docker.io/library/alpine:3.20");
     assert_eq!(levels_by_part(&v), (vec!["warn".to_string()], vec!["fail".to_string()]));
+    // Annotations only: the label's digest, said to be perhaps not the newest.
+    assert_eq!(
+        v["base"]["newest_digest"],
+        "sha256:beefdbd8a1da6d2915566fde36db9db0b524eb737fc57cd1367effd16dc0d06d"
+    );
+    assert!(
+        v["base"]["newest_note"]
+            .as_str()
+            .unwrap()
+            .contains("may not be the newest")
+    );
     // SARIF carries the same, per result.
     let r = crate::support::imagegate()
         .args([
@@ -217,6 +239,46 @@ fn base_flag_and_labels_name_the_base() {
     // JSON and SARIF say `app` for each).
     assert!(r.stdout.contains("[base]"), "{}", r.stdout);
     assert!(r.stdout.contains("docker.io/library/alpine:3.20"), "{}", r.stdout);
+    assert!(r.stdout.contains("may not be the newest"), "{}", r.stdout);
+}
+
+/// `--base` a registry reference: the base's findings are grouped under its name with the
+/// digest the registry serves for it now (the one manifest request the layer check makes).
+#[test]
+fn a_registry_base_is_shown_with_the_digest_the_registry_serves_now() {
+    let registry = crate::support::registry::Registry::start();
+    let base = ImageSpec::new()
+        .layer(demo_base_layer(), Compression::Gzip, "ADD rootfs / # buildkit")
+        .build();
+    registry.push("library/alpine", Some("3.20"), &base);
+    let tmp = tempfile::tempdir().unwrap();
+    let app = write(&without_boundary(app_layer(&[LODASH])), tmp.path(), "app");
+    let p = policy(
+        tmp.path(),
+        "[vulnerabilities]\nfail_on = \"medium\"\nfail_in = \"app\"\n",
+    );
+    let reference = format!("{}/library/alpine:3.20", registry.addr());
+    let (code, v, err) = scan(&[&app, "--policy", &p, "--base", &reference], testdata_db());
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(v["base"]["newest_digest"], base.manifest_digest.as_str());
+    assert!(
+        v["base"]["newest_note"]
+            .as_str()
+            .unwrap()
+            .contains("what the registry serves"),
+        "{}",
+        v["base"]
+    );
+    let r = crate::support::imagegate()
+        .args(["scan", &app, "--db", testdata_db().to_str().unwrap(), "--policy", &p])
+        .args(["--base", &reference, "--wide"])
+        .run();
+    assert!(
+        r.stdout
+            .contains(&format!("newest digest we know for it: {}", base.manifest_digest)),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -29,5 +29,6 @@ mod registry_support;
 mod sarif;
 mod scan;
 mod selfimage;
+mod size;
 mod terminal;
 mod yarn;
