@@ -56,6 +56,8 @@ pub struct PolicyInfo {
     /// The source and what the command line changed: `policies/production.toml (fail_on from
     /// --fail-on)`.
     pub description: String,
+    /// The checks the policy runs (JUnit lists the ones that passed).
+    pub checks: Vec<crate::policy::rule::Check>,
 }
 
 /// A Dockerfile given with `--dockerfile`: SARIF points results at its instructions.
@@ -103,6 +105,8 @@ pub struct Run {
     pub baseline: Option<Comparison>,
     /// The upgrades that clear the failing findings, one per package.
     pub upgrades: Vec<Upgrade>,
+    /// The VEX statements the run was judged with (`--openvex` writes the ones in effect).
+    pub vex: Vec<crate::vex::Statement>,
 }
 
 /// What `--baseline` names: an earlier JSON report, or an image scanned with the same DB and
@@ -182,13 +186,15 @@ impl Gate {
             },
             AdvisorySource::Online(options) => Source::Online(options),
         };
+        // The policy's VEX documents: one that does not parse stops here, before any image.
+        let vex = crate::vex::load_policy(&policy)?;
         Ok(Gate {
             policy,
             source,
             dockerfile: None,
             base: None,
             baseline: None,
-            vex: Vec::new(),
+            vex,
         })
     }
 
@@ -204,9 +210,9 @@ impl Gate {
         self
     }
 
-    /// VEX statements (`--vex`) applied to every run's findings.
+    /// VEX statements (`--vex`) applied to every run's findings, after the policy's own.
     pub fn with_vex(mut self, vex: Vec<crate::vex::Statement>) -> Gate {
-        self.vex = vex;
+        self.vex.extend(vex);
         self
     }
 
@@ -321,6 +327,7 @@ impl Gate {
             policy: PolicyInfo {
                 source: self.policy.source.clone(),
                 description: self.policy.describe(),
+                checks: self.policy.checks(),
             },
             repository,
             dockerfile: self.dockerfile.clone(),
@@ -329,6 +336,7 @@ impl Gate {
             upgrades,
             base,
             baseline: None,
+            vex: self.vex.clone(),
         })
     }
 
