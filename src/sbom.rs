@@ -547,6 +547,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                         dev: p.dev,
                         sources: vec![NpmSource::NodeModules],
                         layer,
+                        dependencies: Vec::new(),
                     });
                 for path in &p.paths {
                     if !entry.paths.contains(path) {

@@ -306,6 +306,10 @@ pub struct NpmPackage {
     pub dev: Option<bool>,
     pub sources: Vec<NpmSource>,
     pub layer: LayerRef,
+    /// The names its `package.json` depends on (SBOM edges resolve them through
+    /// node_modules); empty where no `package.json` was read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -639,6 +643,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
         sources: BTreeSet<NpmSource>,
         layer: usize,
         dev: Vec<Option<bool>>,
+        dependencies: Vec<String>,
     }
     type Found = BTreeMap<(String, String), Acc>;
     let mut found: Found = BTreeMap::new();
@@ -661,6 +666,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 sources: BTreeSet::new(),
                 layer,
                 dev: Vec::new(),
+                dependencies: Vec::new(),
             });
         acc.layer = acc.layer.min(layer);
         acc.sources.insert(source);
@@ -693,6 +699,11 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
             layer,
             m.license.as_ref(),
         );
+        if let Some(acc) = found.get_mut(&(m.name.clone(), m.version.clone()))
+            && acc.dependencies.is_empty()
+        {
+            acc.dependencies = m.dependencies.clone();
+        }
     }
 
     // npm's own record of node_modules: it confirms what package.json files say, and names
@@ -756,6 +767,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 dev,
                 sources: acc.sources.into_iter().collect(),
                 layer: layer_ref(acc.layer),
+                dependencies: acc.dependencies,
             }
         })
         .collect()

@@ -1029,3 +1029,68 @@ fn the_policys_vex_key_applies_its_documents_relative_to_the_policy_file() {
         assert!(check.stderr.contains(want), "{text}: {}", check.stderr);
     }
 }
+
+#[test]
+fn sboms_carry_npm_dependency_edges_resolved_through_node_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, cdx) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    assert_valid(&cdx);
+    let deps = cdx["dependencies"].as_array().unwrap();
+    let depends_on = |purl: &str| -> Vec<String> {
+        deps.iter()
+            .find(|d| d["ref"] == purl)
+            .unwrap_or_else(|| panic!("no dependency entry for {purl}"))["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    // next 13.4.0's package.json depends on @next/env, installed beside it.
+    let next = depends_on("pkg:npm/next@13.4.0");
+    assert!(next.contains(&"pkg:npm/%40next/env@13.4.0".to_string()), "{next:?}");
+    // Every edge points at a component of the document (CycloneDX requires it).
+    let refs: BTreeSet<&str> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    for d in deps {
+        for target in d["dependsOn"].as_array().unwrap() {
+            assert!(refs.contains(target.as_str().unwrap()), "{target}");
+        }
+    }
+    // An OS package states no edges here.
+    let musl = component(&cdx, "musl")["bom-ref"].as_str().unwrap().to_string();
+    assert!(depends_on(&musl).is_empty());
+
+    // SPDX: the same edge as DEPENDS_ON between the two packages.
+    let (_, spdx) = inventory_spdx(tmp.path(), "own.spdx.json");
+    let id_of = |purl: &str| -> String {
+        spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["externalRefs"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|x| x["referenceLocator"] == purl))
+            })
+            .unwrap_or_else(|| panic!("no SPDX package {purl}"))["SPDXID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (next_id, env_id) = (id_of("pkg:npm/next@13.4.0"), id_of("pkg:npm/%40next/env@13.4.0"));
+    assert!(
+        spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["spdxElementId"] == next_id.as_str()
+                && r["relationshipType"] == "DEPENDS_ON"
+                && r["relatedSpdxElement"] == env_id.as_str()),
+        "no next DEPENDS_ON @next/env"
+    );
+}
