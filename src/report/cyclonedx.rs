@@ -124,6 +124,29 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             depends_on: depends_on.into_iter().collect(),
         });
     }
+    // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a generic purl.
+    if let Some(rt) = &inv.node_runtime {
+        let version = rt.runtime.version.to_string();
+        out.push(Component {
+            kind: PackageKind::NodeRuntime,
+            name: rt.name.to_string(),
+            version: version.clone(),
+            matched_version: version.clone(),
+            purl: purl::Purl {
+                ty: "generic".into(),
+                namespace: None,
+                name: rt.name.to_string(),
+                version: Some(version),
+                qualifiers: BTreeMap::new(),
+            }
+            .to_string(),
+            license: None,
+            paths: rt.paths.clone(),
+            layer: rt.layer.clone(),
+            dev: None,
+            depends_on: Vec::new(),
+        });
+    }
     out.sort_by(|a, b| a.purl.cmp(&b.purl));
     // The same purl twice (one package in two distroless status files): keep one.
     out.dedup_by(|a, b| a.purl == b.purl);
@@ -246,7 +269,7 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
             props.push(prop(PROP_DEV, dev.to_string()));
         }
         let mut v = json!({
-            "type": "library",
+            "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },
             "bom-ref": c.purl,
             "name": c.name,
             "version": c.version,

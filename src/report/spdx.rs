@@ -98,7 +98,7 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
             "versionInfo": c.version,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
-            "primaryPackagePurpose": "LIBRARY",
+            "primaryPackagePurpose": if c.kind == crate::inventory::PackageKind::NodeRuntime { "APPLICATION" } else { "LIBRARY" },
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": license,
             "copyrightText": "NOASSERTION",

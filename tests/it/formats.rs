@@ -1094,3 +1094,45 @@ fn sboms_carry_npm_dependency_edges_resolved_through_node_modules() {
         "no next DEPENDS_ON @next/env"
     );
 }
+
+#[test]
+fn sboms_name_the_nodejs_runtime_as_syfts_binary_cataloger_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cdx_path, cdx) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    assert_valid(&cdx);
+    let node = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["purl"] == "pkg:generic/node@20.17.0")
+        .expect("the demo's nodejs.org runtime is a component");
+    assert_eq!(node["type"], "application");
+    assert_eq!(props(node, "imagegate:path"), ["usr/local/bin/node"]);
+    let (_, spdx) = inventory_spdx(tmp.path(), "own.spdx.json");
+    assert!(
+        spdx["packages"].as_array().unwrap().iter().any(|p| p["name"] == "node"
+            && p["versionInfo"] == "20.17.0"
+            && p["primaryPackagePurpose"] == "APPLICATION")
+    );
+    // Read back, the runtime is not matched yet: said so, never dropped silently.
+    let r = imagegate()
+        .args([
+            "scan",
+            &format!("sbom:{}", cdx_path.display()),
+            "--db",
+            db().to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .run();
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        report["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "not_checked" && c["paths"].to_string().contains("pkg:generic")),
+        "{}",
+        report["coverage"]
+    );
+}
