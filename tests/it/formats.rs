@@ -1114,7 +1114,8 @@ fn sboms_name_the_nodejs_runtime_as_syfts_binary_cataloger_does() {
             && p["versionInfo"] == "20.17.0"
             && p["primaryPackagePurpose"] == "APPLICATION")
     );
-    // Read back, the runtime is not matched yet: said so, never dropped silently.
+    // Read back, it is the runtime again (not an unmatched `other` package); without the
+    // Node.js index it is not checked, and says so.
     let r = imagegate()
         .args([
             "scan",
@@ -1126,13 +1127,66 @@ fn sboms_name_the_nodejs_runtime_as_syfts_binary_cataloger_does() {
         ])
         .run();
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["inventory"]["node_runtime"]["version"], "20.17.0",
+        "{}",
+        report["inventory"]
+    );
+    let coverage = report["coverage"].as_array().unwrap();
+    assert!(!report["coverage"].to_string().contains("pkg:generic"), "{coverage:?}");
     assert!(
-        report["coverage"]
+        coverage
+            .iter()
+            .any(|c| c["source"] == "node-runtime" && c["status"] == "not_checked"),
+        "{coverage:?}"
+    );
+}
+
+#[test]
+fn the_nodejs_runtime_round_trips_through_both_sboms_to_the_same_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let r = imagegate()
+        .args(["db", "import", "--db", db.to_str().unwrap()])
+        .arg(repo_root().join("testdata/osv/npm"))
+        .arg(repo_root().join("testdata/osv/alpine"))
+        .arg(repo_root().join("testdata/nodejs-security-wg/core"))
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runtime_findings = |image: &str| -> (BTreeSet<String>, Value) {
+        let r = imagegate()
+            .args(["scan", image, "--db", db.to_str().unwrap(), "--format", "json"])
+            .run();
+        assert!(r.code == 0 || r.code == 1, "{image}: {}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        let set = v["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["status"] == "not_checked" && c["paths"].to_string().contains("pkg:generic")),
-        "{}",
-        report["coverage"]
-    );
+            .filter(|f| {
+                f["evidence"]["package"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("node-runtime:"))
+            })
+            .map(|f| format!("{} {} {}", f["rule"], f["evidence"]["package"], f["level"]))
+            .collect();
+        let coverage = v["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == "node-runtime")
+            .cloned()
+            .unwrap_or(Value::Null);
+        (set, coverage)
+    };
+    let (expected, coverage) = runtime_findings(&demo());
+    assert!(!expected.is_empty(), "Node.js 20.17.0 has advisories in the WG's index");
+    assert_eq!(coverage["status"], "checked");
+    let (cdx, _) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    let (spdx, _) = inventory_spdx(tmp.path(), "own.spdx.json");
+    for sbom in [cdx, spdx] {
+        let (got, coverage) = runtime_findings(&format!("sbom:{}", sbom.display()));
+        assert_eq!(got, expected, "{}", sbom.display());
+        assert_eq!(coverage["status"], "checked", "{}", sbom.display());
+    }
 }
