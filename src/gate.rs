@@ -57,6 +57,8 @@ pub struct PolicyInfo {
     /// The source and what the command line changed: `policies/production.toml (fail_on from
     /// --fail-on)`.
     pub description: String,
+    /// The checks the policy runs (JUnit lists the ones that passed).
+    pub checks: Vec<crate::policy::rule::Check>,
 }
 
 /// A Dockerfile given with `--dockerfile`: SARIF points results at its instructions.
@@ -106,6 +108,8 @@ pub struct Run {
     pub upgrades: Vec<Upgrade>,
     /// With `--baseline`: the size against the baseline's.
     pub size_delta: Option<SizeDelta>,
+    /// The VEX statements the run was judged with (`--openvex` writes the ones in effect).
+    pub vex: Vec<crate::vex::Statement>,
 }
 
 /// What `--baseline` names: an earlier JSON report, or an image scanned with the same DB and
@@ -185,13 +189,15 @@ impl Gate {
             },
             AdvisorySource::Online(options) => Source::Online(options),
         };
+        // The policy's VEX documents: one that does not parse stops here, before any image.
+        let vex = crate::vex::load_policy(&policy)?;
         Ok(Gate {
             policy,
             source,
             dockerfile: None,
             base: None,
             baseline: None,
-            vex: Vec::new(),
+            vex,
         })
     }
 
@@ -207,9 +213,9 @@ impl Gate {
         self
     }
 
-    /// VEX statements (`--vex`) applied to every run's findings.
+    /// VEX statements (`--vex`) applied to every run's findings, after the policy's own.
     pub fn with_vex(mut self, vex: Vec<crate::vex::Statement>) -> Gate {
-        self.vex = vex;
+        self.vex.extend(vex);
         self
     }
 
@@ -345,6 +351,7 @@ impl Gate {
             policy: PolicyInfo {
                 source: self.policy.source.clone(),
                 description: self.policy.describe(),
+                checks: self.policy.checks(),
             },
             repository,
             dockerfile: self.dockerfile.clone(),
@@ -354,6 +361,7 @@ impl Gate {
             base,
             baseline: None,
             size_delta: None,
+            vex: self.vex.clone(),
         })
     }
 

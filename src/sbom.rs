@@ -495,6 +495,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
     let mut inv_deb = Vec::new();
     let mut npm: BTreeMap<(String, String), NpmPackage> = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut runtime: Option<inventory::node_runtime::RuntimePackage> = None;
     for p in &doc.pkgs {
         let Some(pu) = &p.purl else { continue };
         let layer = layer_of(p);
@@ -548,6 +549,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                         sources: vec![NpmSource::NodeModules],
                         vendored_in: Vec::new(),
                         layer,
+                        dependencies: Vec::new(),
                     });
                 for path in &p.paths {
                     if !entry.paths.contains(path) {
@@ -555,8 +557,40 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                     }
                 }
             }
-            // A `pkg:generic/node` runtime is not read back yet: it stays out (`other`).
-            Some(PackageKind::NodeRuntime) | None => {}
+            // The Node.js runtime (`pkg:generic/node@20.17.0`): matched as the image's would be.
+            Some(PackageKind::NodeRuntime) => match semver::Version::parse(p.version.trim_start_matches('v')) {
+                Ok(version) if runtime.is_none() => {
+                    use inventory::node_runtime::{Evidence, NodeRuntime, RuntimePackage};
+                    // Which file the SBOM says the version came from (imagegate's paths).
+                    let decided_by = if p.paths.iter().any(|x| x.ends_with("node_version.h")) {
+                        Evidence::Header
+                    } else if p.paths.is_empty() {
+                        Evidence::Env
+                    } else {
+                        Evidence::Binary
+                    };
+                    runtime = Some(RuntimePackage {
+                        name: "node",
+                        runtime: NodeRuntime {
+                            version,
+                            decided_by,
+                            evidence: Vec::new(),
+                            warnings: Vec::new(),
+                        },
+                        paths: p.paths.clone(),
+                        layer,
+                    });
+                }
+                Ok(_) => warnings.push(format!(
+                    "SBOM {}: more than one Node.js runtime; only the first is checked",
+                    path.display()
+                )),
+                Err(_) => warnings.push(format!(
+                    "SBOM {}: a Node.js runtime version is not a version; it was NOT checked",
+                    path.display()
+                )),
+            },
+            None => {}
         }
     }
     if os.is_none() && (!inv_apk.is_empty() || !inv_deb.is_empty()) {
@@ -575,6 +609,9 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
     }
     if !npm.is_empty() {
         coverage.push(Coverage::read(Source::Npm, npm.len(), vec![here.clone()]));
+    }
+    if runtime.is_some() {
+        coverage.push(Coverage::read(Source::NodeRuntime, 1, vec![here.clone()]));
     }
     if !doc.other.is_empty() {
         let total: usize = doc.other.values().sum();
@@ -622,8 +659,8 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         },
         os,
         coverage,
-        // A runtime an SBOM lists comes in as a package (npm `node` is not the runtime).
-        node_runtime: None,
+        // `pkg:generic/node` only (npm's `node` package is not the runtime).
+        node_runtime: runtime,
         apk: inv_apk,
         deb: inv_deb,
         npm: npm.into_values().collect(),

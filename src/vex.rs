@@ -32,6 +32,14 @@ pub enum VexError {
     TooBig { path: PathBuf, max: u64 },
     #[error("VEX {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A document the policy's `vex` names, with where the policy names it.
+    #[error("{origin}:{line}:{column}: vex: {source}")]
+    InPolicy {
+        origin: String,
+        line: usize,
+        column: usize,
+        source: Box<VexError>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +94,8 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn describe(&self) -> String {
+    /// `VEX not_affected `CVE-…` by Acme, 2026-01-01T00:00:00Z (file statement 0)`.
+    pub fn describe(&self) -> String {
         format!(
             "VEX {} `{}` by {}{} ({})",
             self.status.as_str(),
@@ -106,6 +115,27 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Statement>, VexError> {
         if out.len() > MAX_STATEMENTS {
             return Err(VexError::Invalid {
                 path: path.clone(),
+                message: format!("more than {MAX_STATEMENTS} statements"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the documents a policy's `[vulnerabilities] vex` names; an error points at the entry.
+pub fn load_policy(policy: &crate::policy::Policy) -> Result<Vec<Statement>, VexError> {
+    let mut out = Vec::new();
+    for f in &policy.vulnerabilities.vex {
+        let statements = read(&f.path).map_err(|e| VexError::InPolicy {
+            origin: policy.source.to_string(),
+            line: f.line,
+            column: f.column,
+            source: Box::new(e),
+        })?;
+        out.extend(statements);
+        if out.len() > MAX_STATEMENTS {
+            return Err(VexError::Invalid {
+                path: f.path.clone(),
                 message: format!("more than {MAX_STATEMENTS} statements"),
             });
         }
@@ -388,6 +418,26 @@ fn applies(s: &Statement, f: &Finding, subject: &Subject<'_>) -> bool {
     })
 }
 
+/// The statement that decides a finding, with its index: the latest that applies; ties go to
+/// the later one in the input.
+fn decide<'a>(statements: &'a [Statement], f: &Finding, subject: &Subject<'_>) -> Option<(usize, &'a Statement)> {
+    statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| applies(s, f, subject))
+        .max_by_key(|(i, s)| (s.timestamp, *i))
+}
+
+/// The statement that decided a finding of this image, if any (`--openvex` writes it out).
+pub fn deciding<'a>(
+    statements: &'a [Statement],
+    inv: &Inventory,
+    repository: &str,
+    f: &Finding,
+) -> Option<&'a Statement> {
+    decide(statements, f, &Subject { inv, repository }).map(|(_, s)| s)
+}
+
 /// Applies the statements to a run's findings and recomputes the verdict.
 pub fn apply(
     statements: &[Statement],
@@ -402,13 +452,7 @@ pub fn apply(
     let subject = Subject { inv, repository };
     let mut decided = vec![false; statements.len()];
     for f in findings.iter_mut() {
-        // The latest statement decides; ties go to the later one in the input.
-        let Some((i, s)) = statements
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| applies(s, f, &subject))
-            .max_by_key(|(i, s)| (s.timestamp, *i))
-        else {
+        let Some((i, s)) = decide(statements, f, &subject) else {
             continue;
         };
         decided[i] = true;

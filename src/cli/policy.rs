@@ -34,10 +34,13 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<u8> {
     match command {
         PolicyCommand::Check { file } => {
             let p = Policy::load(&file)?;
+            // The VEX documents it names must parse too.
+            let statements = crate::vex::load_policy(&p)?;
             println!(
-                "{}: valid ({} ignore entries, {} denied package patterns, {} denied file patterns)",
+                "{}: valid ({} ignore entries, {} VEX statements, {} denied package patterns, {} denied file patterns)",
                 file.display(),
                 p.vulnerabilities.ignores.len(),
+                statements.len(),
                 p.deny_packages.len(),
                 p.deny_files.len()
             );

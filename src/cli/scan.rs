@@ -94,6 +94,17 @@ pub struct Args {
     /// suppress findings (repeatable).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// Also write GitLab's container-scanning report (gl-container-scanning-report.json) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub gitlab: Option<PathBuf>,
+    /// Also write a JUnit XML report (a test case per failing or warning finding and per passed
+    /// check) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the ignores and VEX statements in effect for this image as an OpenVEX 0.2
+    /// document to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub openvex: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -141,6 +152,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         platform: args.pull.requested_platform(),
         cyclonedx: args.cyclonedx,
         spdx: args.spdx,
+        gitlab: args.gitlab,
+        junit: args.junit,
+        openvex: args.openvex,
     };
     check_and_report(&gate, &args.image, &load, None, &reports)
 }
@@ -161,6 +175,9 @@ pub struct Reports {
     pub platform: Option<crate::image::model::Platform>,
     pub cyclonedx: Option<PathBuf>,
     pub spdx: Option<PathBuf>,
+    pub gitlab: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub openvex: Option<PathBuf>,
 }
 
 impl Reports {
@@ -177,6 +194,9 @@ impl Reports {
             platform: None,
             cyclonedx: None,
             spdx: None,
+            gitlab: None,
+            junit: None,
+            openvex: None,
         }
     }
 }
@@ -239,6 +259,23 @@ pub fn check_and_report(
     }
     if let Some(path) = &reports.spdx {
         emit(&report::spdx::spdx(&run.inventory)?, Some(path))?;
+    }
+    if let Some(path) = &reports.gitlab {
+        emit(&report::gitlab::gitlab(&run)?, Some(path))?;
+    }
+    if let Some(path) = &reports.junit {
+        emit(&report::junit::junit(&run), Some(path))?;
+    }
+    if let Some(path) = &reports.openvex {
+        match report::openvex::openvex(&run)? {
+            Some(doc) => emit(&doc, Some(path))?,
+            // OpenVEX needs a statement: no document rather than an invalid one.
+            None if !reports.quiet => eprintln!(
+                "--openvex: no ignore or VEX statement decides a finding of this image; {} not written",
+                path.display()
+            ),
+            None => {}
+        }
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;

@@ -392,6 +392,10 @@ pub struct NpmPackage {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vendored_in: Vec<VendoredIn>,
     pub layer: LayerRef,
+    /// The names its `package.json` depends on (SBOM edges resolve them through
+    /// node_modules); empty where no `package.json` was read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
 
 impl NpmPackage {
@@ -800,6 +804,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
         vendored_in: BTreeSet<VendoredIn>,
         layer: usize,
         dev: Vec<Option<bool>>,
+        dependencies: Vec<String>,
     }
     type Found = BTreeMap<(String, String), Acc>;
     let mut found: Found = BTreeMap::new();
@@ -824,6 +829,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 vendored_in: BTreeSet::new(),
                 layer: i.layer,
                 dev: Vec::new(),
+                dependencies: Vec::new(),
             });
         acc.layer = acc.layer.min(i.layer);
         acc.sources.insert(i.source);
@@ -926,6 +932,11 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 dev: dev_of(fs, &yarn_dev, path, &m.name, &m.version),
             },
         );
+        if let Some(acc) = found.get_mut(&(m.name.clone(), m.version.clone()))
+            && acc.dependencies.is_empty()
+        {
+            acc.dependencies = m.dependencies.clone();
+        }
     }
 
     // npm's own record of node_modules: it confirms what package.json files say, and names
@@ -1011,6 +1022,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 sources: acc.sources.into_iter().collect(),
                 vendored_in: acc.vendored_in.into_iter().collect(),
                 layer: layer_ref(acc.layer),
+                dependencies: acc.dependencies,
             }
         })
         .collect()

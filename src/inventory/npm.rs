@@ -12,13 +12,23 @@ pub struct Manifest {
     pub version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// The names in `dependencies` and `optionalDependencies` (sorted, at most
+    /// [`MAX_DEPENDENCIES`]): the SBOMs' dependency edges, resolved through node_modules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
+
+/// More dependency names than any real package declares: the rest are not kept.
+pub const MAX_DEPENDENCIES: usize = 10_000;
 
 #[derive(Deserialize)]
 struct RawManifest {
     name: Option<serde_json::Value>,
     version: Option<serde_json::Value>,
     license: Option<serde_json::Value>,
+    dependencies: Option<serde_json::Value>,
+    #[serde(rename = "optionalDependencies")]
+    optional_dependencies: Option<serde_json::Value>,
 }
 
 /// Parses a `package.json`. `Ok(None)` for one without a name or version (folders such as
@@ -35,7 +45,26 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Option<Manifest>, String> {
         Some(serde_json::Value::Object(o)) => o.get("type").and_then(|t| t.as_str()).map(str::to_string),
         _ => None,
     };
-    Ok(Some(Manifest { name, version, license }))
+    // Names only (an object's keys); anything else is not a dependency list.
+    let mut dependencies: Vec<String> = [raw.dependencies, raw.optional_dependencies]
+        .into_iter()
+        .flatten()
+        .filter_map(|v| match v {
+            serde_json::Value::Object(o) => Some(o.into_iter().map(|(k, _)| k)),
+            _ => None,
+        })
+        .flatten()
+        .filter(|k| !k.is_empty())
+        .take(MAX_DEPENDENCIES)
+        .collect();
+    dependencies.sort();
+    dependencies.dedup();
+    Ok(Some(Manifest {
+        name,
+        version,
+        license,
+        dependencies,
+    }))
 }
 
 /// One package as a lockfile records it.
@@ -374,13 +403,24 @@ mod tests {
             Manifest {
                 name: "lodash".into(),
                 version: "4.17.20".into(),
-                license: Some("MIT".into())
+                license: Some("MIT".into()),
+                dependencies: Vec::new(),
             }
         );
         let m = parse_manifest(br#"{"name":"x","version":"1.0.0","license":{"type":"BSD"}}"#)
             .unwrap()
             .unwrap();
         assert_eq!(m.license.as_deref(), Some("BSD"));
+        let m = parse_manifest(
+            br#"{"name":"x","version":"1.0.0","dependencies":{"b":"^1","a":"2"},"optionalDependencies":{"a":"2","c":"*"}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(m.dependencies, ["a", "b", "c"]);
+        let m = parse_manifest(br#"{"name":"x","version":"1.0.0","dependencies":["a"]}"#)
+            .unwrap()
+            .unwrap();
+        assert!(m.dependencies.is_empty(), "a list is not a dependency map");
         assert_eq!(parse_manifest(br#"{"type":"module"}"#).unwrap(), None);
         assert_eq!(parse_manifest(br#"{"name":"x","version":1}"#).unwrap(), None);
         assert!(parse_manifest(b"{not json").is_err());

@@ -27,6 +27,8 @@ impl Purl {
             "apk" => Some(PackageKind::Apk),
             "deb" => Some(PackageKind::Deb),
             "npm" => Some(PackageKind::Npm),
+            // The Node.js runtime as Syft names it (and imagegate's SBOMs do).
+            "generic" if self.name == "node" && self.namespace.is_none() => Some(PackageKind::NodeRuntime),
             _ => None,
         }
     }

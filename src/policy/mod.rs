@@ -92,6 +92,18 @@ pub struct VulnerabilityPolicy {
     /// The threshold for findings in the base image's layers; `None`: `fail_on` with
     /// `fail_in = "all"`, never with `fail_in = "app"`.
     pub base_fail_on: Option<FailOn>,
+    /// `vex = ["path", …]`: VEX documents applied to every run (relative paths from the
+    /// policy file's directory), read when the gate opens.
+    pub vex: Vec<VexFile>,
+}
+
+/// A `[vulnerabilities] vex` entry: the resolved path, and where the entry is in the policy
+/// (a document that does not parse is reported there).
+#[derive(Clone, Debug)]
+pub struct VexFile {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// `[vulnerabilities] fail_in`: whose findings `fail_on` fails.
@@ -275,6 +287,8 @@ struct RawVulnerabilities {
     allow_permanent_ignores: bool,
     #[serde(default)]
     ignore: Vec<Spanned<RawIgnore>>,
+    #[serde(default)]
+    vex: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -567,6 +581,21 @@ impl Parser<'_> {
                 line: position(self.text, start).0,
             });
         }
+        let mut vex = Vec::new();
+        for entry in &v.vex {
+            let text = entry.get_ref().trim();
+            if text.is_empty() {
+                return Err(self.at(entry, "vex: a path is empty"));
+            }
+            let path = Path::new(text);
+            // Relative to the policy file, so a policy and its VEX documents move together.
+            let path = match self.source.file().and_then(Path::parent) {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.to_path_buf(),
+            };
+            let (line, column) = position(self.text, entry.span().start);
+            vex.push(VexFile { path, line, column });
+        }
         let i = raw.image;
         let max_layers = match &i.max_layers {
             Some(n) if *n.get_ref() < 1 => return Err(self.at(n, "max_layers must be at least 1")),
@@ -610,6 +639,7 @@ impl Parser<'_> {
                 ignores,
                 fail_in,
                 base_fail_on,
+                vex,
             },
             image: ImagePolicy {
                 max_size: i.max_size.as_ref().map(|s| self.size(s, "max_size")).transpose()?,
@@ -737,6 +767,40 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(unit_secs)
+}
+
+impl Policy {
+    /// The checks this policy runs on an image (on an SBOM, those about image facts are not
+    /// run), for reports that list passed checks (JUnit). A check the policy leaves off (no
+    /// size limit, no denied files) is not listed.
+    pub fn checks(&self) -> Vec<rule::Check> {
+        use rule::Check;
+        let img = &self.image;
+        let ignores = !self.vulnerabilities.ignores.is_empty();
+        [
+            (Check::RunsAsRoot, img.require_non_root),
+            (Check::UnknownUser, img.require_non_root),
+            (Check::NoHealthcheck, img.require_healthcheck),
+            (Check::ImageTooLarge, img.max_size.is_some()),
+            (Check::CompressedImageTooLarge, img.max_compressed_size.is_some()),
+            (Check::TooManyLayers, img.max_layers.is_some()),
+            (Check::MissingLabel, !img.required_labels.is_empty()),
+            (Check::OsEndOfLife, img.deny_eol_os),
+            (Check::DeniedPackage, !self.deny_packages.is_empty()),
+            (Check::DevDependency, self.deny_dev_dependencies),
+            (Check::DeniedFile, !self.deny_files.is_empty()),
+            (Check::StaleAdvisoryDb, self.vulnerabilities.max_db_age.is_some()),
+            (Check::IgnoreExpired, ignores),
+            (Check::IgnoreStale, ignores),
+            (Check::IgnoreUnknownId, ignores),
+            (Check::PackagesNotChecked, true),
+            (Check::SourceNotChecked, true),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| c)
+        .collect()
+    }
 }
 
 #[cfg(test)]

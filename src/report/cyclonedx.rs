@@ -33,6 +33,34 @@ pub(crate) struct Component {
     pub paths: Vec<String>,
     pub layer: LayerRef,
     pub dev: Option<bool>,
+    /// The purls of the packages it depends on, where the data says (npm: its
+    /// `package.json` dependencies, resolved as Node.js does through node_modules).
+    pub depends_on: Vec<String>,
+}
+
+/// Where Node.js finds `dep` required from the package at `dir`: `dir/node_modules/dep`, then
+/// the same under each ancestor directory (skipping ones that are themselves `node_modules`),
+/// up to the root. `installed` maps an install directory to the purl there.
+fn resolve_npm<'a>(dir: &str, dep: &str, installed: &BTreeMap<&str, &'a str>) -> Option<&'a str> {
+    let mut base = Some(dir.trim_end_matches('/'));
+    while let Some(d) = base {
+        if !(d == "node_modules" || d.ends_with("/node_modules")) {
+            let candidate = if d.is_empty() {
+                format!("node_modules/{dep}")
+            } else {
+                format!("{d}/node_modules/{dep}")
+            };
+            if let Some(p) = installed.get(candidate.as_str()) {
+                return Some(p);
+            }
+        }
+        base = if d.is_empty() {
+            None
+        } else {
+            Some(d.rsplit_once('/').map_or("", |(parent, _)| parent))
+        };
+    }
+    None
 }
 
 /// Every package of the inventory, sorted, with unique purls.
@@ -50,6 +78,7 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             paths: PackageKind::Apk.database_path().map(String::from).into_iter().collect(),
             layer: p.layer.clone(),
             dev: None,
+            depends_on: Vec::new(),
         });
     }
     for p in &inv.deb {
@@ -63,9 +92,25 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             paths: vec![p.database.clone()],
             layer: p.layer.clone(),
             dev: None,
+            depends_on: Vec::new(),
         });
     }
-    for p in &inv.npm {
+    let npm_purls: Vec<String> = inv.npm.iter().map(|p| purl::npm(p).to_string()).collect();
+    let installed: BTreeMap<&str, &str> = inv
+        .npm
+        .iter()
+        .zip(&npm_purls)
+        .flat_map(|(p, u)| p.paths.iter().map(move |path| (path.as_str(), u.as_str())))
+        .collect();
+    for (p, own) in inv.npm.iter().zip(&npm_purls) {
+        let mut depends_on: BTreeSet<String> = BTreeSet::new();
+        for dir in &p.paths {
+            for dep in &p.dependencies {
+                if let Some(u) = resolve_npm(dir, dep, &installed).filter(|u| *u != own.as_str()) {
+                    depends_on.insert(u.to_string());
+                }
+            }
+        }
         out.push(Component {
             kind: PackageKind::Npm,
             name: p.name.clone(),
@@ -76,6 +121,30 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             paths: p.paths.clone(),
             layer: p.layer.clone(),
             dev: p.dev,
+            depends_on: depends_on.into_iter().collect(),
+        });
+    }
+    // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a generic purl.
+    if let Some(rt) = &inv.node_runtime {
+        let version = rt.runtime.version.to_string();
+        out.push(Component {
+            kind: PackageKind::NodeRuntime,
+            name: rt.name.to_string(),
+            version: version.clone(),
+            matched_version: version.clone(),
+            purl: purl::Purl {
+                ty: "generic".into(),
+                namespace: None,
+                name: rt.name.to_string(),
+                version: Some(version),
+                qualifiers: BTreeMap::new(),
+            }
+            .to_string(),
+            license: None,
+            paths: rt.paths.clone(),
+            layer: rt.layer.clone(),
+            dev: None,
+            depends_on: Vec::new(),
         });
     }
     out.sort_by(|a, b| a.purl.cmp(&b.purl));
@@ -200,7 +269,7 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
             props.push(prop(PROP_DEV, dev.to_string()));
         }
         let mut v = json!({
-            "type": "library",
+            "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },
             "bom-ref": c.purl,
             "name": c.name,
             "version": c.version,
@@ -225,7 +294,7 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
     if inv.os.is_some() {
         dependencies.push(json!({"ref": "os", "dependsOn": []}));
     }
-    dependencies.extend(comps.iter().map(|c| json!({"ref": c.purl, "dependsOn": []})));
+    dependencies.extend(comps.iter().map(|c| json!({"ref": c.purl, "dependsOn": c.depends_on})));
 
     let mut doc = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -330,6 +399,29 @@ fn vulnerabilities(run: &Run, comps: &[Component]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn npm_dependencies_resolve_as_node_looks_them_up() {
+        let installed: BTreeMap<&str, &str> = [
+            ("app/node_modules/next", "next"),
+            ("app/node_modules/next/node_modules/postcss", "postcss-nested"),
+            ("app/node_modules/postcss", "postcss-top"),
+            ("app/node_modules/@next/env", "env"),
+            ("node_modules/rootdep", "root"),
+        ]
+        .into_iter()
+        .collect();
+        let next = "app/node_modules/next";
+        // Nested first, then up the tree.
+        assert_eq!(resolve_npm(next, "postcss", &installed), Some("postcss-nested"));
+        assert_eq!(
+            resolve_npm("app/node_modules/@next/env", "postcss", &installed),
+            Some("postcss-top")
+        );
+        assert_eq!(resolve_npm(next, "@next/env", &installed), Some("env"));
+        assert_eq!(resolve_npm(next, "rootdep", &installed), Some("root"));
+        assert_eq!(resolve_npm(next, "absent", &installed), None);
+    }
 
     #[test]
     fn spdx_expressions_are_told_from_free_text() {

@@ -69,7 +69,13 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
             "relatedSpdxElement": "SPDXRef-OperatingSystem",
         }));
     }
-    for (i, c) in components(inv).iter().enumerate() {
+    let comps = components(inv);
+    let ids: std::collections::BTreeMap<&str, String> = comps
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.purl.as_str(), format!("SPDXRef-Package-{}-{i}", c.kind)))
+        .collect();
+    for (i, c) in comps.iter().enumerate() {
         let id = format!("SPDXRef-Package-{}-{i}", c.kind);
         let license = c
             .license
@@ -92,7 +98,7 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
             "versionInfo": c.version,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
-            "primaryPackagePurpose": "LIBRARY",
+            "primaryPackagePurpose": if c.kind == crate::inventory::PackageKind::NodeRuntime { "APPLICATION" } else { "LIBRARY" },
             "licenseConcluded": "NOASSERTION",
             "licenseDeclared": license,
             "copyrightText": "NOASSERTION",
@@ -108,6 +114,13 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
             "relationshipType": "CONTAINS",
             "relatedSpdxElement": id,
         }));
+        for dep in c.depends_on.iter().filter_map(|d| ids.get(d.as_str())) {
+            relationships.push(json!({
+                "spdxElementId": id,
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": dep,
+            }));
+        }
     }
     let uuid = cdx::serial(inv, now);
     let doc = json!({

@@ -560,3 +560,633 @@ fn malformed_vex_documents_exit_2() {
         assert!(out.stderr.contains("VEX"), "{name}: {}", out.stderr);
     }
 }
+
+fn gitlab_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let text = std::fs::read_to_string(
+            repo_root().join("testdata/schemas/gitlab-container-scanning-report-format-15.2.4.json"),
+        )
+        .unwrap();
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        jsonschema::draft7::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&schema)
+            .unwrap()
+    })
+}
+
+fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .take(5)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// The demo scanned with the given policy text (none: the default) and extra arguments.
+fn scan_demo(dir: &Path, policy: Option<&str>, extra: &[&str]) -> (i32, String) {
+    let mut cmd = imagegate();
+    cmd.args(["scan", &demo(), "--db", db().to_str().unwrap(), "--quiet"]);
+    if let Some(text) = policy {
+        let p = dir.join("policy.toml");
+        std::fs::write(&p, text).unwrap();
+        cmd.arg("--policy").arg(&p);
+    }
+    cmd.args(extra);
+    cmd.current_dir(dir);
+    let r = cmd.run();
+    assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
+    (r.code, r.stderr)
+}
+
+#[test]
+fn gitlab_report_validates_against_gitlabs_schema_and_lists_the_open_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = "[vulnerabilities]\nfail_on = \"high\"\nallow_permanent_ignores = true\n[[vulnerabilities.ignore]]\nid = \"GHSA-35jh-r3h4-6jhm\"\nreason = \"lodash template() is never called\"\n";
+    let (code, _) = scan_demo(
+        tmp.path(),
+        Some(policy),
+        &[
+            "--gitlab",
+            "gl-container-scanning-report.json",
+            "--format",
+            "json",
+            "-o",
+            "r.json",
+        ],
+    );
+    assert_eq!(code, 1);
+    let doc = read_json(&tmp.path().join("gl-container-scanning-report.json"));
+    let errors = schema_errors(gitlab_validator(), &doc);
+    assert!(errors.is_empty(), "not a valid GitLab 15.2.4 report: {errors:#?}");
+    assert_eq!(doc["version"], "15.2.4");
+    assert_eq!(doc["scan"]["type"], "container_scanning");
+    // Every open vulnerability finding, and no ignored one.
+    let report = read_json(&tmp.path().join("r.json"));
+    let open: BTreeSet<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("vulnerability").is_some() && f["ignored"].is_null())
+        .map(|f| {
+            let v = &f["vulnerability"];
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["package"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let vulns = doc["vulnerabilities"].as_array().unwrap();
+    let listed: BTreeSet<(String, String)> = vulns
+        .iter()
+        .map(|v| {
+            (
+                v["identifiers"][0]["value"].as_str().unwrap().to_string(),
+                v["location"]["dependency"]["package"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, open);
+    assert!(
+        !listed.iter().any(|(id, _)| id == "GHSA-35jh-r3h4-6jhm"),
+        "ignored: not listed"
+    );
+    let next = vulns
+        .iter()
+        .find(|v| v["location"]["dependency"]["package"]["name"] == "next")
+        .unwrap();
+    assert_eq!(next["severity"], "High");
+    assert_eq!(next["solution"], "Upgrade next to 14.1.1");
+    assert_eq!(next["location"]["operating_system"], "alpine 3.20.3");
+    assert!(
+        next["identifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "cve" && i["value"] == "CVE-2024-34351")
+    );
+    // Ids are stable across runs (GitLab tracks a vulnerability by them).
+    scan_demo(tmp.path(), Some(policy), &["--gitlab", "again.json"]);
+    let again = read_json(&tmp.path().join("again.json"));
+    let ids = |d: &Value| -> Vec<String> {
+        d["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&doc), ids(&again));
+    // What was not checked is said, never a clean partial scan.
+    assert!(
+        doc["scan"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["level"] == "warn" && m["value"].as_str().unwrap().starts_with("not checked: ")),
+        "{}",
+        doc["scan"]["messages"]
+    );
+    // The check has teeth: a report GitLab would reject does not validate.
+    let mut broken = doc.clone();
+    broken["vulnerabilities"][0]["severity"] = Value::from("Severe");
+    assert!(!gitlab_validator().is_valid(&broken));
+    let mut broken = doc.clone();
+    broken["vulnerabilities"][0]["location"]
+        .as_object_mut()
+        .unwrap()
+        .remove("image");
+    assert!(!gitlab_validator().is_valid(&broken));
+    let mut broken = doc;
+    broken["scan"]["start_time"] = Value::from("2026-12-02T13:00:00Z");
+    assert!(!gitlab_validator().is_valid(&broken));
+}
+
+/// (name, outcome) of every test case: `failure`, `skipped` or `pass`.
+fn junit_cases(doc: &roxmltree::Document) -> Vec<(String, String, String)> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|n| {
+            let outcome = if n.children().any(|c| c.has_tag_name("failure")) {
+                "failure"
+            } else if n.children().any(|c| c.has_tag_name("skipped")) {
+                "skipped"
+            } else {
+                "pass"
+            };
+            let out = n
+                .children()
+                .find(|c| c.has_tag_name("system-out"))
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_string();
+            (n.attribute("name").unwrap().to_string(), outcome.to_string(), out)
+        })
+        .collect()
+}
+
+#[test]
+fn junit_report_parses_and_has_a_case_per_failing_or_warning_finding_and_per_passed_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An ignore reason with XML's and a terminal's special characters.
+    let policy = "[vulnerabilities]\nfail_on = \"high\"\nallow_permanent_ignores = true\n[[vulnerabilities.ignore]]\nid = \"GHSA-35jh-r3h4-6jhm\"\nreason = \"<b>&amp; ]]> \\u001b]0;pwned\\u0007\"\n[image]\nrequire_non_root = true\nmax_layers = 100\n";
+    let (code, _) = scan_demo(
+        tmp.path(),
+        Some(policy),
+        &["--junit", "junit.xml", "--format", "json", "-o", "r.json"],
+    );
+    assert_eq!(code, 1);
+    let text = std::fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    assert!(!text.contains('\u{1b}'), "no control character reaches the XML");
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let report = read_json(&tmp.path().join("r.json"));
+    let findings = report["findings"].as_array().unwrap();
+    let count = |level: &str| findings.iter().filter(|f| f["level"] == level).count();
+    let cases = junit_cases(&doc);
+    let of = |o: &str| cases.iter().filter(|c| c.1 == o).count();
+    assert_eq!(of("failure"), count("fail"), "{cases:#?}");
+    assert_eq!(of("skipped"), count("warn"));
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    assert_eq!(suite.attribute("failures"), Some(count("fail").to_string().as_str()));
+    assert_eq!(suite.attribute("tests"), Some(cases.len().to_string().as_str()));
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.0 == "GHSA-fr5h-rqp8-mj6g npm:next 13.4.0" && c.1 == "failure"),
+        "{cases:#?}"
+    );
+    // Passed checks: the image has a non-root user and few layers.
+    assert!(
+        cases.iter().any(|c| c.0 == "IG001 runs-as-root" && c.1 == "pass"),
+        "{cases:#?}"
+    );
+    assert!(cases.iter().any(|c| c.0 == "IG006 too-many-layers" && c.1 == "pass"));
+    // A check the policy does not run is not claimed as passed.
+    assert!(!cases.iter().any(|c| c.0.starts_with("IG003")), "{cases:#?}");
+    // The ignored finding passes with its reason, exact once parsed (controls shown visibly).
+    let lodash = cases.iter().find(|c| c.0.starts_with("GHSA-35jh-r3h4-6jhm")).unwrap();
+    assert_eq!(lodash.1, "pass");
+    assert!(lodash.2.contains("<b>&amp; ]]> \\x1b]0;pwned\\x07"), "{}", lodash.2);
+    // The parse check has teeth: a document with an unescaped `<` or cut short is rejected.
+    assert!(roxmltree::Document::parse(&text.replacen("&lt;b&gt;", "<b>", 1)).is_err());
+    assert!(roxmltree::Document::parse(&text[..text.len() / 2]).is_err());
+}
+
+#[test]
+fn junit_of_an_sbom_does_not_pass_checks_it_could_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cdx, _) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, "[image]\nrequire_non_root = true\nmax_layers = 100\n").unwrap();
+    let out = tmp.path().join("junit.xml");
+    let r = imagegate()
+        .args([
+            "scan",
+            &format!("sbom:{}", cdx.display()),
+            "--db",
+            db().to_str().unwrap(),
+            "-q",
+        ])
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--junit")
+        .arg(&out)
+        .run();
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let cases = junit_cases(&doc);
+    assert!(
+        !cases
+            .iter()
+            .any(|c| c.0.starts_with("IG001") || c.0.starts_with("IG006")),
+        "{cases:#?}"
+    );
+}
+
+fn openvex_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let text = std::fs::read_to_string(repo_root().join("testdata/schemas/openvex-0.2.schema.json")).unwrap();
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        jsonschema::draft202012::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&schema)
+            .unwrap()
+    })
+}
+
+#[test]
+fn openvex_out_carries_the_ignores_and_statements_in_effect_and_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vex_in = tmp.path().join("in.openvex.json");
+    std::fs::write(
+        &vex_in,
+        serde_json::json!({
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.com/vex/demo-2",
+            "author": "Security Team <security@example.com>",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "version": 1,
+            "statements": [
+                {"vulnerability": {"name": "GHSA-9c47-m6qq-7p4h"},
+                 "products": [{"@id": "pkg:npm/json5"}],
+                 "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+                {"vulnerability": {"name": "GHSA-fr5h-rqp8-mj6g"},
+                 "products": [{"@id": "pkg:npm/next@13.4.0"}],
+                 "status": "under_investigation"}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let policy = "[vulnerabilities]\nfail_on = \"high\"\nallow_permanent_ignores = true\n[[vulnerabilities.ignore]]\nid = \"GHSA-35jh-r3h4-6jhm\"\nreason = \"lodash template() is never called\"\n";
+    let (code, _) = scan_demo(
+        tmp.path(),
+        Some(policy),
+        &[
+            "--vex",
+            "in.openvex.json",
+            "--openvex",
+            "out.openvex.json",
+            "--format",
+            "json",
+            "-o",
+            "with.json",
+        ],
+    );
+    assert_eq!(code, 1, "next still fails");
+    let doc = read_json(&tmp.path().join("out.openvex.json"));
+    let errors = schema_errors(openvex_validator(), &doc);
+    assert!(errors.is_empty(), "not valid OpenVEX 0.2: {errors:#?}");
+    let statements = doc["statements"].as_array().unwrap();
+    let of = |id: &str| {
+        statements
+            .iter()
+            .find(|s| s["vulnerability"]["name"] == id)
+            .unwrap_or_else(|| panic!("{id}: {statements:#?}"))
+    };
+    let lodash = of("GHSA-35jh-r3h4-6jhm");
+    assert_eq!(lodash["status"], "not_affected");
+    assert!(
+        lodash["impact_statement"]
+            .as_str()
+            .unwrap()
+            .contains("template() is never called")
+    );
+    assert!(lodash["status_notes"].as_str().unwrap().contains("policy"));
+    let product = &lodash["products"][0];
+    assert!(
+        product["@id"].as_str().unwrap().starts_with("pkg:oci/app@sha256%3A"),
+        "{product}"
+    );
+    assert_eq!(product["subcomponents"][0]["@id"], "pkg:npm/lodash@4.17.20");
+    let digest = demo_manifest_digest();
+    assert_eq!(product["hashes"]["sha-256"], digest.trim_start_matches("sha256:"));
+    let json5 = of("GHSA-9c47-m6qq-7p4h");
+    assert_eq!(json5["status"], "not_affected");
+    assert_eq!(json5["justification"], "vulnerable_code_not_in_execute_path");
+    assert!(json5["status_notes"].as_str().unwrap().contains("Security Team"));
+    assert_eq!(
+        json5["timestamp"], "2026-11-01T00:00:00Z",
+        "the statement's time is kept"
+    );
+    assert_eq!(of("GHSA-fr5h-rqp8-mj6g")["status"], "under_investigation");
+    // Only what decided a finding: no statement for a finding nothing excepted.
+    assert_eq!(statements.len(), 3, "{statements:#?}");
+
+    // Read back without the policy's ignore: the same findings are excepted.
+    let (code, _) = scan_demo(
+        tmp.path(),
+        Some("[vulnerabilities]\nfail_on = \"high\"\n"),
+        &["--vex", "out.openvex.json", "--format", "json", "-o", "back.json"],
+    );
+    assert_eq!(code, 1);
+    let levels = |file: &str| -> BTreeSet<(String, String, bool)> {
+        read_json(&tmp.path().join(file))["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f.get("vulnerability").is_some())
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_string(),
+                    f["level"].as_str().unwrap().to_string(),
+                    f["ignored"].is_null(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(levels("back.json"), levels("with.json"));
+
+    // Nothing in effect: no document (OpenVEX needs a statement), and a note saying so.
+    let r = imagegate()
+        .args(["scan", &demo(), "--db", db().to_str().unwrap(), "--openvex"])
+        .arg(tmp.path().join("none.json"))
+        .run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!tmp.path().join("none.json").exists());
+    assert!(r.stderr.contains("not written"), "{}", r.stderr);
+    // The validation has teeth.
+    let mut broken = doc.clone();
+    broken["statements"][0]["status"] = Value::from("maybe");
+    assert!(!openvex_validator().is_valid(&broken));
+    // not_affected with neither justification nor impact statement (the policy ignore's).
+    let ignore_at = doc["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|s| s["vulnerability"]["name"] == "GHSA-35jh-r3h4-6jhm")
+        .unwrap();
+    let mut broken = doc;
+    broken["statements"][ignore_at]
+        .as_object_mut()
+        .unwrap()
+        .remove("impact_statement");
+    assert!(!openvex_validator().is_valid(&broken));
+}
+
+#[test]
+fn the_policys_vex_key_applies_its_documents_relative_to_the_policy_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("conf");
+    std::fs::create_dir_all(conf.join("vex")).unwrap();
+    std::fs::write(
+        conf.join("vex/lodash.json"),
+        serde_json::json!({
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.com/vex/demo-3",
+            "author": "Security Team",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "version": 1,
+            "statements": [{"vulnerability": {"name": "GHSA-35jh-r3h4-6jhm"},
+                "products": [{"@id": "pkg:npm/lodash@4.17.20"}],
+                "status": "not_affected", "justification": "vulnerable_code_not_present"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("vex/broken.json"),
+        "{\"@context\": \"https://openvex.dev/ns/v0.2.0\"",
+    )
+    .unwrap();
+    let scan = |policy_text: &str| {
+        let policy = conf.join("policy.toml");
+        std::fs::write(&policy, policy_text).unwrap();
+        // Run from another directory: the paths are the policy's, not the working directory's.
+        let r = imagegate()
+            .args([
+                "scan",
+                &demo(),
+                "--db",
+                db().to_str().unwrap(),
+                "--format",
+                "json",
+                "--policy",
+            ])
+            .arg(&policy)
+            .current_dir(tmp.path())
+            .run();
+        let check = imagegate().args(["policy", "check"]).arg(&policy).run();
+        (r, check)
+    };
+    let (r, check) = scan("[vulnerabilities]\nvex = [\"vex/lodash.json\"]\n");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains("1 VEX statements"), "{}", check.stdout);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let lodash = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "GHSA-35jh-r3h4-6jhm")
+        .unwrap();
+    assert_eq!(lodash["level"], "info");
+    assert!(
+        lodash["ignored"]
+            .as_str()
+            .unwrap()
+            .contains("vulnerable_code_not_present")
+    );
+    // A document that does not parse, a missing one, an empty path: exit 2, at the entry.
+    for (text, want) in [
+        (
+            "[vulnerabilities]\nfail_on = \"high\"\nvex = [\"vex/lodash.json\", \"vex/broken.json\"]\n",
+            "policy.toml:3:",
+        ),
+        ("[vulnerabilities]\nvex = [\"vex/missing.json\"]\n", "policy.toml:2:"),
+        ("[vulnerabilities]\nvex = [\"\"]\n", "policy.toml:2:"),
+        ("[vulnerabilities]\nvex = \"vex/lodash.json\"\n", "policy.toml:2:"),
+    ] {
+        let (r, check) = scan(text);
+        assert_eq!(r.code, 2, "{text}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{text}: {}", r.stderr);
+        assert_eq!(check.code, 2, "{text}: {}", check.stderr);
+        assert!(check.stderr.contains(want), "{text}: {}", check.stderr);
+    }
+}
+
+#[test]
+fn sboms_carry_npm_dependency_edges_resolved_through_node_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, cdx) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    assert_valid(&cdx);
+    let deps = cdx["dependencies"].as_array().unwrap();
+    let depends_on = |purl: &str| -> Vec<String> {
+        deps.iter()
+            .find(|d| d["ref"] == purl)
+            .unwrap_or_else(|| panic!("no dependency entry for {purl}"))["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    // next 13.4.0's package.json depends on @next/env, installed beside it.
+    let next = depends_on("pkg:npm/next@13.4.0");
+    assert!(next.contains(&"pkg:npm/%40next/env@13.4.0".to_string()), "{next:?}");
+    // Every edge points at a component of the document (CycloneDX requires it).
+    let refs: BTreeSet<&str> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    for d in deps {
+        for target in d["dependsOn"].as_array().unwrap() {
+            assert!(refs.contains(target.as_str().unwrap()), "{target}");
+        }
+    }
+    // An OS package states no edges here.
+    let musl = component(&cdx, "musl")["bom-ref"].as_str().unwrap().to_string();
+    assert!(depends_on(&musl).is_empty());
+
+    // SPDX: the same edge as DEPENDS_ON between the two packages.
+    let (_, spdx) = inventory_spdx(tmp.path(), "own.spdx.json");
+    let id_of = |purl: &str| -> String {
+        spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["externalRefs"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|x| x["referenceLocator"] == purl))
+            })
+            .unwrap_or_else(|| panic!("no SPDX package {purl}"))["SPDXID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (next_id, env_id) = (id_of("pkg:npm/next@13.4.0"), id_of("pkg:npm/%40next/env@13.4.0"));
+    assert!(
+        spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["spdxElementId"] == next_id.as_str()
+                && r["relationshipType"] == "DEPENDS_ON"
+                && r["relatedSpdxElement"] == env_id.as_str()),
+        "no next DEPENDS_ON @next/env"
+    );
+}
+
+#[test]
+fn sboms_name_the_nodejs_runtime_as_syfts_binary_cataloger_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cdx_path, cdx) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    assert_valid(&cdx);
+    let node = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["purl"] == "pkg:generic/node@20.17.0")
+        .expect("the demo's nodejs.org runtime is a component");
+    assert_eq!(node["type"], "application");
+    assert_eq!(props(node, "imagegate:path"), ["usr/local/bin/node"]);
+    let (_, spdx) = inventory_spdx(tmp.path(), "own.spdx.json");
+    assert!(
+        spdx["packages"].as_array().unwrap().iter().any(|p| p["name"] == "node"
+            && p["versionInfo"] == "20.17.0"
+            && p["primaryPackagePurpose"] == "APPLICATION")
+    );
+    // Read back, it is the runtime again (not an unmatched `other` package); without the
+    // Node.js index it is not checked, and says so.
+    let r = imagegate()
+        .args([
+            "scan",
+            &format!("sbom:{}", cdx_path.display()),
+            "--db",
+            db().to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .run();
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["inventory"]["node_runtime"]["version"], "20.17.0",
+        "{}",
+        report["inventory"]
+    );
+    let coverage = report["coverage"].as_array().unwrap();
+    assert!(!report["coverage"].to_string().contains("pkg:generic"), "{coverage:?}");
+    assert!(
+        coverage
+            .iter()
+            .any(|c| c["source"] == "node-runtime" && c["status"] == "not_checked"),
+        "{coverage:?}"
+    );
+}
+
+#[test]
+fn the_nodejs_runtime_round_trips_through_both_sboms_to_the_same_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let r = imagegate()
+        .args(["db", "import", "--db", db.to_str().unwrap()])
+        .arg(repo_root().join("testdata/osv/npm"))
+        .arg(repo_root().join("testdata/osv/alpine"))
+        .arg(repo_root().join("testdata/nodejs-security-wg/core"))
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let runtime_findings = |image: &str| -> (BTreeSet<String>, Value) {
+        let r = imagegate()
+            .args(["scan", image, "--db", db.to_str().unwrap(), "--format", "json"])
+            .run();
+        assert!(r.code == 0 || r.code == 1, "{image}: {}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        let set = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["evidence"]["package"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("node-runtime:"))
+            })
+            .map(|f| format!("{} {} {}", f["rule"], f["evidence"]["package"], f["level"]))
+            .collect();
+        let coverage = v["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == "node-runtime")
+            .cloned()
+            .unwrap_or(Value::Null);
+        (set, coverage)
+    };
+    let (expected, coverage) = runtime_findings(&demo());
+    assert!(!expected.is_empty(), "Node.js 20.17.0 has advisories in the WG's index");
+    assert_eq!(coverage["status"], "checked");
+    let (cdx, _) = inventory_cyclonedx(tmp.path(), "own.cdx.json");
+    let (spdx, _) = inventory_spdx(tmp.path(), "own.spdx.json");
+    for sbom in [cdx, spdx] {
+        let (got, coverage) = runtime_findings(&format!("sbom:{}", sbom.display()));
+        assert_eq!(got, expected, "{}", sbom.display());
+        assert_eq!(coverage["status"], "checked", "{}", sbom.display());
+    }
+}
