@@ -264,7 +264,7 @@ impl Gate {
                 }
                 run.size_delta = Some(delta);
             }
-            run.upgrades = upgrade::advise(&run.outcome.findings, &run.base);
+            run.upgrades = upgrade::advise(&run.outcome.findings, &run.base, &run.inventory);
         }
         run.elapsed = started.elapsed();
         Ok(run)
@@ -342,7 +342,7 @@ impl Gate {
             &mut outcome.verdict,
         );
         // After VEX: a finding a statement suppressed needs no upgrade.
-        let upgrades = upgrade::advise(&outcome.findings, &base);
+        let upgrades = upgrade::advise(&outcome.findings, &base, &inventory);
         Ok(Run {
             inventory,
             scan,

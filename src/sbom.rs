@@ -664,6 +664,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         apk: inv_apk,
         deb: inv_deb,
         npm: npm.into_values().collect(),
+        npm_projects: Vec::new(),
         users: Vec::new(),
         groups: Vec::new(),
         files: Vec::new(),

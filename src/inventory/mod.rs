@@ -446,6 +446,11 @@ pub struct Inventory {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deb: Vec<DebPackage>,
     pub npm: Vec<NpmPackage>,
+    /// The npm projects in the image (a `package.json` outside `node_modules`: `app/`), with
+    /// the packages each names as its own dependencies: what tells a direct dependency of the
+    /// app from one npm hoisted to the top of `node_modules`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub npm_projects: Vec<NpmProject>,
     /// The Node.js runtime from nodejs.org (not apk's or dpkg's `nodejs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_runtime: Option<node_runtime::RuntimePackage>,
@@ -457,6 +462,33 @@ pub struct Inventory {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<crate::image::size::ImageSize>,
     pub warnings: Vec<String>,
+}
+
+/// A project's own `package.json`: where it sits and what it depends on directly.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NpmProject {
+    /// The project directory (`app`; `""` at the image root).
+    pub root: String,
+    /// `dependencies`, `optionalDependencies` and `peerDependencies`.
+    pub dependencies: BTreeSet<String>,
+    pub dev_dependencies: BTreeSet<String>,
+}
+
+/// The projects whose `node_modules` holds packages: a `package.json` outside any
+/// `node_modules` with a `node_modules` directory beside it.
+fn npm_projects(fs: &Filesystem<Fact>) -> Vec<NpmProject> {
+    fs.facts()
+        .filter_map(|(path, fact)| {
+            let Fact::ProjectManifest(m) = fact else { return None };
+            let root = path.strip_suffix("package.json")?.trim_end_matches('/');
+            let modules = npm::join(root, "node_modules");
+            matches!(fs.get(&modules), Some(n) if n.kind == NodeKind::Dir).then(|| NpmProject {
+                root: root.to_string(),
+                dependencies: m.production.clone(),
+                dev_dependencies: m.dev.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Merges the layers of `image` and lists what the result ships.
@@ -501,6 +533,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
     let (apk_records, apk_layers) = apk_packages(&fs, &layer_ref, &mut warnings);
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
     let npm = npm_packages(&fs, &layer_ref);
+    let npm_projects = npm_projects(&fs);
     let os_owns_node =
         apk_records.iter().any(|r| r.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
     let (node_runtime, runtime_warnings) = node_runtime::inventory(
@@ -582,6 +615,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         apk,
         deb,
         npm,
+        npm_projects,
         node_runtime,
         users,
         groups,
@@ -856,7 +890,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                         |f| matches!(f, Fact::NpmManifest(o) if o.name == m.name && o.version == m.version),
                     )
                     .unwrap_or(0);
-                add(
+                let acc = add(
                     &mut found,
                     Install {
                         name: &m.name,
@@ -868,6 +902,9 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                         dev: dev_of(fs, &yarn_dev, dir, &m.name, &m.version),
                     },
                 );
+                if acc.dependencies.is_empty() {
+                    acc.dependencies = m.dependencies.clone();
+                }
             }
             // A copy inside its parent: reported with the parent, whose dev flag it shares.
             Fact::VendoredManifest(Some(m)) => {
@@ -920,7 +957,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
         let layer = fs
             .introduced(path, |f| matches!(f, Fact::YarnZip(o) if o == m))
             .unwrap_or(0);
-        add(
+        let acc = add(
             &mut found,
             Install {
                 name: &m.name,
@@ -932,9 +969,7 @@ fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -
                 dev: dev_of(fs, &yarn_dev, path, &m.name, &m.version),
             },
         );
-        if let Some(acc) = found.get_mut(&(m.name.clone(), m.version.clone()))
-            && acc.dependencies.is_empty()
-        {
+        if acc.dependencies.is_empty() {
             acc.dependencies = m.dependencies.clone();
         }
     }

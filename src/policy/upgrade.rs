@@ -12,7 +12,7 @@
 use super::base::{BaseImage, Part};
 use super::finding::{Finding, Level};
 use crate::advisory::{apk_version, dpkg_version, npm_version};
-use crate::inventory::PackageKind;
+use crate::inventory::{Inventory, PackageKind, npm};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -63,8 +63,55 @@ pub fn smallest_fix(kind: PackageKind, installed: &str, fixed: &[String]) -> Opt
     above.first().map(|f| (*f).clone())
 }
 
-/// Where an npm package sits: `app/node_modules/a/node_modules/b` is transitive, through `a`.
-fn dependency_of(path: &str) -> String {
+/// Where an npm package sits: `app/node_modules/a/node_modules/b` is transitive, through `a`;
+/// at the top of a project's `node_modules`, a direct dependency where the project's
+/// `package.json` names it, else hoisted there by npm through the packages that depend on it.
+fn dependency_of(path: &str, inventory: &Inventory) -> String {
+    if let Some((root, name)) = top_level(path)
+        && let Some(project) = inventory.npm_projects.iter().find(|p| p.root == root)
+    {
+        let manifest = npm::join(root, "package.json");
+        if project.dependencies.contains(name) {
+            return format!("a direct dependency of {manifest}");
+        }
+        if project.dev_dependencies.contains(name) {
+            return format!("a direct dev dependency of {manifest}");
+        }
+        let modules = npm::join(root, "node_modules/");
+        let mut parents: Vec<&str> = inventory
+            .npm
+            .iter()
+            .filter(|p| p.dependencies.iter().any(|d| d == name))
+            .filter(|p| p.paths.iter().any(|path| path.starts_with(&modules)))
+            .map(|p| p.name.as_str())
+            .collect();
+        parents.sort_unstable();
+        parents.dedup();
+        return match parents.as_slice() {
+            [] => format!("transitive (hoisted; not named by {manifest})"),
+            [one] => format!("transitive (hoisted), via {one}"),
+            [first, rest @ ..] => format!("transitive (hoisted), via {first} and {} more", rest.len()),
+        };
+    }
+    dependency_of_path(path)
+}
+
+/// `app/node_modules/next` → (`app`, `next`); `node_modules/@scope/x` → (``, `@scope/x`);
+/// `None` for a nested install.
+fn top_level(path: &str) -> Option<(&str, &str)> {
+    let (root, rest) = match path.strip_prefix("node_modules/") {
+        Some(rest) => ("", rest),
+        None => {
+            let i = path.find("/node_modules/")?;
+            (&path[..i], &path[i + "/node_modules/".len()..])
+        }
+    };
+    let segments = if rest.starts_with('@') { 2 } else { 1 };
+    (!rest.contains("/node_modules/") && rest.split('/').count() == segments).then_some((root, rest))
+}
+
+/// From the path alone.
+fn dependency_of_path(path: &str) -> String {
     let parts: Vec<&str> = path.split("/node_modules/").collect();
     let parts: Vec<&str> = if path.starts_with("node_modules/") {
         path.trim_start_matches("node_modules/")
@@ -80,7 +127,7 @@ fn dependency_of(path: &str) -> String {
 }
 
 /// One upgrade per package with failing findings, app packages first.
-pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
+pub fn advise(findings: &[Finding], base: &BaseImage, inventory: &Inventory) -> Vec<Upgrade> {
     let mut out: Vec<Upgrade> = Vec::new();
     // Packages with a failing finding that no version fixes: no upgrade clears them all.
     let mut unfixable: Vec<bool> = Vec::new();
@@ -106,7 +153,7 @@ pub fn advise(findings: &[Finding], base: &BaseImage) -> Vec<Upgrade> {
                     part,
                     fixes: Vec::new(),
                     dependency: if kind == PackageKind::Npm && part == Part::App {
-                        let mut d: Vec<String> = v.package.paths.iter().map(|p| dependency_of(p)).collect();
+                        let mut d: Vec<String> = v.package.paths.iter().map(|p| dependency_of(p, inventory)).collect();
                         d.dedup();
                         d
                     } else {
@@ -199,11 +246,11 @@ mod tests {
 
     #[test]
     fn nested_paths_are_transitive_through_their_parent() {
-        assert!(dependency_of("app/node_modules/next").starts_with("top-level"));
+        assert!(dependency_of_path("app/node_modules/next").starts_with("top-level"));
         assert_eq!(
-            dependency_of("app/node_modules/@babel/core/node_modules/json5"),
+            dependency_of_path("app/node_modules/@babel/core/node_modules/json5"),
             "transitive, via @babel/core"
         );
-        assert_eq!(dependency_of("node_modules/a/node_modules/b"), "transitive, via a");
+        assert_eq!(dependency_of_path("node_modules/a/node_modules/b"), "transitive, via a");
     }
 }

@@ -477,3 +477,38 @@ fn upgrade_advice_takes_the_smallest_fix_on_the_installed_major() {
         r.stdout
     );
 }
+
+#[test]
+fn upgrade_advice_says_whether_the_app_names_the_package_or_npm_hoisted_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The app names lodash (production) and minimist (dev); json5 sits at the top of
+    // node_modules only because @babel/core depends on it (npm hoisted it there).
+    let app = Layer::new()
+        .file(
+            "app/package.json",
+            r#"{"name":"app","version":"1.0.0","dependencies":{"lodash":"4.17.20","@babel/core":"7.20.0"},"devDependencies":{"minimist":"1.2.0"}}"#,
+        )
+        .file("app/node_modules/lodash/package.json", package_json("lodash", "4.17.20", "MIT"))
+        .file("app/node_modules/minimist/package.json", package_json("minimist", "1.2.0", "MIT"))
+        .file("app/node_modules/json5/package.json", package_json("json5", "2.2.1", "MIT"))
+        .file(
+            "app/node_modules/@babel/core/package.json",
+            r#"{"name":"@babel/core","version":"7.20.0","dependencies":{"json5":"^2.2.1"}}"#,
+        );
+    let image = write(&on_base(app), tmp.path(), "app");
+    let p = policy(tmp.path(), "[vulnerabilities]\nfail_on = \"medium\"\n");
+    let (code, v, err) = scan(&[&image, "--policy", &p], testdata_db());
+    assert_eq!(code, 1, "{err}");
+    let dependency = |name: &str| -> String {
+        let u = v["upgrades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {v}"));
+        u["dependency"][0].as_str().unwrap().to_string()
+    };
+    assert_eq!(dependency("lodash"), "a direct dependency of app/package.json");
+    assert_eq!(dependency("minimist"), "a direct dev dependency of app/package.json");
+    assert_eq!(dependency("json5"), "transitive (hoisted), via @babel/core");
+}
