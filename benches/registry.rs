@@ -9,8 +9,9 @@
 //! share one BASE_MB base layer (an Alpine-like root plus generated files, gzip level 6), each
 //! with a small layer of its own. Then, with the release binary:
 //!
-//! * cold: `imagegate inventory` of one tag with an empty layer cache (median of 3);
-//! * cached: the same with the cache that run left (median of 5) — target ≤ 0.05 × cold;
+//! * cold: `imagegate inventory` of one tag with an empty layer cache;
+//! * cached: the same with the cache the first cold run left — target ≤ 0.03 × cold; cold and
+//!   cached runs interleaved, medians of `IMAGEGATE_BENCH_REPS` (default 5, at least 3);
 //! * separate: TAGS cold scans one after the other, each with its own empty cache;
 //! * audit: `imagegate audit --concurrency 4` of all TAGS with one empty cache — target ≤ 0.2 ×
 //!   separate;
@@ -30,6 +31,9 @@ use common::{Launcher, Sample, Spec, env_usize, median, verdict};
 use std::path::{Path, PathBuf};
 use support::registry::Registry;
 use support::{Compression, ImageSpec, Layer, demo_base_layer};
+
+/// Cached re-scan ÷ cold scan at 100 MB (issue 13).
+const TARGET_RESCAN: f64 = 0.03;
 
 /// Runs `argv` through the launcher, output discarded.
 fn measure(launcher: &mut Launcher, argv: &[&str]) -> Sample {
@@ -125,16 +129,17 @@ fn main() {
         )
     };
 
+    // Cold and cached interleaved (one cold run first fills the cache the cached runs use), so
+    // load from other work hits both alike; medians of REPS (at least 3).
+    let reps = env_usize("IMAGEGATE_BENCH_REPS", 5).max(3);
     let mut cold = Vec::new();
     let mut cold_rss = 0;
-    for rep in 0..3 {
+    let mut cached = Vec::new();
+    for rep in 0..reps {
         let s = scan(&fresh(&format!("cold-{rep}")), &image);
         assert_eq!(s.code, 0, "cold scan");
         cold.push(s.wall);
         cold_rss = cold_rss.max(s.rss_kib);
-    }
-    let mut cached = Vec::new();
-    for _ in 0..5 {
         let s = scan(&fresh("cold-0"), &image);
         assert_eq!(s.code, 0, "cached scan");
         cached.push(s.wall);
@@ -179,10 +184,10 @@ fn main() {
         cold_rss as f64 / 1024.0
     );
     println!(
-        "  cached re-scan       {:>8.3} s   ratio {:.3} (target ≤ 0.05) {}",
+        "  cached re-scan       {:>8.3} s   ratio {:.3} (target ≤ {TARGET_RESCAN}) {}",
         cached,
         rescan_ratio,
-        verdict(rescan_ratio, 0.05)
+        verdict(rescan_ratio, TARGET_RESCAN)
     );
     println!("  {tags} separate scans  {:>8.3} s", separate);
     println!(
