@@ -1449,6 +1449,7 @@ fn lookup_child(args: &[String]) -> io::Result<()> {
         hints.push((eco.clone(), origin.clone(), String::new()));
         hints.push((eco.clone(), name.clone(), String::new()));
     }
+    let hints: Vec<(&Ecosystem, &str)> = hints.iter().map(|(e, n, _)| (e, n.as_str())).collect();
     source.prefetch(&hints);
     let opened = Instant::now();
     for name in &queries.npm {

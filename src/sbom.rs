@@ -25,6 +25,7 @@ use crate::report::cyclonedx as cdx;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const MAX_SBOM_SIZE: u64 = 256 << 20;
 pub const MAX_COMPONENTS: usize = 200_000;
@@ -379,19 +380,23 @@ fn own(v: &Value, doc: &mut Doc) -> Result<(), String> {
             purl: Some(Purl {
                 ty: "apk".into(),
                 namespace: None,
-                name: r.name.clone(),
-                version: Some(r.version.clone()),
-                qualifiers: r.origin.iter().map(|o| ("upstream".to_string(), o.clone())).collect(),
+                name: r.name().to_string(),
+                version: Some(r.version().to_string()),
+                qualifiers: r
+                    .origin()
+                    .iter()
+                    .map(|o| ("upstream".to_string(), o.to_string()))
+                    .collect(),
             }),
-            name: r.name,
-            version: r.version,
-            license: r.license,
+            name: r.name().to_string(),
+            version: r.version().to_string(),
+            license: r.license().map(str::to_string),
             ..Pkg::default()
         };
-        if let Some(a) = r.arch
+        if let Some(a) = r.arch()
             && let Some(p) = pkg.purl.as_mut()
         {
-            p.qualifiers.insert("arch".into(), a);
+            p.qualifiers.insert("arch".into(), a.to_string());
         }
         layer(p, &mut pkg);
         doc.pkgs.push(pkg);
@@ -399,21 +404,21 @@ fn own(v: &Value, doc: &mut Doc) -> Result<(), String> {
     for p in array("deb")? {
         let r: DpkgRecord = serde_json::from_value(p.clone()).map_err(|e| format!("`deb`: {e}"))?;
         let mut q = BTreeMap::new();
-        if let Some(a) = &r.arch {
-            q.insert("arch".to_string(), a.clone());
+        if let Some(a) = r.arch() {
+            q.insert("arch".to_string(), a.to_string());
         }
         let mut pkg = Pkg {
             purl: Some(Purl {
                 ty: "deb".into(),
                 namespace: None,
-                name: r.name.clone(),
-                version: Some(r.version.clone()),
+                name: r.name().to_string(),
+                version: Some(r.version().to_string()),
                 qualifiers: q,
             }),
-            name: r.name,
-            version: r.version,
-            src_name: r.source,
-            src_version: r.source_version,
+            name: r.name().to_string(),
+            version: r.version().to_string(),
+            src_name: r.source().map(str::to_string),
+            src_version: r.stated_source_version().map(str::to_string),
             paths: str_of(p, "database").into_iter().collect(),
             ..Pkg::default()
         };
@@ -461,18 +466,18 @@ fn os_info(id: &str, version: &str) -> Option<OsInfo> {
 fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
     let sbom_digest = Digest::sha256_of(bytes);
     let config = doc.config.clone().unwrap_or_else(|| sbom_digest.clone());
-    let standin = LayerRef {
+    let standin = Arc::new(LayerRef {
         index: 0,
         digest: sbom_digest.clone(),
         created_by: Some(format!("(no layer information in the SBOM {})", path.display())),
-    };
+    });
     let layer_of = |p: &Pkg| match &p.layer_digest {
-        Some(d) => LayerRef {
+        Some(d) => Arc::new(LayerRef {
             index: p.layer_index.unwrap_or(0),
             digest: d.clone(),
             created_by: p.created_by.clone(),
-        },
-        None => standin.clone(),
+        }),
+        None => Arc::clone(&standin),
     };
     // The OS: an operating-system component, else the first purl's `distro` qualifier.
     let os = doc
@@ -500,41 +505,39 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         let Some(pu) = &p.purl else { continue };
         let layer = layer_of(p);
         match pu.kind() {
-            Some(PackageKind::Apk) => inv_apk.push(ApkPackage {
-                record: apk::ApkRecord {
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    origin: pu
-                        .qualifiers
-                        .get("upstream")
-                        .map(|u| u.split('@').next().unwrap_or(u).to_string())
-                        .or_else(|| p.src_name.clone()),
-                    arch: pu.qualifiers.get("arch").cloned(),
-                    license: p.license.clone(),
-                },
-                layer,
-            }),
+            Some(PackageKind::Apk) => {
+                let origin = pu
+                    .qualifiers
+                    .get("upstream")
+                    .map(|u| u.split('@').next().unwrap_or(u))
+                    .or(p.src_name.as_deref());
+                let arch = pu.qualifiers.get("arch").map(String::as_str);
+                match apk::ApkRecord::new(&p.name, &p.version, origin, arch, p.license.as_deref()) {
+                    Ok(record) => inv_apk.push(ApkPackage { record, layer }),
+                    Err(e) => warnings.push(format!("apk package skipped: {e}")),
+                }
+            }
             Some(PackageKind::Deb) => {
                 let upstream = pu.qualifiers.get("upstream");
                 let (source, source_version) = match upstream.and_then(|u| u.split_once('@')) {
                     Some((n, v)) => (Some(n.to_string()), Some(v.to_string())),
                     None => (upstream.cloned().or_else(|| p.src_name.clone()), p.src_version.clone()),
                 };
-                inv_deb.push(DebPackage {
-                    record: DpkgRecord {
-                        name: p.name.clone(),
-                        version: p.version.clone(),
-                        arch: pu.qualifiers.get("arch").cloned(),
-                        source,
-                        source_version,
-                    },
-                    database: p
-                        .paths
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| format!("sbom:{}", path.display())),
-                    layer,
-                });
+                let arch = pu.qualifiers.get("arch").map(String::as_str);
+                match DpkgRecord::new(&p.name, &p.version, arch, source.as_deref(), source_version.as_deref()) {
+                    Ok(record) => inv_deb.push(DebPackage {
+                        record,
+                        database: p
+                            .paths
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| format!("sbom:{}", path.display()))
+                            .into(),
+                        layer,
+                        files: None,
+                    }),
+                    Err(e) => warnings.push(format!("deb package skipped: {e}")),
+                }
             }
             Some(PackageKind::Npm) => {
                 let name = pu.full_name();

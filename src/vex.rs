@@ -395,7 +395,7 @@ fn names_package(p: &Purl, f: &Finding, inv: &Inventory) -> bool {
                 && inv
                     .deb
                     .iter()
-                    .any(|d| d.record.name == pkg.name && d.record.version == *ver)
+                    .any(|d| d.record.name() == pkg.name && d.record.version() == *ver)
         }
     }
 }

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     // Every record kept has a name and a version; every stanza is a record or a skip, and a
     // stanza needs at least one `key:value` line, which takes two bytes and a separator.
     for r in &records {
-        assert!(!r.name.is_empty() && !r.version.is_empty());
+        assert!(!r.name().is_empty() && !r.version().is_empty());
     }
     assert!(records.len() + skipped <= text.len() / 2 + 1);
 });

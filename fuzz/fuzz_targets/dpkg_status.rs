@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(status) = parse_status(data, CAP) {
         // Every record kept names a package and a version.
         for r in &status.records {
-            assert!(!r.name.is_empty() && !r.version.is_empty());
+            assert!(!r.name().is_empty() && !r.version().is_empty());
             let _ = (r.source_name(), r.source_version());
         }
     }

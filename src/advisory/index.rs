@@ -236,7 +236,11 @@ impl Index {
                     ranges.push((off, raw.len()));
                 }
             }
-            found.insert(key, records);
+            // Only hits are kept: a database of a million packages with no advisories must not
+            // hold a million keys (a miss is one more binary search at lookup).
+            if !records.is_empty() {
+                found.insert(key, records);
+            }
         }
         // The lookups that follow take these instead of searching the table again.
         self.prefetched.lock().unwrap_or_else(|p| p.into_inner()).extend(found);

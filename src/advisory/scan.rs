@@ -19,8 +19,8 @@ pub trait Advisories {
     /// Whether the source has advisories for this ecosystem at all (`Alpine:v3.21` may be
     /// missing from an old database: that is "not covered", never "no vulnerabilities").
     fn covers(&self, ecosystem: &Ecosystem) -> bool;
-    /// Hints the lookups to come (see [`lookups`]) so a source can fetch them together.
-    fn prefetch(&self, _lookups: &[(Ecosystem, String, String)]) {}
+    /// Hints the lookups to come, as (ecosystem, name), so a source can fetch them together.
+    fn prefetch(&self, _lookups: &[(&Ecosystem, &str)]) {}
 }
 
 impl Advisories for Index {
@@ -35,19 +35,23 @@ impl Advisories for Index {
     fn by_id(&self, id: &str) -> Result<Vec<Record>, IndexError> {
         Index::by_id(self, id)
     }
-    fn prefetch(&self, lookups: &[(Ecosystem, String, String)]) {
-        let keys: Vec<(String, &str)> = lookups
-            .iter()
-            .flat_map(|(eco, name, _)| {
-                let mut keys = vec![(eco.to_string(), name.as_str())];
+    fn prefetch(&self, lookups: &[(&Ecosystem, &str)]) {
+        // One spelling per ecosystem, not one per lookup.
+        let mut spelled: Vec<(&Ecosystem, String)> = Vec::new();
+        for (eco, _) in lookups {
+            if !spelled.iter().any(|(e, _)| e == eco) {
+                spelled.push((eco, eco.to_string()));
+            }
+        }
+        let spelling = |eco: &Ecosystem| spelled.iter().find(|(e, _)| *e == eco).map_or("", |(_, s)| s.as_str());
+        Index::prefetch(
+            self,
+            lookups.iter().flat_map(|&(eco, name)| {
                 // `lookup` also reads bare `Alpine` for a branch.
-                if let Ecosystem::Alpine { branch: Some(_) } = eco {
-                    keys.push(("Alpine".to_string(), name.as_str()));
-                }
-                keys
-            })
-            .collect();
-        Index::prefetch(self, keys.iter().map(|(e, n)| (e.as_str(), *n)));
+                let bare = matches!(eco, Ecosystem::Alpine { branch: Some(_) }).then_some(("Alpine", name));
+                std::iter::once((spelling(eco), name)).chain(bare)
+            }),
+        );
     }
     fn covers(&self, ecosystem: &Ecosystem) -> bool {
         let e = &self.meta().ecosystems;
@@ -132,28 +136,97 @@ pub struct ScanResult {
     pub coverage: Vec<Coverage>,
 }
 
-/// A package to look up, whatever its ecosystem.
+/// A package to look up, whatever its ecosystem. It borrows the inventory's package: a
+/// database of a million packages is not copied for the scan; the [`AffectedPackage`] a
+/// finding reports is built only for a package that matched.
 struct Query<'a> {
-    ecosystem: Ecosystem,
+    ecosystem: &'a Ecosystem,
+    subject: Subject<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    Apk(&'a crate::inventory::ApkPackage),
+    Deb(&'a crate::inventory::DebPackage),
+    Npm(&'a crate::inventory::NpmPackage),
+    Runtime(&'a crate::inventory::node_runtime::RuntimePackage),
+}
+
+impl<'a> Subject<'a> {
     /// Names to look up, in order: an apk package's origin first, then its own name.
-    names: Vec<&'a str>,
-    package: AffectedPackage,
-    layer: &'a LayerRef,
+    fn names(self) -> [Option<&'a str>; 2] {
+        match self {
+            Subject::Apk(p) => {
+                let r = &p.record;
+                [r.origin(), (r.origin() != Some(r.name())).then(|| r.name())]
+            }
+            // Debian's and Ubuntu's advisories are written against the source package at the
+            // source version.
+            Subject::Deb(p) => [Some(p.record.source_name()), None],
+            Subject::Npm(p) => [Some(p.name.as_str()), None],
+            // The runtime's own advisories, stored under package `node` (advisory::nodejs).
+            Subject::Runtime(r) => [Some(r.name), None],
+        }
+    }
+
+    /// The version advisories compare.
+    fn version(self) -> std::borrow::Cow<'a, str> {
+        match self {
+            Subject::Apk(p) => p.record.version().into(),
+            Subject::Deb(p) => p.record.source_version().into(),
+            Subject::Npm(p) => p.version.as_str().into(),
+            Subject::Runtime(r) => r.runtime.version.to_string().into(),
+        }
+    }
+
     /// What to do instead of "upgrade the package" (a copy vendored inside another package).
-    remediation: Option<String>,
+    fn remediation(self) -> Option<String> {
+        match self {
+            Subject::Npm(p) => vendored_remediation(p),
+            _ => None,
+        }
+    }
+
+    fn layer(self) -> &'a LayerRef {
+        match self {
+            Subject::Apk(p) => &p.layer,
+            Subject::Deb(p) => &p.layer,
+            Subject::Npm(p) => &p.layer,
+            Subject::Runtime(r) => &r.layer,
+        }
+    }
+
+    fn affected(self, ecosystem: &Ecosystem) -> AffectedPackage {
+        let (kind, name, origin, paths, dev) = match self {
+            Subject::Apk(p) => (PackageKind::Apk, p.record.name(), p.record.origin(), Vec::new(), None),
+            Subject::Deb(p) => (PackageKind::Deb, p.record.name(), p.record.source(), Vec::new(), None),
+            Subject::Npm(p) => (PackageKind::Npm, p.name.as_str(), None, p.paths.clone(), p.dev),
+            Subject::Runtime(r) => (PackageKind::NodeRuntime, r.name, None, r.paths.clone(), None),
+        };
+        AffectedPackage {
+            ecosystem: ecosystem.to_string(),
+            kind,
+            name: name.to_string(),
+            version: self.version().into_owned(),
+            origin: origin.map(str::to_string),
+            paths,
+            dev,
+        }
+    }
 }
 
 /// The lookups a scan of `inv` makes, as (ecosystem, name, installed version): an apk
 /// package's origin and its own name, every npm package. A live source fetches these up front.
 pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
-    let mut out: Vec<(Ecosystem, String, String)> = queries(inv, &|_| true)
-        .0
-        .into_iter()
+    let (ecosystems, _) = plan(inv, &|_| true);
+    let mut out: Vec<(Ecosystem, String, String)> = queries(inv, &ecosystems)
         .flat_map(|q| {
-            let (eco, version) = (q.ecosystem, q.package.version);
-            q.names
+            let version = q.subject.version();
+            q.subject
+                .names()
                 .into_iter()
-                .map(move |n| (eco.clone(), n.to_string(), version.clone()))
+                .flatten()
+                .map(move |n| (q.ecosystem.clone(), n.to_string(), version.to_string()))
         })
         .collect();
     out.sort_by(|a, b| (a.0.to_string(), &a.1, &a.2).cmp(&(b.0.to_string(), &b.1, &b.2)));
@@ -161,14 +234,31 @@ pub fn lookups(inv: &Inventory) -> Vec<(Ecosystem, String, String)> {
     out
 }
 
+/// How many lookups are hinted to the source at a time.
+const PREFETCH_CHUNK: usize = 1 << 16;
+
 /// Matches every apk and npm package of `inv` against `source`.
 pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, IndexError> {
     let mut result = ScanResult::default();
-    let (queries, coverage) = queries(inv, &|eco| source.covers(eco));
+    let (ecosystems, coverage) = plan(inv, &|eco| source.covers(eco));
     result.coverage = coverage;
-    source.prefetch(&lookups(inv));
-    result.packages_checked = queries.len();
-    for q in queries {
+    // Hinted in chunks: a million packages' hints at once would cost more than the packages.
+    let mut hints: Vec<(&Ecosystem, &str)> = Vec::with_capacity(PREFETCH_CHUNK);
+    for hint in
+        queries(inv, &ecosystems).flat_map(|q| q.subject.names().into_iter().flatten().map(move |n| (q.ecosystem, n)))
+    {
+        hints.push(hint);
+        if hints.len() == PREFETCH_CHUNK {
+            source.prefetch(&hints);
+            hints.clear();
+        }
+    }
+    if !hints.is_empty() {
+        source.prefetch(&hints);
+    }
+    drop(hints);
+    for q in queries(inv, &ecosystems) {
+        result.packages_checked += 1;
         check(q, source, &mut result)?;
     }
     result.vulnerabilities.sort_by(|a, b| {
@@ -180,10 +270,27 @@ pub fn scan(inv: &Inventory, source: &dyn Advisories) -> Result<ScanResult, Inde
     Ok(result)
 }
 
+/// Every package of the checked sources, borrowed, with the ecosystem it is matched in.
+fn queries<'a>(inv: &'a Inventory, ecosystems: &'a [(Source, Ecosystem)]) -> impl Iterator<Item = Query<'a>> {
+    ecosystems.iter().flat_map(move |(source, ecosystem)| {
+        let subjects: Box<dyn Iterator<Item = Subject<'a>>> = match source {
+            Source::Apk => Box::new(inv.apk.iter().map(Subject::Apk)),
+            Source::Dpkg => Box::new(inv.deb.iter().map(Subject::Deb)),
+            Source::NodeRuntime => Box::new(inv.node_runtime.iter().map(Subject::Runtime)),
+            // npm's own trees under `npm`, Yarn Plug'n'Play's under `yarn-pnp`: each once.
+            source => {
+                let pnp = *source == Source::YarnPnp;
+                Box::new(inv.npm.iter().filter(move |p| p.is_yarn_pnp() == pnp).map(Subject::Npm))
+            }
+        };
+        subjects.map(move |subject| Query { ecosystem, subject })
+    })
+}
+
 /// What to look up for each package, and each source's coverage: a source whose ecosystem
 /// the advisory source does not cover is not looked up, and says so.
-fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<Query<'a>>, Vec<Coverage>) {
-    let mut queries = Vec::new();
+fn plan(inv: &Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<(Source, Ecosystem)>, Vec<Coverage>) {
+    let mut checked = Vec::new();
     let mut coverage = Vec::new();
     let os_ecosystem = inv.os.as_ref().and_then(Ecosystem::of_os);
     for c in &inv.coverage {
@@ -241,94 +348,10 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
             continue;
         }
         c.status = Status::Checked;
-        let source = c.source;
+        checked.push((c.source, eco));
         coverage.push(c);
-        match source {
-            Source::Apk => queries.extend(inv.apk.iter().map(|p| {
-                let r = &p.record;
-                let mut names = vec![];
-                if let Some(o) = r.origin.as_deref() {
-                    names.push(o);
-                }
-                if r.origin.as_deref() != Some(r.name.as_str()) {
-                    names.push(r.name.as_str());
-                }
-                Query {
-                    ecosystem: eco.clone(),
-                    names,
-                    package: AffectedPackage {
-                        ecosystem: eco.to_string(),
-                        kind: PackageKind::Apk,
-                        name: r.name.clone(),
-                        version: r.version.clone(),
-                        origin: r.origin.clone(),
-                        paths: vec![],
-                        dev: None,
-                    },
-                    layer: &p.layer,
-                    remediation: None,
-                }
-            })),
-            // Debian's and Ubuntu's advisories are written against the source package at the
-            // source version.
-            Source::Dpkg => queries.extend(inv.deb.iter().map(|p| {
-                let r = &p.record;
-                Query {
-                    ecosystem: eco.clone(),
-                    names: vec![r.source_name()],
-                    package: AffectedPackage {
-                        ecosystem: eco.to_string(),
-                        kind: PackageKind::Deb,
-                        name: r.name.clone(),
-                        version: r.source_version().to_string(),
-                        origin: r.source.clone(),
-                        paths: vec![],
-                        dev: None,
-                    },
-                    layer: &p.layer,
-                    remediation: None,
-                }
-            })),
-            // The runtime's own advisories, stored under package `node` (advisory::nodejs).
-            Source::NodeRuntime => queries.extend(inv.node_runtime.iter().map(|r| Query {
-                ecosystem: Ecosystem::NodeJs,
-                names: vec![r.name],
-                package: AffectedPackage {
-                    ecosystem: Ecosystem::NodeJs.to_string(),
-                    kind: PackageKind::NodeRuntime,
-                    name: r.name.to_string(),
-                    version: r.runtime.version.to_string(),
-                    origin: None,
-                    paths: r.paths.clone(),
-                    dev: None,
-                },
-                layer: &r.layer,
-                remediation: None,
-            })),
-            // npm's own trees under `npm`, Yarn Plug'n'Play's under `yarn-pnp`: each once.
-            _ => queries.extend(
-                inv.npm
-                    .iter()
-                    .filter(|p| p.is_yarn_pnp() == (source == Source::YarnPnp))
-                    .map(|p| Query {
-                        ecosystem: Ecosystem::Npm,
-                        names: vec![p.name.as_str()],
-                        package: AffectedPackage {
-                            ecosystem: Ecosystem::Npm.to_string(),
-                            kind: PackageKind::Npm,
-                            name: p.name.clone(),
-                            version: p.version.clone(),
-                            origin: None,
-                            paths: p.paths.clone(),
-                            dev: p.dev,
-                        },
-                        layer: &p.layer,
-                        remediation: vendored_remediation(p),
-                    }),
-            ),
-        }
     }
-    (queries, coverage)
+    (checked, coverage)
 }
 
 /// For a package with copies vendored inside others: the fix is the parent's upgrade, since
@@ -367,12 +390,13 @@ fn vendored_remediation(p: &crate::inventory::NpmPackage) -> Option<String> {
 
 fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Result<(), IndexError> {
     let mut matched: Vec<(Record, AffectedMatch)> = Vec::new();
-    for name in &q.names {
-        for record in source.lookup(&q.ecosystem, name)? {
+    let version = q.subject.version();
+    for name in q.subject.names().into_iter().flatten() {
+        for record in source.lookup(q.ecosystem, name)? {
             if matched.iter().any(|(r, _)| r.id == record.id) {
                 continue;
             }
-            match matcher::affected(&record, &q.ecosystem, name, &q.package.version) {
+            match matcher::affected(&record, q.ecosystem, name, &version) {
                 Ok(Some(m)) => matched.push((record, m)),
                 Ok(None) => {}
                 Err(e) => result.notes.push(Note {
@@ -385,6 +409,7 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
     if matched.is_empty() {
         return Ok(());
     }
+    let package = q.subject.affected(q.ecosystem);
     let records: Vec<&Record> = matched.iter().map(|(r, _)| r).collect();
     for group in matcher::fold(&records) {
         let members: Vec<&(Record, AffectedMatch)> = group.records.iter().map(|&i| &matched[i]).collect();
@@ -415,23 +440,23 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
         }
         let malicious = members.iter().any(|(r, _)| r.is_malicious());
         let summary = members.iter().find_map(|(r, _)| r.summary.clone());
-        let (id, remediation) = if q.ecosystem == Ecosystem::NodeJs {
+        let (id, remediation) = if *q.ecosystem == Ecosystem::NodeJs {
             // The WG names a core record by its CVE first (advisory::nodejs).
             let id = members
                 .first()
                 .map_or_else(|| group.primary.clone(), |(r, _)| super::nodejs::finding_id(r));
             let upgrade = match fixed.as_slice() {
-                [] => format!("no patched Node.js release for {} yet", q.package.version),
-                [one] => format!("upgrade Node.js {} → {one}", q.package.version),
+                [] => format!("no patched Node.js release for {} yet", package.version),
+                [one] => format!("upgrade Node.js {} → {one}", package.version),
                 many => format!(
                     "upgrade Node.js {} → {} (its line has no fix)",
-                    q.package.version,
+                    package.version,
                     many.join(" or ")
                 ),
             };
             (id, Some(upgrade))
         } else {
-            (group.primary.clone(), q.remediation.clone())
+            (group.primary.clone(), q.subject.remediation())
         };
         result.vulnerabilities.push(Vulnerability {
             id,
@@ -446,10 +471,10 @@ fn check(q: Query<'_>, source: &dyn Advisories, result: &mut ScanResult) -> Resu
                 severity
             },
             malicious,
-            package: q.package.clone(),
+            package: package.clone(),
             fixed,
             remediation,
-            layer: q.layer.clone(),
+            layer: q.subject.layer().clone(),
         });
     }
     Ok(())

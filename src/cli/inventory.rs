@@ -44,11 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         super::warn_platform(&inv, args.pull.requested_platform().as_ref());
     }
     let style = super::text_style(super::is_stdout(args.output.as_deref()), args.wide);
-    let text = match args.format {
-        Format::Table => report::inventory::text(&inv, &style),
-        Format::Json => report::inventory::json(&inv)?,
-    };
-    emit(&text, args.output.as_deref())?;
+    match args.format {
+        Format::Table => emit(&report::inventory::text(&inv, &style), args.output.as_deref())?,
+        Format::Json => super::emit_with(args.output.as_deref(), &mut |w| report::inventory::write_json(&inv, w))?,
+    }
     if let Some(path) = &args.cyclonedx {
         emit(&report::cyclonedx::cyclonedx(&inv)?, Some(path))?;
     }

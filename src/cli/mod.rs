@@ -239,14 +239,33 @@ fn without_temp_path(e: std::io::Error) -> std::io::Error {
 /// Writes a report to `--output` (atomically, so a reader never sees half a file) or stdout
 /// (no `--output`, or `-`).
 pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    emit_with(output, &mut |w| w.write_all(text.as_bytes()))
+}
+
+/// [`emit`] for a report written as it is rendered (a JSON report of a million packages is
+/// never held whole in memory), through a buffer.
+pub fn emit_with(
+    output: Option<&Path>,
+    render: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
+    let buffered = |w: &mut dyn Write, render: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>| {
+        let mut b = std::io::BufWriter::with_capacity(64 << 10, w);
+        render(&mut b)?;
+        b.flush()
+    };
     let output = output.filter(|p| p.as_os_str() != "-");
     match output {
         // A device or pipe (`/dev/null`, `/dev/stdout`) is written as is: renaming over it
         // would replace it.
         Some(path) if path.exists() && !path.is_file() => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            buffered(&mut f, render).with_context(|| format!("writing {}", path.display()))?;
         }
         Some(path) => {
             let dir = path
@@ -266,13 +285,13 @@ pub fn emit(text: &str, output: Option<&Path>) -> anyhow::Result<()> {
                 .map_err(without_temp_path)
                 .with_context(writing)?;
             // The error names the file the user asked for, not the temporary one beside it.
-            tmp.write_all(text.as_bytes()).with_context(writing)?;
+            buffered(tmp.as_file_mut(), render).with_context(writing)?;
             tmp.persist(path).map_err(|e| e.error).with_context(writing)?;
         }
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a message.
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+            if let Err(e) = buffered(&mut out, render).and_then(|_| out.flush())
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
                 return Err(e).context("writing to stdout");

@@ -244,14 +244,21 @@ pub fn check_and_report(
             ReportFormat::Markdown => report::markdown::markdown(&run),
         })
     };
-    emit(&render(reports.format, &style)?, reports.output.as_deref())?;
+    // JSON, the report that carries the whole inventory, is written as it is rendered.
+    let json = |output: Option<&std::path::Path>| super::emit_with(output, &mut |w| report::gate::write_json(&run, w));
+    match reports.format {
+        ReportFormat::Json => json(reports.output.as_deref())?,
+        format => emit(&render(format, &style)?, reports.output.as_deref())?,
+    }
     for (path, format) in [
         (&reports.sarif, ReportFormat::Sarif),
         (&reports.json, ReportFormat::Json),
         (&reports.markdown, ReportFormat::Markdown),
     ] {
-        if let Some(path) = path {
-            emit(&render(format, &report::text::Style::plain())?, Some(path))?;
+        match (path, format) {
+            (Some(path), ReportFormat::Json) => json(Some(path))?,
+            (Some(path), format) => emit(&render(format, &report::text::Style::plain())?, Some(path))?,
+            (None, _) => {}
         }
     }
     if let Some(path) = &reports.cyclonedx {

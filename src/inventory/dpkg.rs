@@ -15,34 +15,128 @@
 //! that skipped them would pass a vulnerable library because its postinst did not run. A
 //! stanza without `Status` (distroless) counts.
 
-use serde::{Deserialize, Serialize};
+use super::compact::{Packed, TooLong};
+use serde::{Deserialize, Serialize, ser::SerializeStruct};
 
-/// One installed package, as compact as a layer-walk cache entry should be.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DpkgRecord {
-    pub name: String,
-    pub version: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
-    /// The source package, when the stanza names one (`libssl3` → `openssl`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// The source version, when `Source: name (version)` gives one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_version: Option<String>,
-}
+const NAME: usize = 0;
+const VERSION: usize = 1;
+const ARCH: usize = 2;
+const SOURCE: usize = 3;
+const SOURCE_VERSION: usize = 4;
+
+/// One installed package, in one allocation (see [`super::compact`]): a status file of a
+/// hundred thousand stanzas costs a few MB, not one `String` per field. JSON (reports and
+/// the layer cache) has the fields by name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DpkgRecord(Packed<5>);
 
 impl DpkgRecord {
+    /// # Errors
+    ///
+    /// [`TooLong`] when the fields together are over 4 GiB.
+    pub fn new(
+        name: &str,
+        version: &str,
+        arch: Option<&str>,
+        source: Option<&str>,
+        source_version: Option<&str>,
+    ) -> Result<DpkgRecord, TooLong> {
+        Packed::new([Some(name), Some(version), arch, source, source_version]).map(DpkgRecord)
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.0.str(NAME)
+    }
+
+    #[must_use]
+    pub fn version(&self) -> &str {
+        self.0.str(VERSION)
+    }
+
+    #[must_use]
+    pub fn arch(&self) -> Option<&str> {
+        self.0.get(ARCH)
+    }
+
+    /// The source package, when the stanza names one (`libssl3` → `openssl`).
+    #[must_use]
+    pub fn source(&self) -> Option<&str> {
+        self.0.get(SOURCE)
+    }
+
+    /// The source version, when `Source: name (version)` gives one.
+    #[must_use]
+    pub fn stated_source_version(&self) -> Option<&str> {
+        self.0.get(SOURCE_VERSION)
+    }
+
     /// The package advisories are written against: the source, else the package itself.
     #[must_use]
     pub fn source_name(&self) -> &str {
-        self.source.as_deref().unwrap_or(&self.name)
+        self.source().unwrap_or(self.name())
     }
 
     /// The version advisories compare: the source's, else the package's.
     #[must_use]
     pub fn source_version(&self) -> &str {
-        self.source_version.as_deref().unwrap_or(&self.version)
+        self.stated_source_version().unwrap_or(self.version())
+    }
+}
+
+impl std::fmt::Debug for DpkgRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpkgRecord")
+            .field("name", &self.name())
+            .field("version", &self.version())
+            .field("arch", &self.arch())
+            .field("source", &self.source())
+            .field("source_version", &self.stated_source_version())
+            .finish()
+    }
+}
+
+impl Serialize for DpkgRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let optional = [
+            ("arch", self.arch()),
+            ("source", self.source()),
+            ("source_version", self.stated_source_version()),
+        ];
+        let mut st = s.serialize_struct("DpkgRecord", 2 + optional.iter().filter(|(_, v)| v.is_some()).count())?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("version", self.version())?;
+        for (key, value) in optional {
+            match value {
+                Some(v) => st.serialize_field(key, v)?,
+                None => st.skip_field(key)?,
+            }
+        }
+        st.end()
+    }
+}
+
+/// The JSON form, read back from the layer cache and from inventory documents.
+#[derive(Deserialize)]
+struct Fields {
+    name: String,
+    version: String,
+    arch: Option<String>,
+    source: Option<String>,
+    source_version: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for DpkgRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = Fields::deserialize(d)?;
+        DpkgRecord::new(
+            &f.name,
+            &f.version,
+            f.arch.as_deref(),
+            f.source.as_deref(),
+            f.source_version.as_deref(),
+        )
+        .map_err(serde::de::Error::custom)
     }
 }
 
@@ -144,13 +238,16 @@ impl Stanza<'_> {
             Some((n, v)) => (Some(n), v),
             None => (None, None),
         };
-        out.records.push(DpkgRecord {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            arch: s.arch.filter(|a| !a.is_empty()).map(str::to_owned),
-            source: source.filter(|n| !n.is_empty()).map(str::to_owned),
-            source_version: source_version.filter(|v| !v.is_empty()).map(str::to_owned),
-        });
+        match DpkgRecord::new(
+            name,
+            version,
+            s.arch.filter(|a| !a.is_empty()),
+            source.filter(|n| !n.is_empty()),
+            source_version.filter(|v| !v.is_empty()),
+        ) {
+            Ok(r) => out.records.push(r),
+            Err(TooLong) => out.skipped += 1,
+        }
     }
 }
 
@@ -276,6 +373,97 @@ pub fn parse_md5sums(file_name: &str, bytes: &[u8], cap: usize) -> Result<Option
     }))
 }
 
+/// At most this many owned paths are kept a package (the rest are counted): `usr/lib/*.so*`
+/// of a big library package runs to hundreds, and nothing needs them all.
+pub const MAX_KEPT_PATHS: usize = 256;
+
+/// What a package's file list (`info/*.list`, distroless `status.d/*.md5sums`) says, kept
+/// small for a whole image's worth of packages: how many files the package owns, and only the
+/// ones a check asks "who owns this?" about — programs (`bin`, `sbin`, `usr/bin`, `usr/sbin`,
+/// `usr/local/bin`, `usr/local/sbin`, `usr/libexec`) and shared libraries (`*.so`, `*.so.*`):
+/// which package put `usr/bin/node` or `libssl.so.3` there. Documentation, locales, headers
+/// and data files, the bulk of every list, are counted, not kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedFiles {
+    /// The package the list is named for (`libssl3:amd64.list` → `libssl3`).
+    pub package: Box<str>,
+    /// The architecture the list is named with, for a `Multi-Arch: same` package.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arch: Option<Box<str>>,
+    /// Files (leaf paths) the list names.
+    pub count: usize,
+    /// The programs and shared libraries among them, sorted, at most [`MAX_KEPT_PATHS`].
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub executables: Vec<Box<str>>,
+    /// Programs and libraries past [`MAX_KEPT_PATHS`], counted.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub more_executables: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// [`OwnedFiles`] as a package's `files` in the inventory: the package is the one it is under.
+pub(crate) fn serialize_owned<S: serde::Serializer>(
+    owned: &Option<std::sync::Arc<OwnedFiles>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let Some(o) = owned else { return s.serialize_none() };
+    let fields = 1 + usize::from(!o.executables.is_empty()) + usize::from(o.more_executables > 0);
+    let mut st = s.serialize_struct("OwnedFiles", fields)?;
+    st.serialize_field("count", &o.count)?;
+    if o.executables.is_empty() {
+        st.skip_field("executables")?;
+    } else {
+        st.serialize_field("executables", &o.executables)?;
+    }
+    if o.more_executables > 0 {
+        st.serialize_field("more_executables", &o.more_executables)?;
+    } else {
+        st.skip_field("more_executables")?;
+    }
+    st.end()
+}
+
+impl OwnedFiles {
+    fn of(list: FileList) -> OwnedFiles {
+        let count = list.paths.len();
+        let mut executables: Vec<Box<str>> = list.executables().map(Box::from).collect();
+        let more_executables = executables.len().saturating_sub(MAX_KEPT_PATHS);
+        executables.truncate(MAX_KEPT_PATHS);
+        executables.shrink_to_fit();
+        OwnedFiles {
+            package: list.package.into(),
+            arch: list.arch.map(Into::into),
+            count,
+            executables,
+            more_executables,
+        }
+    }
+
+    /// Whether the package's list names `path` (normalised, no leading `/`) among the kept ones.
+    #[must_use]
+    pub fn owns(&self, path: &str) -> bool {
+        self.executables.binary_search_by(|p| (**p).cmp(path)).is_ok()
+    }
+}
+
+/// Reads an `info/*.list` or `status.d/*.md5sums` file into [`OwnedFiles`]; `Ok(None)` when
+/// `file_name` is neither.
+///
+/// # Errors
+///
+/// [`DpkgError`] when `bytes` is over `cap` or not UTF-8.
+pub fn parse_owned(file_name: &str, bytes: &[u8], cap: usize) -> Result<Option<OwnedFiles>, DpkgError> {
+    let list = if file_name.ends_with(".md5sums") {
+        parse_md5sums(file_name, bytes, cap)?
+    } else {
+        parse_file_list(file_name, bytes, cap)?
+    };
+    Ok(list.map(OwnedFiles::of))
+}
+
 /// The dpkg files an inventory reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DpkgFile {
@@ -324,19 +512,19 @@ mod tests {
         let st = parse(STATUS);
         assert_eq!((st.skipped, st.not_installed), (0, 0));
         assert_eq!(st.records.len(), STATUS.matches("\nPackage: ").count() + 1);
-        let ssl = st.records.iter().find(|r| r.name == "libssl3").unwrap();
+        let ssl = st.records.iter().find(|r| r.name() == "libssl3").unwrap();
         assert_eq!(
             (ssl.source_name(), ssl.source_version()),
             ("openssl", "3.0.19-1~deb12u2")
         );
-        assert_eq!(ssl.arch.as_deref(), Some("amd64"));
-        let zlib = st.records.iter().find(|r| r.name == "zlib1g").unwrap();
-        assert_eq!((zlib.source_name(), zlib.version.as_str()), ("zlib", "1:1.2.13.dfsg-1"));
-        let openssl = st.records.iter().find(|r| r.name == "openssl").unwrap();
-        assert_eq!((openssl.source.as_deref(), openssl.source_name()), (None, "openssl"));
+        assert_eq!(ssl.arch(), Some("amd64"));
+        let zlib = st.records.iter().find(|r| r.name() == "zlib1g").unwrap();
+        assert_eq!((zlib.source_name(), zlib.version()), ("zlib", "1:1.2.13.dfsg-1"));
+        let openssl = st.records.iter().find(|r| r.name() == "openssl").unwrap();
+        assert_eq!((openssl.source(), openssl.source_name()), (None, "openssl"));
         // `Source: name (version)` when a binNMU moved the binary version.
-        let with_version = st.records.iter().find(|r| r.source_version.is_some()).unwrap();
-        assert_ne!(with_version.source_version(), with_version.version);
+        let with_version = st.records.iter().find(|r| r.stated_source_version().is_some()).unwrap();
+        assert_ne!(with_version.source_version(), with_version.version());
     }
 
     #[test]
@@ -346,7 +534,7 @@ mod tests {
         );
         let r = &st.records[0];
         assert_eq!((r.source_name(), r.source_version()), ("glibc", "2.36-9+deb12u4"));
-        assert_eq!(r.version, "2.36-9+deb12u4+b1");
+        assert_eq!(r.version(), "2.36-9+deb12u4+b1");
     }
 
     #[test]
@@ -359,7 +547,7 @@ mod tests {
                   Package: half\nStatus: install reinstreq half-installed\nVersion: 1.0\n\n\
                   Package: trig\nStatus: install ok triggers-pending\nVersion: 1.0\n";
         let st = parse(db);
-        let names: Vec<_> = st.records.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<_> = st.records.iter().map(|r| r.name()).collect();
         assert_eq!(names, ["ok", "removing", "unpacked", "half", "trig"]);
         assert_eq!(st.not_installed, 2);
     }
@@ -371,12 +559,9 @@ mod tests {
         let st = parse(db);
         assert_eq!(st.skipped, 0);
         assert_eq!(st.records.len(), 3, "a whitespace-only line ends a stanza too: {st:?}");
-        assert_eq!(
-            (st.records[0].name.as_str(), st.records[0].version.as_str()),
-            ("a", "1.0-1")
-        );
-        assert_eq!(st.records[1].source.as_deref(), Some("bsrc"));
-        assert_eq!(st.records[1].version, "2.0");
+        assert_eq!((st.records[0].name(), st.records[0].version()), ("a", "1.0-1"));
+        assert_eq!(st.records[1].source(), Some("bsrc"));
+        assert_eq!(st.records[1].version(), "2.0");
     }
 
     #[test]
@@ -516,7 +701,11 @@ mod tests {
                 input.extend_from_slice(alphabet[(seed % 12) as usize]);
             }
             let st = parse_status(&input, CAP).unwrap();
-            assert!(st.records.iter().all(|r| !r.name.is_empty() && !r.version.is_empty()));
+            assert!(
+                st.records
+                    .iter()
+                    .all(|r| !r.name().is_empty() && !r.version().is_empty())
+            );
             let _ = parse_file_list("x.list", &input, CAP);
             let _ = parse_md5sums("x.md5sums", &input, CAP);
         }

@@ -2,6 +2,7 @@
 //! introduced it), users, and files, after whiteouts. Built from the merged layer view.
 
 pub mod apk;
+pub mod compact;
 pub mod coverage;
 pub mod dpkg;
 pub mod eol;
@@ -30,6 +31,8 @@ pub const SCHEMA: u32 = 1;
 pub const MAX_DB_SIZE: u64 = 64 << 20;
 pub const MAX_MANIFEST_SIZE: u64 = 1 << 20;
 pub const MAX_TEXT_SIZE: u64 = 1 << 20;
+/// A dpkg file list is one path a line; Debian's biggest (kernel headers, TeX) are a few MB.
+pub const MAX_FILE_LIST_SIZE: u64 = 16 << 20;
 
 const APK_DBS: [&str; 2] = ["lib/apk/db/installed", "usr/lib/apk/db/installed"];
 const DPKG_STATUS: &str = "var/lib/dpkg/status";
@@ -57,6 +60,9 @@ pub enum Fact {
     Lockfile(Arc<npm::Lockfile>),
     /// `var/lib/dpkg/status`, or one `var/lib/dpkg/status.d/` file (distroless).
     DpkgStatus(Arc<dpkg::Status>),
+    /// A dpkg file list (`var/lib/dpkg/info/*.list`, distroless `status.d/*.md5sums`), kept
+    /// compact: a count and the programs and libraries (see [`dpkg::OwnedFiles`]).
+    DpkgFiles(Arc<dpkg::OwnedFiles>),
     /// What the version scan found in `usr/local/bin/node` (streamed, never buffered).
     NodeBinary(node_runtime::BinaryScan),
     /// A `package.json` inside a package's `dist/`, `compiled/` or `vendor/`: a copy it ships
@@ -80,7 +86,7 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-5")
+        Some("inventory-6")
     }
 
     fn streams(&self, path: &str) -> Option<u64> {
@@ -140,6 +146,12 @@ impl Capture for Collector {
         ) {
             return Some(MAX_DB_SIZE);
         }
+        if matches!(
+            dpkg::classify(path),
+            Some(dpkg::DpkgFile::InfoList | dpkg::DpkgFile::Md5sums)
+        ) {
+            return Some(MAX_FILE_LIST_SIZE);
+        }
         if TEXT_FILES.contains(&path) {
             return Some(MAX_TEXT_SIZE);
         }
@@ -184,6 +196,19 @@ impl Capture for Collector {
                 message: format!("dpkg database is unreadable: {e}"),
             })?;
             return Ok(Fact::DpkgStatus(Arc::new(status)));
+        }
+        if matches!(
+            dpkg::classify(path),
+            Some(dpkg::DpkgFile::InfoList | dpkg::DpkgFile::Md5sums)
+        ) {
+            // A list says which files a package owns, not which packages are installed: one
+            // we cannot read is a warning (ownership unknown), never a hidden package.
+            let name = path.rsplit('/').next().unwrap_or(path);
+            return match dpkg::parse_owned(name, bytes, MAX_FILE_LIST_SIZE as usize) {
+                Ok(Some(owned)) => Ok(Fact::DpkgFiles(Arc::new(owned))),
+                Ok(None) => Err(warn("not a dpkg file list".into())),
+                Err(e) => Err(warn(format!("dpkg file list is unreadable: {e}"))),
+            };
         }
         if TEXT_FILES.contains(&path) || node_runtime::classify(path).is_some() {
             return Ok(Fact::Text(String::from_utf8_lossy(bytes).into()));
@@ -338,7 +363,8 @@ pub struct LayerRef {
 pub struct ApkPackage {
     #[serde(flatten)]
     pub record: apk::ApkRecord,
-    pub layer: LayerRef,
+    /// Shared by every package of the layer: a million packages hold one copy of its step.
+    pub layer: Arc<LayerRef>,
 }
 
 /// A Debian or Ubuntu package.
@@ -347,8 +373,12 @@ pub struct DebPackage {
     #[serde(flatten)]
     pub record: dpkg::DpkgRecord,
     /// The database it is listed in: `var/lib/dpkg/status` or a `status.d/` file.
-    pub database: String,
-    pub layer: LayerRef,
+    pub database: Arc<str>,
+    pub layer: Arc<LayerRef>,
+    /// What its file list says it owns (`var/lib/dpkg/info/<package>.list`, or distroless's
+    /// `status.d/<package>.md5sums`): the count and the programs and libraries.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "dpkg::serialize_owned")]
+    pub files: Option<Arc<dpkg::OwnedFiles>>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -391,7 +421,7 @@ pub struct NpmPackage {
     /// The paths where it is a copy inside another package, with that package.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vendored_in: Vec<VendoredIn>,
-    pub layer: LayerRef,
+    pub layer: Arc<LayerRef>,
     /// The names its `package.json` depends on (SBOM edges resolve them through
     /// node_modules); empty where no `package.json` was read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -509,11 +539,19 @@ pub fn build(image: Image<Fact>) -> Inventory {
         fs.apply(layer.info.index, layer.changes);
         infos.push(layer.info);
     }
-    let layer_ref = |index: usize| LayerRef {
-        index,
-        digest: infos[index].digest.clone(),
-        created_by: infos[index].created_by.clone(),
-    };
+    // One shared value a layer: every package points at the layer that added it.
+    let layer_refs: Vec<Arc<LayerRef>> = infos
+        .iter()
+        .enumerate()
+        .map(|(index, l)| {
+            Arc::new(LayerRef {
+                index,
+                digest: l.digest.clone(),
+                created_by: l.created_by.clone(),
+            })
+        })
+        .collect();
+    let layer_ref = |index: usize| Arc::clone(&layer_refs[index]);
 
     let text = |path: &str| -> Option<Arc<str>> {
         match fs.fact(&fs.resolve(path)?)? {
@@ -534,8 +572,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
     let npm = npm_packages(&fs, &layer_ref);
     let npm_projects = npm_projects(&fs);
-    let os_owns_node =
-        apk_records.iter().any(|r| r.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
+    let os_owns_node = os_owns_node(&apk_records, &deb);
     let (node_runtime, runtime_warnings) = node_runtime::inventory(
         &fs,
         config.config.env.as_deref().unwrap_or_default(),
@@ -625,6 +662,19 @@ pub fn build(image: Image<Fact>) -> Inventory {
     }
 }
 
+/// Whether an OS package installed Node.js, whose advisories then cover it: apk's or dpkg's
+/// `nodejs`, or a dpkg package whose file list owns `usr/bin/node` or the runtime's own
+/// `usr/local/bin/node` (a repackaged runtime under another name).
+fn os_owns_node(apk: &[apk::ApkRecord], deb: &[DebPackage]) -> bool {
+    apk.iter().any(|r| r.name().starts_with("nodejs"))
+        || deb.iter().any(|p| {
+            p.record.name() == "nodejs"
+                || p.files
+                    .as_ref()
+                    .is_some_and(|f| f.owns("usr/bin/node") || f.owns(node_runtime::NODE_BINARY))
+        })
+}
+
 /// The read sources with their counts, then what is recognised but not read.
 fn coverage_of(
     fs: &Filesystem<Fact>,
@@ -640,7 +690,7 @@ fn coverage_of(
         out.push(Coverage::read(Source::Apk, apk.len(), vec![APK_DBS[0].to_string()]));
     }
     if !deb.is_empty() {
-        let mut dbs: Vec<String> = deb.iter().map(|p| p.database.clone()).collect();
+        let mut dbs: Vec<String> = deb.iter().map(|p| p.database.to_string()).collect();
         dbs.sort();
         dbs.dedup();
         let more = dbs.len().saturating_sub(coverage::MAX_PATHS);
@@ -659,8 +709,7 @@ fn coverage_of(
         .iter()
         .flatten()
         .find_map(|e| e.strip_prefix("NODE_VERSION="));
-    let os_owns_node =
-        apk.iter().any(|r| r.name.starts_with("nodejs")) || deb.iter().any(|p| p.record.name == "nodejs");
+    let os_owns_node = os_owns_node(apk, deb);
     let files = fs
         .nodes()
         .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
@@ -723,9 +772,22 @@ fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage:
 /// Debian and Ubuntu packages from `var/lib/dpkg/status` and distroless `status.d/` files.
 fn deb_packages(
     fs: &Filesystem<Fact>,
-    layer_ref: &impl Fn(usize) -> LayerRef,
+    layer_ref: &impl Fn(usize) -> Arc<LayerRef>,
     warnings: &mut Vec<String>,
 ) -> Vec<DebPackage> {
+    // The file lists, by package, and by package and architecture (`libssl3:amd64.list`).
+    let mut lists: BTreeMap<(&str, Option<&str>), &Arc<dpkg::OwnedFiles>> = BTreeMap::new();
+    for (_, fact) in fs.facts() {
+        if let Fact::DpkgFiles(owned) = fact {
+            lists.insert((&owned.package, owned.arch.as_deref()), owned);
+        }
+    }
+    let list_of = |r: &dpkg::DpkgRecord| {
+        lists
+            .get(&(r.name(), r.arch()))
+            .or_else(|| lists.get(&(r.name(), None)))
+            .map(|o| Arc::clone(o))
+    };
     let mut out = Vec::new();
     for (path, fact) in fs.facts() {
         let Fact::DpkgStatus(status) = fact else { continue };
@@ -737,26 +799,27 @@ fn deb_packages(
         }
         // Like apk's database, `status` is rewritten whole by every apt run: a package
         // belongs to the earliest layer, in an unbroken run up to the top, that lists it.
+        // The top version is `status` itself and lists every package: only the earlier
+        // ones need a set (a set of the top would cost as much as the records).
         type NameVersions<'a> = HashSet<(&'a str, &'a str)>;
-        let history: Vec<(usize, Option<NameVersions>)> = fs
-            .history(path)
+        let (top_layer, earlier) = match fs.history(path).split_last() {
+            Some((top, earlier)) => (top.layer, earlier),
+            None => (0, &[][..]),
+        };
+        let history: Vec<(usize, Option<NameVersions>)> = earlier
             .iter()
             .map(|e| {
                 let set = match &e.fact {
-                    Some(Fact::DpkgStatus(s)) => Some(
-                        s.records
-                            .iter()
-                            .map(|r| (r.name.as_str(), r.version.as_str()))
-                            .collect(),
-                    ),
+                    Some(Fact::DpkgStatus(s)) => Some(s.records.iter().map(|r| (r.name(), r.version())).collect()),
                     _ => None,
                 };
                 (e.layer, set)
             })
             .collect();
+        let database: Arc<str> = Arc::from(path.as_str());
         for r in &status.records {
-            let key = (r.name.as_str(), r.version.as_str());
-            let mut layer = history.last().map_or(0, |(l, _)| *l);
+            let key = (r.name(), r.version());
+            let mut layer = top_layer;
             for (l, set) in history.iter().rev() {
                 match set {
                     Some(s) if s.contains(&key) => layer = *l,
@@ -765,12 +828,13 @@ fn deb_packages(
             }
             out.push(DebPackage {
                 record: r.clone(),
-                database: path.clone(),
+                database: database.clone(),
                 layer: layer_ref(layer),
+                files: list_of(r),
             });
         }
     }
-    out.sort_by(|a, b| (&a.record.name, &a.record.arch).cmp(&(&b.record.name, &b.record.arch)));
+    out.sort_by(|a, b| (a.record.name(), a.record.arch()).cmp(&(b.record.name(), b.record.arch())));
     out
 }
 
@@ -779,9 +843,9 @@ fn deb_packages(
 /// filesystem is gone instead of copying a database of a million stanzas.
 fn apk_packages(
     fs: &Filesystem<Fact>,
-    layer_ref: &impl Fn(usize) -> LayerRef,
+    layer_ref: &impl Fn(usize) -> Arc<LayerRef>,
     warnings: &mut Vec<String>,
-) -> (Arc<Vec<apk::ApkRecord>>, Vec<LayerRef>) {
+) -> (Arc<Vec<apk::ApkRecord>>, Vec<Arc<LayerRef>>) {
     let none = || (Arc::new(Vec::new()), Vec::new());
     let db = APK_DBS
         .iter()
@@ -805,9 +869,7 @@ fn apk_packages(
         .iter()
         .map(|e| {
             let set = match &e.fact {
-                Some(Fact::ApkDb { records, .. }) => {
-                    Some(records.iter().map(|r| (r.name.as_str(), r.version.as_str())).collect())
-                }
+                Some(Fact::ApkDb { records, .. }) => Some(records.iter().map(|r| (r.name(), r.version())).collect()),
                 _ => None,
             };
             (e.layer, set)
@@ -816,7 +878,7 @@ fn apk_packages(
     let layers = records
         .iter()
         .map(|r| {
-            let key = (r.name.as_str(), r.version.as_str());
+            let key = (r.name(), r.version());
             let mut layer = top.layer;
             for (l, set) in history.iter().rev() {
                 match set {
@@ -830,7 +892,7 @@ fn apk_packages(
     (records.clone(), layers)
 }
 
-fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> LayerRef) -> Vec<NpmPackage> {
+fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> Arc<LayerRef>) -> Vec<NpmPackage> {
     struct Acc {
         license: Option<String>,
         paths: BTreeSet<String>,

@@ -412,7 +412,7 @@ pub struct RuntimePackage {
     pub paths: Vec<String>,
     /// The layer that put the binary there (else the header; else the top layer, for a
     /// version only the config names).
-    pub layer: super::LayerRef,
+    pub layer: std::sync::Arc<super::LayerRef>,
 }
 
 /// Detects the runtime in the merged filesystem and the config's `Env`. `os_owns_node`: apk or
@@ -423,7 +423,7 @@ pub fn inventory(
     fs: &crate::layer::Filesystem<super::Fact>,
     env: &[String],
     os_owns_node: bool,
-    layer_ref: &impl Fn(usize) -> super::LayerRef,
+    layer_ref: &impl Fn(usize) -> std::sync::Arc<super::LayerRef>,
     top_layer: usize,
 ) -> (Option<RuntimePackage>, Vec<String>) {
     use super::Fact;

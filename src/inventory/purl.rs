@@ -156,20 +156,20 @@ fn distro(os: Option<&OsInfo>) -> Option<String> {
 pub fn apk(p: &ApkPackage, os: Option<&OsInfo>) -> Purl {
     let r = &p.record;
     let mut qualifiers = BTreeMap::new();
-    if let Some(a) = &r.arch {
-        qualifiers.insert("arch".into(), a.clone());
+    if let Some(a) = r.arch() {
+        qualifiers.insert("arch".into(), a.to_string());
     }
     if let Some(d) = distro(os) {
         qualifiers.insert("distro".into(), d);
     }
-    if let Some(o) = &r.origin {
-        qualifiers.insert("upstream".into(), o.clone());
+    if let Some(o) = r.origin() {
+        qualifiers.insert("upstream".into(), o.to_string());
     }
     Purl {
         ty: "apk".into(),
         namespace: Some(os.map_or("alpine", |o| o.id.as_str()).to_string()),
-        name: r.name.clone(),
-        version: Some(r.version.clone()),
+        name: r.name().to_string(),
+        version: Some(r.version().to_string()),
         qualifiers,
     }
 }
@@ -177,24 +177,24 @@ pub fn apk(p: &ApkPackage, os: Option<&OsInfo>) -> Purl {
 pub fn deb(p: &DebPackage, os: Option<&OsInfo>) -> Purl {
     let r = &p.record;
     let mut qualifiers = BTreeMap::new();
-    if let Some(a) = &r.arch {
-        qualifiers.insert("arch".into(), a.clone());
+    if let Some(a) = r.arch() {
+        qualifiers.insert("arch".into(), a.to_string());
     }
     if let Some(d) = distro(os) {
         qualifiers.insert("distro".into(), d);
     }
-    if let Some(s) = &r.source {
-        let upstream = match &r.source_version {
+    if let Some(s) = r.source() {
+        let upstream = match r.stated_source_version() {
             Some(v) => format!("{s}@{v}"),
-            None => s.clone(),
+            None => s.to_string(),
         };
         qualifiers.insert("upstream".into(), upstream);
     }
     Purl {
         ty: "deb".into(),
         namespace: Some(os.map_or("debian", |o| o.id.as_str()).to_string()),
-        name: r.name.clone(),
-        version: Some(r.version.clone()),
+        name: r.name().to_string(),
+        version: Some(r.version().to_string()),
         qualifiers,
     }
 }

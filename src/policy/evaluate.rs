@@ -437,8 +437,8 @@ fn image_checks(policy: &Policy, ctx: &Context<'_>, findings: &mut Vec<Finding>)
 fn package_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
     for rule in &policy.deny_packages {
         if rule.kind.is_none_or(|k| k == PackageKind::Apk) {
-            for p in inv.apk.iter().filter(|p| rule.name.is_match(&p.record.name)) {
-                let pkg = PackageRef::new(PackageKind::Apk, &p.record.name, &p.record.version);
+            for p in inv.apk.iter().filter(|p| rule.name.is_match(p.record.name())) {
+                let pkg = PackageRef::new(PackageKind::Apk, p.record.name(), p.record.version());
                 let mut evidence = layer_evidence(&p.layer);
                 evidence.package = Some(pkg.clone());
                 evidence.limit = Some(rule.text.clone());

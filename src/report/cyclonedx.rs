@@ -31,7 +31,7 @@ pub(crate) struct Component {
     pub purl: String,
     pub license: Option<String>,
     pub paths: Vec<String>,
-    pub layer: LayerRef,
+    pub layer: std::sync::Arc<LayerRef>,
     pub dev: Option<bool>,
     /// The purls of the packages it depends on, where the data says (npm: its
     /// `package.json` dependencies, resolved as Node.js does through node_modules).
@@ -70,11 +70,11 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
     for p in &inv.apk {
         out.push(Component {
             kind: PackageKind::Apk,
-            name: p.record.name.clone(),
-            version: p.record.version.clone(),
-            matched_version: p.record.version.clone(),
+            name: p.record.name().to_string(),
+            version: p.record.version().to_string(),
+            matched_version: p.record.version().to_string(),
             purl: purl::apk(p, os).to_string(),
-            license: p.record.license.clone(),
+            license: p.record.license().map(str::to_string),
             paths: PackageKind::Apk.database_path().map(String::from).into_iter().collect(),
             layer: p.layer.clone(),
             dev: None,
@@ -84,12 +84,12 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
     for p in &inv.deb {
         out.push(Component {
             kind: PackageKind::Deb,
-            name: p.record.name.clone(),
-            version: p.record.version.clone(),
+            name: p.record.name().to_string(),
+            version: p.record.version().to_string(),
             matched_version: p.record.source_version().to_string(),
             purl: purl::deb(p, os).to_string(),
             license: None,
-            paths: vec![p.database.clone()],
+            paths: vec![p.database.to_string()],
             layer: p.layer.clone(),
             dev: None,
             depends_on: Vec::new(),

@@ -39,7 +39,19 @@ struct GateJson<'a> {
 }
 
 pub fn json(run: &Run) -> Result<String, serde_json::Error> {
-    let doc = GateJson {
+    let mut s = serde_json::to_string_pretty(&document(run))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// [`json`], written as it is rendered (it carries the whole inventory).
+pub fn write_json(run: &Run, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &document(run))?;
+    w.write_all(b"\n")
+}
+
+fn document(run: &Run) -> GateJson<'_> {
+    GateJson {
         schema: 1,
         verdict: &run.outcome.verdict,
         policy: &run.policy.description,
@@ -53,10 +65,7 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
         baseline: run.baseline.as_ref(),
         upgrades: &run.upgrades,
         size_delta: run.size_delta.as_ref(),
-    };
-    let mut s = serde_json::to_string_pretty(&doc)?;
-    s.push('\n');
-    Ok(s)
+    }
 }
 
 /// What a finding is about, in a few words (the wide layout).

@@ -13,6 +13,13 @@ pub fn json(inv: &Inventory) -> Result<String, serde_json::Error> {
     Ok(s)
 }
 
+/// [`json`], written as it is rendered: the document of an image with a million packages is
+/// several times its package database, and is never held whole.
+pub fn write_json(inv: &Inventory, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, inv)?;
+    w.write_all(b"\n")
+}
+
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
@@ -156,11 +163,11 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
             .map(|p| {
                 let r = &p.record;
                 vec![
-                    r.name.clone(),
-                    r.version.clone(),
-                    r.origin.clone().unwrap_or_default(),
+                    r.name().to_string(),
+                    r.version().to_string(),
+                    r.origin().unwrap_or_default().to_string(),
                     p.layer.index.to_string(),
-                    r.license.clone().unwrap_or_default(),
+                    r.license().unwrap_or_default().to_string(),
                 ]
             })
             .collect();
@@ -187,15 +194,15 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
             .iter()
             .map(|p| {
                 let r = &p.record;
-                let source = match (&r.source, &r.source_version) {
+                let source = match (r.source(), r.stated_source_version()) {
                     (Some(s), Some(v)) => format!("{s} {v}"),
-                    (Some(s), None) => s.clone(),
+                    (Some(s), None) => s.to_string(),
                     _ => String::new(),
                 };
                 vec![
-                    r.name.clone(),
-                    r.version.clone(),
-                    r.arch.clone().unwrap_or_default(),
+                    r.name().to_string(),
+                    r.version().to_string(),
+                    r.arch().unwrap_or_default().to_string(),
                     p.layer.index.to_string(),
                     source,
                 ]
@@ -269,10 +276,10 @@ fn wide_tables(out: &mut String, inv: &Inventory) {
         for p in &inv.apk {
             let r = &p.record;
             t.add_row(vec![
-                esc(&r.name),
-                esc(&r.version),
-                esc(r.origin.as_deref().unwrap_or_default()),
-                esc(r.license.as_deref().unwrap_or_default()),
+                esc(r.name()),
+                esc(r.version()),
+                esc(r.origin().unwrap_or_default()),
+                esc(r.license().unwrap_or_default()),
                 p.layer.index.to_string(),
                 super::text::step(p.layer.created_by.as_deref(), 50),
             ]);
@@ -283,16 +290,16 @@ fn wide_tables(out: &mut String, inv: &Inventory) {
         let mut t = table(&["package", "version", "source", "arch", "layer", "created by"]);
         for p in &inv.deb {
             let r = &p.record;
-            let source = match (&r.source, &r.source_version) {
+            let source = match (r.source(), r.stated_source_version()) {
                 (Some(s), Some(v)) => format!("{s} {v}"),
-                (Some(s), None) => s.clone(),
+                (Some(s), None) => s.to_string(),
                 _ => String::new(),
             };
             t.add_row(vec![
-                esc(&r.name),
-                esc(&r.version),
+                esc(r.name()),
+                esc(r.version()),
                 esc(&source),
-                esc(r.arch.as_deref().unwrap_or_default()),
+                esc(r.arch().unwrap_or_default()),
                 p.layer.index.to_string(),
                 super::text::step(p.layer.created_by.as_deref(), 50),
             ]);

@@ -96,7 +96,7 @@ fn findings(index: &Index, eco: &Ecosystem, status: &dpkg::Status) -> Vec<(Strin
         let records: Vec<Record> = index.lookup(&eco.to_string(), r.source_name()).unwrap();
         for rec in &records {
             if let Some(m) = matcher::affected(rec, eco, r.source_name(), r.source_version()).unwrap() {
-                out.push((r.name.clone(), r.source_version().to_string(), m.id, m.fixed));
+                out.push((r.name().to_string(), r.source_version().to_string(), m.id, m.fixed));
             }
         }
     }
@@ -177,4 +177,96 @@ fn a_real_debian_12_database_matched_through_its_source_packages() {
             .unwrap()
             .is_none()
     }));
+}
+
+/// `inventory --format json` of an OCI layout holding `layer`.
+fn inventory_of(layer: crate::support::Layer) -> serde_json::Value {
+    use crate::support::{Compression, ImageSpec, imagegate, oci_layout};
+    let tmp = tempfile::tempdir().unwrap();
+    let img = ImageSpec::new()
+        .layer(layer, Compression::Gzip, "RUN apt-get install -y openssl")
+        .build();
+    let dir = tmp.path().join("img");
+    oci_layout(&img, None).write_dir(&dir).unwrap();
+    let r = imagegate()
+        .args(["inventory", dir.to_str().unwrap(), "--format", "json"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+fn deb<'a>(inv: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    inv["deb"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name}: {inv}"))
+}
+
+/// The real file lists of Debian 12's `openssl` and `libssl3` (`info/libssl3:amd64.list`, named
+/// with the architecture of a `Multi-Arch: same` package) say which programs and libraries
+/// each package owns; the bulk of a list (documentation, man pages, directories) is counted,
+/// not kept. A package without a list has no `files`.
+#[test]
+fn real_dpkg_file_lists_say_which_programs_and_libraries_a_package_owns() {
+    let info = "var/lib/dpkg/info";
+    let openssl_list = read(&format!("{info}/openssl.list"));
+    let inv = inventory_of(
+        crate::support::Layer::new()
+            .file("etc/os-release", read("etc/os-release"))
+            .file("var/lib/dpkg/status", read("var/lib/dpkg/status"))
+            .file("var/lib/dpkg/info/openssl.list", &openssl_list)
+            .file(
+                "var/lib/dpkg/info/libssl3:amd64.list",
+                read(&format!("{info}/libssl3:amd64.list")),
+            ),
+    );
+    let openssl = &deb(&inv, "openssl")["files"];
+    let listed_files = openssl_list
+        .lines()
+        .filter(|l| !openssl_list.lines().any(|o| o.starts_with(&format!("{l}/"))))
+        .filter(|l| *l != "/.")
+        .count();
+    assert_eq!(openssl["count"], listed_files, "{openssl}");
+    let exes: Vec<&str> = openssl["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(exes.contains(&"usr/bin/openssl"), "{exes:?}");
+    assert!(
+        exes.iter()
+            .all(|e| !e.starts_with("usr/share/") && !e.starts_with("etc/")),
+        "{exes:?}"
+    );
+    let libssl = &deb(&inv, "libssl3")["files"];
+    assert!(
+        libssl["executables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "usr/lib/x86_64-linux-gnu/libssl.so.3"),
+        "{libssl}"
+    );
+    assert!(deb(&inv, "zlib1g").get("files").is_none(), "no list, no files");
+}
+
+/// A file list says what a package owns, not which packages are installed: one that cannot
+/// be read is a warning naming it, and the package is still listed (and checked).
+#[test]
+fn an_unreadable_file_list_is_a_warning_not_a_hidden_package() {
+    let mut bad = b"/usr/bin/openssl\n".to_vec();
+    bad.push(0xff);
+    let inv = inventory_of(
+        crate::support::Layer::new()
+            .file("etc/os-release", read("etc/os-release"))
+            .file("var/lib/dpkg/status", read("var/lib/dpkg/status"))
+            .file("var/lib/dpkg/info/openssl.list", bad),
+    );
+    assert!(deb(&inv, "openssl").get("files").is_none());
+    let warnings = inv["warnings"].to_string();
+    assert!(warnings.contains("var/lib/dpkg/info/openssl.list"), "{warnings}");
+    assert!(warnings.contains("not valid UTF-8"), "{warnings}");
 }

@@ -303,3 +303,69 @@ fn a_database_without_node_js_records_leaves_the_runtime_not_checked_with_the_hi
     assert!(ig016["message"].as_str().unwrap().contains("db import"), "{ig016}");
     assert!(runtime_findings(&v).is_empty());
 }
+
+/// A runtime that dpkg installed is the OS's to report, however the package is named: its
+/// file list (`var/lib/dpkg/info/*.list`) owning the runtime's path is enough. Without the
+/// list the same files are the nodejs.org runtime.
+#[test]
+fn a_dpkg_file_list_owning_the_runtime_leaves_it_to_the_os() {
+    let tmp = tempfile::tempdir().unwrap();
+    let status =
+        "Package: node-runtime-repack\nStatus: install ok installed\nArchitecture: amd64\nVersion: 20.15.1-1\n";
+    let list = "/.\n/usr\n/usr/local\n/usr/local/bin\n/usr/local/bin/node\n/usr/local/include\n\
+                /usr/local/include/node\n/usr/local/include/node/node_version.h\n";
+    let image = |name: &str, with_list: bool| {
+        let mut layer = os_layer()
+            .file("var/lib/dpkg/status", status)
+            .file("usr/local/bin/node", binary("20.15.1"))
+            .file("usr/local/include/node/node_version.h", header(20, 15, 1));
+        if with_list {
+            layer = layer.file("var/lib/dpkg/info/node-runtime-repack.list", list);
+        }
+        let spec = with_env(
+            ImageSpec::new().layer(layer, Compression::Gzip, "RUN dpkg -i node.deb"),
+            "20.15.1",
+        );
+        write_image(spec, &tmp.path().join(name))
+    };
+    let inv = inventory(&image("without-list", false));
+    assert_eq!(inv["node_runtime"]["version"], "20.15.1", "{inv}");
+
+    let inv = inventory(&image("with-list", true));
+    assert!(inv.get("node_runtime").is_none_or(Value::is_null), "{inv}");
+    assert!(coverage(&inv, "node-runtime").is_none(), "{inv}");
+    let deb = &inv["deb"][0];
+    assert_eq!(deb["name"], "node-runtime-repack");
+    assert_eq!(deb["files"]["count"], 2, "leaf paths only: {deb}");
+    assert_eq!(deb["files"]["executables"], serde_json::json!(["usr/local/bin/node"]));
+}
+
+/// Debian's own `nodejs` owns `usr/bin/node` (its real list names it); the runtime reader
+/// looks only where the nodejs.org tarball puts it, so nothing is reported twice.
+#[test]
+fn debian_s_nodejs_package_is_not_also_a_runtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let status =
+        "Package: nodejs\nStatus: install ok installed\nArchitecture: amd64\nVersion: 18.19.0+dfsg-6~deb12u2\n";
+    let list = "/.\n/usr\n/usr/bin\n/usr/bin/node\n/usr/bin/nodejs\n/usr/share\n/usr/share/doc\n/usr/share/doc/nodejs\n\
+                /usr/share/doc/nodejs/changelog.Debian.gz\n/usr/share/man\n/usr/share/man/man1\n/usr/share/man/man1/node.1.gz\n";
+    let spec = with_env(
+        ImageSpec::new().layer(
+            os_layer()
+                .file("var/lib/dpkg/status", status)
+                .file("var/lib/dpkg/info/nodejs.list", list)
+                .file("usr/bin/node", binary("18.19.0")),
+            Compression::Gzip,
+            "RUN apt-get install -y nodejs",
+        ),
+        "18.19.0",
+    );
+    let inv = inventory(&write_image(spec, &tmp.path().join("img")));
+    assert!(inv.get("node_runtime").is_none_or(Value::is_null), "{inv}");
+    let deb = &inv["deb"][0];
+    assert_eq!(deb["files"]["count"], 4, "{deb}");
+    assert_eq!(
+        deb["files"]["executables"],
+        serde_json::json!(["usr/bin/node", "usr/bin/nodejs"])
+    );
+}
