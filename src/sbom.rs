@@ -555,7 +555,7 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                 }
             }
             // A `pkg:generic/node` runtime is not read back yet: it stays out (`other`).
-            Some(PackageKind::NodeRuntime) | None => {}
+            Some(PackageKind::NodeRuntime | PackageKind::Go | PackageKind::Cargo) | None => {}
         }
     }
     if os.is_none() && (!inv_apk.is_empty() || !inv_deb.is_empty()) {
@@ -623,6 +623,8 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         coverage,
         // A runtime an SBOM lists comes in as a package (npm `node` is not the runtime).
         node_runtime: None,
+        go: Vec::new(),
+        rust: Vec::new(),
         apk: inv_apk,
         deb: inv_deb,
         npm: npm.into_values().collect(),

@@ -203,12 +203,16 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
             ),
             Source::Npm => (Some(Ecosystem::Npm), ""),
             Source::NodeRuntime => (Some(Ecosystem::NodeJs), ""),
+            Source::Go => (Some(Ecosystem::Go), ""),
+            Source::Rust => (Some(Ecosystem::CratesIo), ""),
             _ => (None, "no advisory ecosystem"),
         };
         let kind = match c.source {
             Source::Apk => "apk",
             Source::Dpkg => "dpkg",
             Source::NodeRuntime => "Node.js runtime",
+            Source::Go => "Go module",
+            Source::Rust => "Rust crate",
             _ => "npm",
         };
         let Some(eco) = eco else {
@@ -296,6 +300,37 @@ fn queries<'a>(inv: &'a Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<
                     dev: None,
                 },
                 layer: &r.layer,
+            })),
+            // Modules by path (the toolchain as `stdlib`); a main module built from a
+            // checkout, `(devel)`, has no version an advisory could name.
+            Source::Go => queries.extend(inv.go.iter().filter(|p| p.is_matchable()).map(|p| Query {
+                ecosystem: Ecosystem::Go,
+                names: vec![p.name.as_str()],
+                package: AffectedPackage {
+                    ecosystem: Ecosystem::Go.to_string(),
+                    kind: PackageKind::Go,
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    origin: None,
+                    paths: p.binaries.clone(),
+                    dev: None,
+                },
+                layer: &p.layer,
+            })),
+            // Only crates from crates.io have RustSec advisories.
+            Source::Rust => queries.extend(inv.rust.iter().filter(|p| p.is_matchable()).map(|p| Query {
+                ecosystem: Ecosystem::CratesIo,
+                names: vec![p.name.as_str()],
+                package: AffectedPackage {
+                    ecosystem: Ecosystem::CratesIo.to_string(),
+                    kind: PackageKind::Cargo,
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    origin: None,
+                    paths: p.binaries.clone(),
+                    dev: None,
+                },
+                layer: &p.layer,
             })),
             _ => queries.extend(inv.npm.iter().map(|p| Query {
                 ecosystem: Ecosystem::Npm,
