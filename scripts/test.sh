@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the end-to-end tests run against when it is
 # missing — Debian's docker-registry (a real registry), apache2-utils (htpasswd), curl (the
-# action script), buildah (builds the Dockerfile), tmux (a real terminal) — then runs the tests. Extra arguments go to
+# action script), buildah (builds the Dockerfile), tmux (a real terminal), golang-go (builds real Go binaries) — then runs the tests. Extra arguments go to
 # `cargo test`.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ command -v buildah >/dev/null 2>&1 || missing+=(buildah)  # builds the Dockerfil
 command -v podman >/dev/null 2>&1 || missing+=(podman)  # serves, saves and pushes a real build (tests/it/engine_real.rs)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # a real terminal for the table (tests/it/terminal.rs)
 command -v strip >/dev/null 2>&1 || missing+=(binutils)  # strips the binary that image carries
+command -v go >/dev/null 2>&1 || missing+=(golang-go)  # builds the real Go binaries (tests/it/gobin.rs)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)  # the image's CA bundle
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]} (the registry tests run against them)" >&2

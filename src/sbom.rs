@@ -593,7 +593,8 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                     path.display()
                 )),
             },
-            None => {}
+            // Go modules and Rust crates from an SBOM are not matched yet: they stay out (`other`).
+            Some(PackageKind::Go | PackageKind::Cargo) | None => {}
         }
     }
     if os.is_none() && (!inv_apk.is_empty() || !inv_deb.is_empty()) {
@@ -664,6 +665,8 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         coverage,
         // `pkg:generic/node` only (npm's `node` package is not the runtime).
         node_runtime: runtime,
+        go: Vec::new(),
+        rust: Vec::new(),
         apk: inv_apk,
         deb: inv_deb,
         npm: npm.into_values().collect(),

@@ -390,6 +390,10 @@ impl UnionFind {
 #[derive(Clone, Copy, Debug)]
 enum Order {
     Npm,
+    /// Go module versions: SemVer with a leading `v` (`v0.3.6`, pseudo-versions
+    /// `v0.0.0-20220722155237-a158d28d115b`, which order as the pre-releases they are);
+    /// OSV's Go records write them without it.
+    Go,
     Apk,
     Dpkg,
 }
@@ -397,7 +401,8 @@ enum Order {
 impl Order {
     fn for_ecosystem(ecosystem: &Ecosystem) -> Result<Self, MatchError> {
         match ecosystem {
-            Ecosystem::Npm => Ok(Self::Npm),
+            Ecosystem::Npm | Ecosystem::CratesIo => Ok(Self::Npm),
+            Ecosystem::Go => Ok(Self::Go),
             Ecosystem::Alpine { branch: Some(_) } => Ok(Self::Apk),
             Ecosystem::Alpine { branch: None } => Err(MatchError::MissingAlpineBranch),
             Ecosystem::Debian { release: Some(_) } | Ecosystem::Ubuntu { .. } => Ok(Self::Dpkg),
@@ -411,6 +416,7 @@ impl Order {
     fn is_valid(self, v: &str) -> bool {
         match self {
             Self::Npm => npm_version::is_valid(v),
+            Self::Go => npm_version::is_valid(go_semver(v)),
             Self::Apk => apk_version::is_valid(v),
             Self::Dpkg => dpkg_version::is_valid(v),
         }
@@ -419,10 +425,17 @@ impl Order {
     fn cmp(self, a: &str, b: &str) -> Option<Ordering> {
         match self {
             Self::Npm => npm_version::compare(a, b),
+            Self::Go => npm_version::compare(go_semver(a), go_semver(b)),
             Self::Apk => apk_version::compare(a, b),
             Self::Dpkg => dpkg_version::compare(a, b),
         }
     }
+}
+
+/// A Go version as SemVer: `v1.2.3` → `1.2.3` (`+incompatible` stays build metadata, which
+/// precedence ignores).
+fn go_semver(v: &str) -> &str {
+    v.strip_prefix('v').unwrap_or(v)
 }
 
 /// A point on the version line of a range event.
@@ -1197,5 +1210,52 @@ mod tests {
         let borrowed: Vec<&Record> = records.iter().collect();
         assert_eq!(fold(&borrowed), backward);
         assert!(fold::<Record>(&[]).is_empty());
+    }
+
+    /// Real golang/vulndb and RustSec records (`testdata/osv/go/`, `crates.io/`).
+    #[test]
+    fn go_modules_compare_without_their_v_and_the_toolchain_as_stdlib() {
+        let text = load("go/GO-2021-0113.json");
+        let go = Ecosystem::parse("Go");
+        assert_eq!(go, Ecosystem::Go);
+        assert_eq!(go.to_string(), "Go");
+        let fixed = |v: &str| affected(&text, &go, "golang.org/x/text", v).map(|m| m.map(|m| m.fixed));
+        assert_eq!(fixed("v0.3.6"), Ok(Some(vec!["0.3.7".to_string()])));
+        assert_eq!(fixed("v0.3.7"), Ok(None));
+        assert_eq!(fixed("v0.3.8"), Ok(None));
+        // Pseudo-versions are pre-releases of the next patch: before 0.3.7 or after it.
+        assert_eq!(
+            fixed("v0.3.7-0.20210503000000-abcdefabcdef"),
+            Ok(Some(vec!["0.3.7".to_string()]))
+        );
+        assert_eq!(fixed("v0.3.8-0.20220101000000-abcdefabcdef"), Ok(None));
+        assert_eq!(
+            fixed("v0.0.0-20170915032832-14c0d48ead0c"),
+            Ok(Some(vec!["0.3.7".to_string()]))
+        );
+        // `+incompatible` is build metadata; another module's record says nothing.
+        assert!(affected(&text, &go, "golang.org/x/net", "v0.3.6").unwrap().is_none());
+        assert!(matches!(fixed("latest"), Err(MatchError::UnparsableVersion { .. })));
+
+        let host = load("go/GO-2023-1878.json");
+        let stdlib = |v: &str| affected(&host, &go, "stdlib", v).map(|m| m.map(|m| m.fixed));
+        assert_eq!(stdlib("1.19.8"), Ok(Some(vec!["1.19.11".to_string()])));
+        assert_eq!(stdlib("1.19.11"), Ok(None));
+        assert_eq!(stdlib("1.20.0-rc.2"), Ok(Some(vec!["1.20.6".to_string()])));
+        assert_eq!(stdlib("1.20.6"), Ok(None));
+        assert_eq!(stdlib("1.21.0"), Ok(None));
+    }
+
+    #[test]
+    fn crates_match_in_the_crates_io_ecosystem() {
+        let smallvec = load("crates.io/RUSTSEC-2021-0003.json");
+        let eco = Ecosystem::parse("crates.io");
+        assert_eq!(eco, Ecosystem::CratesIo);
+        let fixed = |v: &str| affected(&smallvec, &eco, "smallvec", v).map(|m| m.map(|m| m.fixed));
+        assert_eq!(fixed("1.6.0"), Ok(Some(vec!["1.6.1".to_string()])));
+        assert_eq!(fixed("0.6.13"), Ok(Some(vec!["0.6.14".to_string()])));
+        assert_eq!(fixed("0.6.2"), Ok(None));
+        assert_eq!(fixed("1.6.1"), Ok(None));
+        assert_eq!(affected(&smallvec, &Ecosystem::Npm, "smallvec", "1.6.0"), Ok(None));
     }
 }

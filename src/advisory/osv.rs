@@ -178,6 +178,10 @@ pub struct Package {
 #[serde(from = "String", into = "String")]
 pub enum Ecosystem {
     Npm,
+    /// `Go`: Go modules by module path, and the toolchain as `stdlib` (golang/vulndb).
+    Go,
+    /// `crates.io`: Rust crates (RustSec).
+    CratesIo,
     /// The Node.js runtime itself (`Node.js`): imagegate's own name for the security WG's core
     /// advisories, converted by [`nodejs`](super::nodejs); OSV has no such ecosystem.
     NodeJs,
@@ -238,6 +242,8 @@ impl Ecosystem {
     pub fn parse(s: &str) -> Self {
         match s.split_once(':') {
             None if s == "npm" => Self::Npm,
+            None if s == "Go" => Self::Go,
+            None if s == "crates.io" => Self::CratesIo,
             None if s == "Node.js" => Self::NodeJs,
             None if s == "Alpine" => Self::Alpine { branch: None },
             None if s == "Debian" => Self::Debian { release: None },
@@ -277,6 +283,7 @@ impl Ecosystem {
     pub fn covers(&self, installed: &Self) -> bool {
         match (self, installed) {
             (Self::Npm, Self::Npm) | (Self::NodeJs, Self::NodeJs) => true,
+            (Self::Go, Self::Go) | (Self::CratesIo, Self::CratesIo) => true,
             (Self::Alpine { branch: None }, Self::Alpine { .. }) => true,
             (Self::Alpine { branch: Some(a) }, Self::Alpine { branch: Some(b) }) => a == b,
             (Self::Debian { release: None }, Self::Debian { .. }) => true,
@@ -317,6 +324,8 @@ impl fmt::Display for Ecosystem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Npm => f.write_str("npm"),
+            Self::Go => f.write_str("Go"),
+            Self::CratesIo => f.write_str("crates.io"),
             Self::NodeJs => f.write_str("Node.js"),
             Self::Alpine { branch: None } => f.write_str("Alpine"),
             Self::Alpine { branch: Some(b) } => write!(f, "Alpine:{b}"),

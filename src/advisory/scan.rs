@@ -150,6 +150,8 @@ enum Subject<'a> {
     Deb(&'a crate::inventory::DebPackage),
     Npm(&'a crate::inventory::NpmPackage),
     Runtime(&'a crate::inventory::node_runtime::RuntimePackage),
+    Go(&'a crate::inventory::gobin::GoPackage),
+    Rust(&'a crate::inventory::rustbin::RustPackage),
 }
 
 impl<'a> Subject<'a> {
@@ -166,6 +168,9 @@ impl<'a> Subject<'a> {
             Subject::Npm(p) => [Some(p.name.as_str()), None],
             // The runtime's own advisories, stored under package `node` (advisory::nodejs).
             Subject::Runtime(r) => [Some(r.name), None],
+            // Modules by path (the toolchain as `stdlib`), crates by name.
+            Subject::Go(p) => [Some(p.name.as_str()), None],
+            Subject::Rust(p) => [Some(p.name.as_str()), None],
         }
     }
 
@@ -176,6 +181,8 @@ impl<'a> Subject<'a> {
             Subject::Deb(p) => p.record.source_version().into(),
             Subject::Npm(p) => p.version.as_str().into(),
             Subject::Runtime(r) => r.runtime.version.to_string().into(),
+            Subject::Go(p) => p.version.as_str().into(),
+            Subject::Rust(p) => p.version.as_str().into(),
         }
     }
 
@@ -193,6 +200,8 @@ impl<'a> Subject<'a> {
             Subject::Deb(p) => &p.layer,
             Subject::Npm(p) => &p.layer,
             Subject::Runtime(r) => &r.layer,
+            Subject::Go(p) => &p.layer,
+            Subject::Rust(p) => &p.layer,
         }
     }
 
@@ -202,6 +211,8 @@ impl<'a> Subject<'a> {
             Subject::Deb(p) => (PackageKind::Deb, p.record.name(), p.record.source(), Vec::new(), None),
             Subject::Npm(p) => (PackageKind::Npm, p.name.as_str(), None, p.paths.clone(), p.dev),
             Subject::Runtime(r) => (PackageKind::NodeRuntime, r.name, None, r.paths.clone(), None),
+            Subject::Go(p) => (PackageKind::Go, p.name.as_str(), None, p.binaries.clone(), None),
+            Subject::Rust(p) => (PackageKind::Cargo, p.name.as_str(), None, p.binaries.clone(), None),
         };
         AffectedPackage {
             ecosystem: ecosystem.to_string(),
@@ -277,6 +288,10 @@ fn queries<'a>(inv: &'a Inventory, ecosystems: &'a [(Source, Ecosystem)]) -> imp
             Source::Apk => Box::new(inv.apk.iter().map(Subject::Apk)),
             Source::Dpkg => Box::new(inv.deb.iter().map(Subject::Deb)),
             Source::NodeRuntime => Box::new(inv.node_runtime.iter().map(Subject::Runtime)),
+            // A main module built from a checkout, `(devel)`, has no version an advisory could
+            // name; only crates from crates.io have RustSec advisories.
+            Source::Go => Box::new(inv.go.iter().filter(|p| p.is_matchable()).map(Subject::Go)),
+            Source::Rust => Box::new(inv.rust.iter().filter(|p| p.is_matchable()).map(Subject::Rust)),
             // npm's own trees under `npm`, Yarn Plug'n'Play's under `yarn-pnp`: each once.
             source => {
                 let pnp = *source == Source::YarnPnp;
@@ -313,12 +328,16 @@ fn plan(inv: &Inventory, covers: &dyn Fn(&Ecosystem) -> bool) -> (Vec<(Source, E
             // Yarn Plug'n'Play packages are npm packages, matched as such.
             Source::Npm | Source::YarnPnp => (Some(Ecosystem::Npm), ""),
             Source::NodeRuntime => (Some(Ecosystem::NodeJs), ""),
+            Source::Go => (Some(Ecosystem::Go), ""),
+            Source::Rust => (Some(Ecosystem::CratesIo), ""),
             _ => (None, "no advisory ecosystem"),
         };
         let kind = match c.source {
             Source::Apk => "apk",
             Source::Dpkg => "dpkg",
             Source::NodeRuntime => "Node.js runtime",
+            Source::Go => "Go module",
+            Source::Rust => "Rust crate",
             _ => "npm",
         };
         let Some(eco) = eco else {

@@ -33,10 +33,14 @@ pub enum Source {
     ImageFacts,
     /// Packages of an ecosystem imagegate does not match (an SBOM's `pkg:golang/…`, …).
     Other,
+    /// Go binaries (ELF with Go build info), anywhere in the image.
+    Go,
+    /// Rust binaries with cargo-auditable data (`.dep-v0`).
+    Rust,
 }
 
 impl Source {
-    pub const ALL: [Source; 13] = [
+    pub const ALL: [Source; 15] = [
         Source::Apk,
         Source::Dpkg,
         Source::Npm,
@@ -50,6 +54,8 @@ impl Source {
         Source::Os,
         Source::ImageFacts,
         Source::Other,
+        Source::Go,
+        Source::Rust,
     ];
 
     /// As policies and reports name it: `apk`, `yarn-pnp`, `node-runtime`.
@@ -68,6 +74,8 @@ impl Source {
             Source::Os => "os",
             Source::ImageFacts => "image-facts",
             Source::Other => "other",
+            Source::Go => "go",
+            Source::Rust => "rust",
         }
     }
 
@@ -94,7 +102,7 @@ impl Source {
                 "the SBOM carries no image facts: user, health check, size, layers and files were NOT checked"
             }
             Source::Other => "packages of an ecosystem imagegate does not match",
-            Source::Apk | Source::Dpkg | Source::Npm => "",
+            Source::Apk | Source::Dpkg | Source::Npm | Source::Go | Source::Rust => "",
         }
     }
 }

@@ -6,11 +6,13 @@ pub mod compact;
 pub mod coverage;
 pub mod dpkg;
 pub mod eol;
+pub mod gobin;
 pub mod node_runtime;
 pub mod npm;
 pub mod os;
 pub mod pnpm;
 pub mod purl;
+pub mod rustbin;
 pub mod users;
 pub mod yarn;
 pub mod zip;
@@ -76,6 +78,43 @@ pub enum Fact {
     YarnLock(Arc<yarn::Lock>),
     /// A project's own `package.json` (its dev dependencies, for Yarn projects).
     ProjectManifest(Arc<yarn::ProjectManifest>),
+    /// An ELF file anywhere that is a Go binary or carries cargo-auditable data (streamed).
+    Binary(Arc<BinaryFacts>),
+}
+
+/// What a streamed ELF file says of the code it was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub go: Option<gobin::GoBinary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rust: Option<rustbin::RustBinary>,
+}
+
+/// The most bytes of one ELF file scanned for Go build info and cargo-auditable data.
+pub const MAX_ELF_SCAN: u64 = 4 << 30;
+
+/// Streams an ELF file through the Go and the Rust scanner at once; `None` when it is
+/// neither.
+fn scan_elf(reader: &mut dyn std::io::Read) -> std::io::Result<Option<BinaryFacts>> {
+    let mut go = gobin::GoScanner::new();
+    let mut rust = rustbin::RustScanner::new();
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        go.feed(&chunk[..n]);
+        rust.feed(&chunk[..n]);
+    }
+    let facts = BinaryFacts {
+        go: go.finish(),
+        rust: rust.finish(),
+    };
+    Ok((facts.go.is_some() || facts.rust.is_some()).then_some(facts))
 }
 
 /// The [`Capture`] that reads what the inventory needs and nothing else.
@@ -86,7 +125,7 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-6")
+        Some("inventory-7")
     }
 
     fn streams(&self, path: &str) -> Option<u64> {
@@ -94,15 +133,35 @@ impl Capture for Collector {
             .then_some(node_runtime::MAX_BINARY_SCAN)
     }
 
+    /// Every other regular file's first bytes: an ELF file may be a Go binary or carry
+    /// cargo-auditable data, wherever it sits.
+    fn sniffs(&self) -> bool {
+        true
+    }
+
+    fn sniff(&self, _path: &str, head: &[u8]) -> Option<u64> {
+        head.starts_with(b"\x7fELF").then_some(MAX_ELF_SCAN)
+    }
+
     fn capture_stream(
         &self,
-        _path: &str,
+        path: &str,
         reader: &mut dyn std::io::Read,
     ) -> std::io::Result<Result<Fact, CaptureError>> {
-        Ok(Ok(Fact::NodeBinary(node_runtime::scan_reader(
-            reader,
-            node_runtime::MAX_BINARY_SCAN,
-        )?)))
+        if node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Binary) {
+            return Ok(Ok(Fact::NodeBinary(node_runtime::scan_reader(
+                reader,
+                node_runtime::MAX_BINARY_SCAN,
+            )?)));
+        }
+        Ok(match scan_elf(reader)? {
+            Some(facts) => Ok(Fact::Binary(Arc::new(facts))),
+            // Most ELF files are neither: no fact, and no warning either.
+            None => Err(CaptureError {
+                fatal: false,
+                message: String::new(),
+            }),
+        })
     }
 
     /// A package database or lockfile we cannot read would hide every package it lists: over
@@ -279,14 +338,20 @@ pub enum PackageKind {
     /// The Node.js runtime installed outside the OS packages (`node-runtime:node@20.17.0`).
     #[serde(rename = "node-runtime")]
     NodeRuntime,
+    /// A Go module (or `stdlib`) built into a Go binary (`go:golang.org/x/text@v0.3.6`).
+    Go,
+    /// A crate built into a cargo-auditable Rust binary (`cargo:smallvec@1.6.0`).
+    Cargo,
 }
 
 impl PackageKind {
-    pub const ALL: [PackageKind; 4] = [
+    pub const ALL: [PackageKind; 6] = [
         PackageKind::Apk,
         PackageKind::Deb,
         PackageKind::Npm,
         PackageKind::NodeRuntime,
+        PackageKind::Go,
+        PackageKind::Cargo,
     ];
 
     /// The prefix in `kind:name` (policies) and `kind:name@version` (findings).
@@ -296,6 +361,8 @@ impl PackageKind {
             PackageKind::Deb => "deb",
             PackageKind::Npm => "npm",
             PackageKind::NodeRuntime => "node-runtime",
+            PackageKind::Go => "go",
+            PackageKind::Cargo => "cargo",
         }
     }
 
@@ -309,7 +376,7 @@ impl PackageKind {
         match self {
             PackageKind::Apk => Some(APK_DBS[0]),
             PackageKind::Deb => Some(DPKG_STATUS),
-            PackageKind::Npm | PackageKind::NodeRuntime => None,
+            PackageKind::Npm | PackageKind::NodeRuntime | PackageKind::Go | PackageKind::Cargo => None,
         }
     }
 }
@@ -484,6 +551,12 @@ pub struct Inventory {
     /// The Node.js runtime from nodejs.org (not apk's or dpkg's `nodejs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_runtime: Option<node_runtime::RuntimePackage>,
+    /// Go modules (and `stdlib`) of the image's Go binaries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub go: Vec<gobin::GoPackage>,
+    /// Crates of the image's cargo-auditable Rust binaries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rust: Vec<rustbin::RustPackage>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
     /// Regular files (hardlinks included) in the final filesystem, with sizes.
@@ -583,6 +656,13 @@ pub fn build(image: Image<Fact>) -> Inventory {
     warnings.extend(runtime_warnings);
     let mut coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm);
     node_runtime::coverage(&mut coverage, node_runtime.as_ref());
+    let go = gobin::inventory(&fs, &layer_ref);
+    let rust = rustbin::inventory(&fs, &layer_ref);
+    for (path, reason) in go.unreadable.iter().chain(&rust.unreadable) {
+        warnings.push(format!("{path}: {reason}"));
+    }
+    coverage.extend(gobin::coverage(&go));
+    coverage.extend(rustbin::coverage(&rust));
 
     let (users, bad) = text("etc/passwd").map(|t| users::parse_passwd(&t)).unwrap_or_default();
     if bad > 0 {
@@ -654,6 +734,8 @@ pub fn build(image: Image<Fact>) -> Inventory {
         npm,
         npm_projects,
         node_runtime,
+        go: go.packages,
+        rust: rust.packages,
         users,
         groups,
         files,

@@ -49,9 +49,24 @@ pub trait Capture: Sync {
     fn streams(&self, _path: &str) -> Option<u64> {
         None
     }
+    /// Whether the regular files no other hook claims (neither streamed nor wanted) are
+    /// shown to [`Capture::sniff`]: binaries that may sit anywhere (a Go tool under
+    /// `node_modules/@esbuild/…/bin/`) are found by their first bytes, not their path.
+    fn sniffs(&self) -> bool {
+        false
+    }
+    /// Decides by a file's first [`SNIFF_LEN`] bytes (fewer for a shorter file) whether to
+    /// stream it through [`Capture::capture_stream`], and the most bytes to stream (the head
+    /// included). The head is read from the tar entry once and handed back in front of the
+    /// rest, so the file's bytes are still read exactly once.
+    fn sniff(&self, _path: &str, _head: &[u8]) -> Option<u64> {
+        None
+    }
     /// Scans a streamed file (at most the [`Capture::streams`] cap, already applied to
     /// `reader`). The outer error is the layer's own I/O (decompression), which fails the
-    /// walk; the inner one is the capture's verdict, as for [`Capture::capture`].
+    /// walk; the inner one is the capture's verdict, as for [`Capture::capture`]; a non-fatal
+    /// error with an empty message means "nothing here" (a sniffed file that is not what the
+    /// capture looks for): no fact and no warning.
     fn capture_stream(&self, _path: &str, _reader: &mut dyn Read) -> io::Result<Result<Self::Fact, CaptureError>> {
         Ok(Err(CaptureError {
             fatal: false,
@@ -59,6 +74,9 @@ pub trait Capture: Sync {
         }))
     }
 }
+
+/// How many leading bytes of a file [`Capture::sniff`] sees (an ELF header is 64).
+pub const SNIFF_LEN: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct CaptureError {
@@ -819,9 +837,35 @@ impl<C: Capture> Walker<'_, C> {
             NodeKind::File { .. } => self.capture.streams(&path),
             _ => None,
         };
+        let wanted = match &kind {
+            NodeKind::File { .. } if streamed.is_none() => self.capture.wants(&path),
+            _ => None,
+        };
+        // The first bytes of a file no path-based hook claims, when the capture sniffs.
+        let mut head = [0u8; SNIFF_LEN];
+        let mut head_len = 0;
+        let sniffed = match &kind {
+            NodeKind::File { size, .. }
+                if streamed.is_none() && wanted.is_none() && *size > 0 && self.capture.sniffs() =>
+            {
+                let want = (*size).min(SNIFF_LEN as u64) as usize;
+                while head_len < want {
+                    match entry.read(&mut head[head_len..want]) {
+                        Ok(0) => break,
+                        Ok(n) => head_len += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(EntryError::Io(e, path.clone())),
+                    }
+                }
+                self.capture.sniff(&path, &head[..head_len])
+            }
+            _ => None,
+        };
         let fact = match &kind {
-            NodeKind::File { .. } if streamed.is_some() => {
-                let mut reader = (&mut entry).take(streamed.unwrap_or(0));
+            NodeKind::File { .. } if streamed.is_some() || sniffed.is_some() => {
+                let cap = streamed.or(sniffed).unwrap_or(0);
+                let rest = cap.saturating_sub(head_len as u64);
+                let mut reader = (&head[..head_len]).chain((&mut entry).take(rest));
                 let verdict = self
                     .capture
                     .capture_stream(&path, &mut reader)
@@ -834,13 +878,15 @@ impl<C: Capture> Walker<'_, C> {
                             message: e.message,
                         }));
                     }
+                    // A sniffed file that turned out to hold nothing: no fact, no warning.
+                    Err(e) if e.message.is_empty() => None,
                     Err(e) => {
                         self.warnings.push(format!("`{path}`: {}", e.message));
                         None
                     }
                 }
             }
-            NodeKind::File { size, .. } => match self.capture.wants(&path) {
+            NodeKind::File { size, .. } => match wanted {
                 Some(cap) if *size > cap => {
                     let e = self.capture.too_large(&path, *size, cap);
                     if e.fatal {

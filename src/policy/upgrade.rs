@@ -39,7 +39,9 @@ pub struct Upgrade {
 fn compare(kind: PackageKind, a: &str, b: &str) -> Option<Ordering> {
     match kind {
         // Node.js releases are SemVer too.
-        PackageKind::Npm | PackageKind::NodeRuntime => npm_version::compare(a, b),
+        PackageKind::Npm | PackageKind::NodeRuntime | PackageKind::Cargo => npm_version::compare(a, b),
+        // Go module versions carry a `v` that OSV's fixed versions do not.
+        PackageKind::Go => npm_version::compare(a.trim_start_matches('v'), b.trim_start_matches('v')),
         PackageKind::Apk => apk_version::compare(a, b),
         PackageKind::Deb => dpkg_version::compare(a, b),
     }

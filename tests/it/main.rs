@@ -16,6 +16,7 @@ mod engine;
 mod engine_real;
 mod formats;
 mod gate;
+mod gobin;
 mod harness;
 mod hook;
 mod hostile;
