@@ -25,9 +25,9 @@
 //!
 //! # In a stream
 //!
-//! [`GoScanner`] is fed a file in chunks of any size. It looks for the magic (and for the
-//! `\xff Go build ID: "` marker the linker puts at the start of the text, which says the
-//! file is a Go binary even where no build info can be read), and after each of at most
+//! [`GoScanner`] is fed a file in chunks of any size. It looks for the magic at a 16-byte
+//! boundary (where the linker aligns the section) followed by a plausible header (pointer
+//! size 4 or 8, known flags), and after each of at most
 //! [`MAX_CANDIDATES`] occurrences of the magic keeps exactly the bytes the lengths ask for,
 //! up to [`MAX_BUILD_INFO`]. A length that runs past that cap or past the end of the file is
 //! a lie: the binary is unreadable, with a reason naming neither its bytes nor a guess.
@@ -99,9 +99,16 @@ pub enum GoError {
     Version,
     #[error("Go build info's module list is not UTF-8")]
     Utf8,
-    #[error("a Go binary (build ID present) without readable build info")]
-    Missing,
+    /// The magic's bytes, but not a build-info header (a pointer size other than 4 or 8, or
+    /// unknown flags): the string inside another program (this one holds it as a constant).
+    #[error("not a Go build-info header")]
+    NotHeader,
 }
+
+/// The Go linker aligns the build-info section (and the text its build ID starts) to 16
+/// bytes, and ELF keeps file offsets congruent to addresses: a marker elsewhere in a file is
+/// a string some other program holds, not a Go binary's.
+const ALIGN: u64 = 16;
 
 /// The result of decoding a buffer that begins with the magic.
 #[derive(Debug, PartialEq, Eq)]
@@ -131,6 +138,12 @@ fn uvarint(buf: &[u8], at: usize) -> Result<Option<(u64, usize)>, GoError> {
 
 /// Decodes `buf` (the magic first): what it holds, or how much more it needs.
 fn decode(buf: &[u8]) -> Decoded {
+    // The pointer size and flags follow the magic: anything else is not a header at all.
+    if let (Some(&ptr_size), Some(&flags)) = (buf.get(14), buf.get(15))
+        && (!matches!(ptr_size, 4 | 8) || flags & !0x3 != 0)
+    {
+        return Decoded::Done(Err(GoError::NotHeader));
+    }
     if buf.len() < HEADER {
         return Decoded::Need(HEADER + MAX_VARINT);
     }
@@ -358,10 +371,10 @@ impl Candidate {
 /// Finds a Go binary's build info in a stream of any chunking (see the module docs).
 pub struct GoScanner {
     magic: Seek,
-    build_id: Seek,
-    seen_build_id: bool,
     candidates: Vec<Candidate>,
     ends: Vec<usize>,
+    /// Bytes fed before the current chunk.
+    offset: u64,
 }
 
 impl Default for GoScanner {
@@ -375,14 +388,21 @@ impl GoScanner {
     pub fn new() -> Self {
         GoScanner {
             magic: Seek::new(MAGIC),
-            build_id: Seek::new(BUILD_ID),
-            seen_build_id: false,
             candidates: Vec::new(),
             ends: Vec::new(),
+            offset: 0,
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8]) {
+        let offset = self.offset;
+        self.offset += chunk.len() as u64;
+        // Where a marker ending at `end` of this chunk starts in the file.
+        let aligned = |end: usize, len: usize| {
+            (offset + end as u64)
+                .checked_sub(len as u64)
+                .is_some_and(|start| start % ALIGN == 0)
+        };
         for c in &mut self.candidates {
             c.feed(chunk);
         }
@@ -392,6 +412,7 @@ impl GoScanner {
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
         self.magic.ends(chunk, &mut ends);
+        ends.retain(|&end| aligned(end, MAGIC.len()));
         for &end in &ends {
             if self.candidates.len() >= MAX_CANDIDATES {
                 break;
@@ -399,11 +420,6 @@ impl GoScanner {
             let mut c = Candidate::new();
             c.feed(&chunk[end..]);
             self.candidates.push(c);
-        }
-        if !self.seen_build_id {
-            ends.clear();
-            self.build_id.ends(chunk, &mut ends);
-            self.seen_build_id = !ends.is_empty();
         }
         self.ends = ends;
     }
@@ -415,16 +431,13 @@ impl GoScanner {
         for c in self.candidates {
             match c.finish() {
                 Ok(info) => return Some(GoBinary::Read(info)),
+                Err(GoError::NotHeader) => {}
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        match first_error {
-            Some(e) => Some(GoBinary::Unreadable(e.to_string())),
-            None if self.seen_build_id => Some(GoBinary::Unreadable(GoError::Missing.to_string())),
-            None => None,
-        }
+        first_error.map(|e| GoBinary::Unreadable(e.to_string()))
     }
 }
 
@@ -633,7 +646,8 @@ mod tests {
     #[test]
     fn reads_inline_build_info_in_any_chunking() {
         let mut file = vec![0x7f, b'E', b'L', b'F'];
-        file.extend(std::iter::repeat_n(0xffu8, 5000));
+        // The section at a 16-byte boundary, as the linker aligns it.
+        file.extend(std::iter::repeat_n(0xffu8, 5004));
         file.extend_from_slice(&section("go1.19.8", MODINFO));
         file.extend(std::iter::repeat_n(0u8, 3000));
         for chunk in [1, 3, 13, 14, 15, 64, 4096, 1 << 20] {
@@ -682,8 +696,11 @@ mod tests {
         old.extend([8, 0]);
         old.resize(HEADER, 0);
         assert!(matches!(scan(&old, 5), Some(GoBinary::Unreadable(r)) if r.contains("pre-Go 1.18")));
-        let id = b"\x7fELF....\xff Go build ID: \"abc/def\"\n \xff".to_vec();
-        assert_eq!(scan(&id, 3), Some(GoBinary::Unreadable(GoError::Missing.to_string())));
+        let id = b"\x7fELF............\xff Go build ID: \"abc/def\"\n \xff".to_vec();
+        // The build ID marker alone is not taken for a Go binary: the same 16 bytes sit, by
+        // chance 16-byte aligned, in this program's own constants (every Go binary since 1.13
+        // has build info; before 1.18 in the pointer format, reported above).
+        assert_eq!(scan(&id, 3), None);
         assert_eq!(scan(b"\x7fELF plain C binary", 4), None);
     }
 
@@ -692,12 +709,31 @@ mod tests {
         // The `go` command carries the magic in its rodata too.
         let mut file = MAGIC.to_vec();
         file.extend_from_slice(b"\x00\x00 not a header at all");
-        file.resize(200, 0);
+        file.resize(208, 0);
         file.extend_from_slice(&section("go1.21.0", "path\tcmd/go\nmod\tcmd\t(devel)\t\n"));
         let Some(GoBinary::Read(info)) = scan(&file, 50) else {
             panic!("not read")
         };
         assert_eq!(info.go_version, "go1.21.0");
+    }
+
+    #[test]
+    fn markers_inside_another_program_are_not_a_go_binary() {
+        // A Rust program holding both markers as constants (imagegate itself does): in its
+        // rodata, off the 16-byte alignment the Go linker gives them, or without a header.
+        let mut file = b"\x7fELF".to_vec();
+        file.resize(37, 0);
+        file.extend_from_slice(&section("go1.19.8", MODINFO));
+        while file.len() % 16 != 3 {
+            file.push(b'.');
+        }
+        file.extend_from_slice(BUILD_ID);
+        file.resize(4096, 0);
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(b"\x00\x00 not a header");
+        for chunk in [1, 64, 4096] {
+            assert_eq!(scan(&file, chunk), None, "chunk {chunk}");
+        }
     }
 
     #[test]
