@@ -2,7 +2,7 @@
 //! by blank lines. Only the fields a gate needs are kept.
 
 use super::compact::{Packed, TooLong};
-use serde::{Deserialize, Serialize, ser::SerializeStruct};
+use serde::{Deserialize, Serialize};
 
 const NAME: usize = 0;
 const VERSION: usize = 1;
@@ -70,21 +70,16 @@ impl std::fmt::Debug for ApkRecord {
 
 impl Serialize for ApkRecord {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let optional = [
-            ("origin", self.origin()),
-            ("arch", self.arch()),
-            ("license", self.license()),
-        ];
-        let mut st = s.serialize_struct("ApkRecord", 2 + optional.iter().filter(|(_, v)| v.is_some()).count())?;
-        st.serialize_field("name", self.name())?;
-        st.serialize_field("version", self.version())?;
-        for (key, value) in optional {
-            match value {
-                Some(v) => st.serialize_field(key, v)?,
-                None => st.skip_field(key)?,
-            }
-        }
-        st.end()
+        super::compact::serialize_fields(
+            s,
+            "ApkRecord",
+            [("name", self.name()), ("version", self.version())],
+            &[
+                ("origin", self.origin()),
+                ("arch", self.arch()),
+                ("license", self.license()),
+            ],
+        )
     }
 }
 

@@ -70,6 +70,28 @@ impl<const N: usize> std::fmt::Debug for Packed<N> {
     }
 }
 
+/// Serializes a record as a struct of two required and some optional string fields, leaving
+/// out the ones it does not have (the shape the inventory JSON always had).
+pub fn serialize_fields<S: serde::Serializer>(
+    s: S,
+    name: &'static str,
+    required: [(&'static str, &str); 2],
+    optional: &[(&'static str, Option<&str>)],
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct(name, 2 + optional.iter().filter(|(_, v)| v.is_some()).count())?;
+    for (key, value) in required {
+        st.serialize_field(key, value)?;
+    }
+    for &(key, value) in optional {
+        match value {
+            Some(v) => st.serialize_field(key, v)?,
+            None => st.skip_field(key)?,
+        }
+    }
+    st.end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,6 +164,44 @@ impl Coverage {
         }
     }
 
+    /// The entries for binaries a source reads (Go build info, cargo-auditable data): one
+    /// `read` entry for the binaries read, one `not_checked` entry (with `reason`) for those
+    /// that could not be; paths capped at [`MAX_PATHS`] as everywhere.
+    pub fn of_binaries(
+        source: Source,
+        packages: usize,
+        read: &[String],
+        unreadable: Vec<String>,
+        reason: &str,
+    ) -> Vec<Coverage> {
+        let capped = |mut paths: Vec<String>| {
+            let more = paths.len().saturating_sub(MAX_PATHS);
+            paths.truncate(MAX_PATHS);
+            (paths, more)
+        };
+        let mut out = Vec::new();
+        if !read.is_empty() {
+            let (paths, more_paths) = capped(read.to_vec());
+            out.push(Coverage {
+                more_paths,
+                ..Coverage::read(source, packages, paths)
+            });
+        }
+        if !unreadable.is_empty() {
+            let (paths, more_paths) = capped(unreadable);
+            out.push(Coverage {
+                source,
+                status: Status::NotChecked,
+                packages: 0,
+                ecosystem: None,
+                reason: Some(reason.to_string()),
+                paths,
+                more_paths,
+            });
+        }
+        out
+    }
+
     fn unsupported(source: Source, paths: BTreeSet<String>) -> Coverage {
         let more_paths = paths.len().saturating_sub(MAX_PATHS);
         Coverage {

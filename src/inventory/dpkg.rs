@@ -98,21 +98,16 @@ impl std::fmt::Debug for DpkgRecord {
 
 impl Serialize for DpkgRecord {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let optional = [
-            ("arch", self.arch()),
-            ("source", self.source()),
-            ("source_version", self.stated_source_version()),
-        ];
-        let mut st = s.serialize_struct("DpkgRecord", 2 + optional.iter().filter(|(_, v)| v.is_some()).count())?;
-        st.serialize_field("name", self.name())?;
-        st.serialize_field("version", self.version())?;
-        for (key, value) in optional {
-            match value {
-                Some(v) => st.serialize_field(key, v)?,
-                None => st.skip_field(key)?,
-            }
-        }
-        st.end()
+        super::compact::serialize_fields(
+            s,
+            "DpkgRecord",
+            [("name", self.name()), ("version", self.version())],
+            &[
+                ("arch", self.arch()),
+                ("source", self.source()),
+                ("source_version", self.stated_source_version()),
+            ],
+        )
     }
 }
 

@@ -564,35 +564,13 @@ pub fn inventory(
 /// The coverage entries for Go binaries: the ones read, and the ones that could not be.
 #[must_use]
 pub fn coverage(go: &GoInventory) -> Vec<super::coverage::Coverage> {
-    use super::coverage::{Coverage, MAX_PATHS, Source, Status};
-    let capped = |mut paths: Vec<String>| {
-        let more = paths.len().saturating_sub(MAX_PATHS);
-        paths.truncate(MAX_PATHS);
-        (paths, more)
-    };
-    let mut out = Vec::new();
-    if !go.binaries.is_empty() {
-        let (paths, more) = capped(go.binaries.clone());
-        let mut c = Coverage::read(Source::Go, go.packages.len(), paths);
-        c.more_paths = more;
-        out.push(c);
-    }
-    if !go.unreadable.is_empty() {
-        let (paths, more_paths) = capped(go.unreadable.iter().map(|(p, _)| p.clone()).collect());
-        out.push(Coverage {
-            source: Source::Go,
-            status: Status::NotChecked,
-            packages: 0,
-            ecosystem: None,
-            reason: Some(
-                "Go binaries whose build info could not be read (see the warnings): their modules and Go toolchain were NOT checked"
-                    .into(),
-            ),
-            paths,
-            more_paths,
-        });
-    }
-    out
+    super::coverage::Coverage::of_binaries(
+        super::coverage::Source::Go,
+        go.packages.len(),
+        &go.binaries,
+        go.unreadable.iter().map(|(p, _)| p.clone()).collect(),
+        "Go binaries whose build info could not be read (see the warnings): their modules and Go toolchain were NOT checked",
+    )
 }
 
 #[cfg(test)]

@@ -316,35 +316,13 @@ pub fn inventory(
 /// The coverage entries for cargo-auditable binaries.
 #[must_use]
 pub fn coverage(rust: &RustInventory) -> Vec<super::coverage::Coverage> {
-    use super::coverage::{Coverage, MAX_PATHS, Source, Status};
-    let capped = |mut paths: Vec<String>| {
-        let more = paths.len().saturating_sub(MAX_PATHS);
-        paths.truncate(MAX_PATHS);
-        (paths, more)
-    };
-    let mut out = Vec::new();
-    if !rust.binaries.is_empty() {
-        let (paths, more) = capped(rust.binaries.clone());
-        let mut c = Coverage::read(Source::Rust, rust.packages.len(), paths);
-        c.more_paths = more;
-        out.push(c);
-    }
-    if !rust.unreadable.is_empty() {
-        let (paths, more_paths) = capped(rust.unreadable.iter().map(|(p, _)| p.clone()).collect());
-        out.push(Coverage {
-            source: Source::Rust,
-            status: Status::NotChecked,
-            packages: 0,
-            ecosystem: None,
-            reason: Some(
-                "Rust binaries whose cargo-auditable data could not be read (see the warnings): their crates were NOT checked"
-                    .into(),
-            ),
-            paths,
-            more_paths,
-        });
-    }
-    out
+    super::coverage::Coverage::of_binaries(
+        super::coverage::Source::Rust,
+        rust.packages.len(),
+        &rust.binaries,
+        rust.unreadable.iter().map(|(p, _)| p.clone()).collect(),
+        "Rust binaries whose cargo-auditable data could not be read (see the warnings): their crates were NOT checked",
+    )
 }
 
 #[cfg(test)]
