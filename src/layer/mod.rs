@@ -224,9 +224,14 @@ fn at(path: &Option<String>) -> String {
 const RAW_CHUNK: usize = 256 << 10;
 /// Decompressed bytes per chunk: the decoder inflates straight into it.
 const OUT_CHUNK: usize = 1 << 20;
-/// Chunks per stream in flight (being filled, waiting for the hasher, being read): the
-/// back-pressure. A layer's pipeline holds at most 3 × (256 KB + 1 MB).
+/// Compressed chunks in flight (being filled, waiting for the hasher, being inflated): the
+/// back-pressure of the compressed side.
 const CHUNKS_PER_STREAM: usize = 3;
+/// Decompressed chunks in flight: one being inflated into, one queued for the walk, one
+/// being walked, one with the hasher. A layer's pipeline holds at most 3 × 256 KB + 4 × 1 MB.
+const OUT_CHUNKS: usize = 4;
+/// Decompressed chunks queued for the walk's thread beyond the one it reads.
+const FEED_DEPTH: usize = 1;
 /// Below this many bytes (both streams) a layer is hashed on its own thread: many small
 /// layers pay no thread start. Past it the rest is hashed on a helper thread.
 const INLINE_HASH_BYTES: u64 = 4 << 20;
@@ -317,74 +322,93 @@ impl Hashing {
     }
 }
 
+/// The buffers of one stream. A buffer is filled again only once no other stage (the hashing
+/// thread, the walk) still holds it: its `Arc` is unique. The stages give their handle back
+/// through `bell` when done, which wakes a reader waiting for a buffer (back-pressure); a
+/// handle dropped without a ring (a stage that ended) is noticed by the short timeout.
+struct Pool {
+    bufs: Vec<Chunk>,
+    size: usize,
+    max: usize,
+    bell: mpsc::Receiver<Chunk>,
+}
+
+impl Pool {
+    fn new(size: usize, max: usize, bell: mpsc::Receiver<Chunk>) -> Self {
+        Pool {
+            bufs: Vec::with_capacity(max),
+            size,
+            max,
+            bell,
+        }
+    }
+
+    /// The index of a buffer no other stage holds, allocating up to `max`, else waiting.
+    fn free(&mut self) -> io::Result<usize> {
+        loop {
+            // Handles given back are only a wake-up; dropping them is what frees the buffer.
+            while self.bell.try_recv().is_ok() {}
+            if let Some(i) = self.bufs.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+                return Ok(i);
+            }
+            if self.bufs.len() < self.max {
+                self.bufs.push(Arc::new(vec![0; self.size]));
+                return Ok(self.bufs.len() - 1);
+            }
+            match self.bell.recv_timeout(std::time::Duration::from_millis(2)) {
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the layer's hashing and walk stopped"));
+                }
+            }
+        }
+    }
+}
+
+/// What the decoding thread sends the walk: a filled chunk of the decompressed stream (a
+/// shared buffer and how much of it is filled), or the error that ended the stream.
+enum Piece {
+    Data(Chunk, usize),
+    Fail(io::Error),
+}
+
 /// Reads a stream a large chunk at a time into shared buffers, hands each filled chunk to the
-/// [`Hashing`], and serves it to the next stage (as `BufRead`: the decoder reads the chunk in
-/// place). An error after part of a chunk was read is returned once that part was served, so
-/// the walk sees every byte before the error, as it did reading directly.
+/// [`Hashing`] (and, for the decompressed side of a walk, to the walk's thread), and serves it
+/// to the next stage (as `BufRead`: the decoder reads the chunk in place). An error after part
+/// of a chunk was read is returned once that part was served, so the walk sees every byte
+/// before the error, as it did reading directly.
 struct ChunkReader<R> {
     inner: R,
     side: Side,
-    size: usize,
     hashing: Rc<RefCell<Option<Hashing>>>,
-    back: mpsc::Receiver<Chunk>,
-    allocated: usize,
-    cur: Option<Chunk>,
+    pool: Pool,
+    cur: Option<usize>,
     filled: usize,
     pos: usize,
     count: Rc<Cell<u64>>,
     eof: bool,
     pending: Option<io::Error>,
+    /// The walk's thread, while it reads: each filled chunk is sent there too.
+    forward: Option<mpsc::SyncSender<Piece>>,
+    /// The walk's thread stopped reading (it reached the end of the archive, or failed).
+    walk_gone: bool,
 }
 
 impl<R: Read> ChunkReader<R> {
-    fn new(
-        inner: R,
-        side: Side,
-        size: usize,
-        hashing: &Rc<RefCell<Option<Hashing>>>,
-        back: mpsc::Receiver<Chunk>,
-        count: &Rc<Cell<u64>>,
-    ) -> Self {
+    fn new(inner: R, side: Side, pool: Pool, hashing: &Rc<RefCell<Option<Hashing>>>, count: &Rc<Cell<u64>>) -> Self {
         ChunkReader {
             inner,
             side,
-            size,
             hashing: hashing.clone(),
-            back,
-            allocated: 0,
+            pool,
             cur: None,
             filled: 0,
             pos: 0,
             count: count.clone(),
             eof: false,
             pending: None,
-        }
-    }
-
-    fn buffer(&mut self) -> io::Result<Chunk> {
-        if let Some(mut c) = self.cur.take()
-            && Arc::get_mut(&mut c).is_some()
-        {
-            return Ok(c);
-        }
-        while let Ok(mut c) = self.back.try_recv() {
-            if Arc::get_mut(&mut c).is_some() {
-                return Ok(c);
-            }
-        }
-        if self.allocated < CHUNKS_PER_STREAM {
-            self.allocated += 1;
-            return Ok(Arc::new(vec![0; self.size]));
-        }
-        loop {
-            // Back-pressure: wait for the hasher to give a buffer back.
-            let mut c = self
-                .back
-                .recv()
-                .map_err(|_| io::Error::other("the hashing thread stopped"))?;
-            if Arc::get_mut(&mut c).is_some() {
-                return Ok(c);
-            }
+            forward: None,
+            walk_gone: false,
         }
     }
 
@@ -393,8 +417,9 @@ impl<R: Read> ChunkReader<R> {
             self.eof = true;
             return Err(e);
         }
-        let mut chunk = self.buffer()?;
-        let Some(buf) = Arc::get_mut(&mut chunk) else {
+        self.cur = None;
+        let i = self.pool.free()?;
+        let Some(buf) = self.pool.bufs.get_mut(i).and_then(Arc::get_mut) else {
             return Err(io::Error::other("layer chunk still shared"));
         };
         let mut filled = 0;
@@ -416,14 +441,21 @@ impl<R: Read> ChunkReader<R> {
                 }
             }
         }
+        let chunk = &self.pool.bufs[i];
         if filled > 0 {
             let mut hashing = self.hashing.borrow_mut();
             let hashing = hashing
                 .as_mut()
                 .ok_or_else(|| io::Error::other("layer hashing already finished"))?;
-            hashing.feed(self.side, &chunk, filled)?;
+            hashing.feed(self.side, chunk, filled)?;
+            if let Some(tx) = &self.forward
+                && tx.send(Piece::Data(chunk.clone(), filled)).is_err()
+            {
+                self.forward = None;
+                self.walk_gone = true;
+            }
         }
-        self.cur = Some(chunk);
+        self.cur = Some(i);
         self.filled = filled;
         self.pos = 0;
         Ok(())
@@ -435,7 +467,7 @@ impl<R: Read> io::BufRead for ChunkReader<R> {
         if self.pos >= self.filled && (!self.eof || self.pending.is_some()) {
             self.next_chunk()?;
         }
-        match &self.cur {
+        match self.cur.and_then(|i| self.pool.bufs.get(i)) {
             Some(c) => Ok(c.get(self.pos..self.filled).unwrap_or_default()),
             None => Ok(&[]),
         }
@@ -499,6 +531,8 @@ pub struct Decoded<'l> {
     out: Rc<Cell<u64>>,
     hashing: Rc<RefCell<Option<Hashing>>>,
     tripped: Rc<RefCell<Option<String>>>,
+    /// Rung by the walk's thread when it is done with a decompressed chunk.
+    out_bell: mpsc::Sender<Chunk>,
 }
 
 impl Read for Decoded<'_> {
@@ -527,9 +561,23 @@ impl Decoded<'_> {
         }
     }
 
+    /// Decodes to the end of the stream, or until the walk's thread stops reading. Nothing
+    /// is copied: each chunk is hashed and sent to the walk as it is filled.
+    fn pump(&mut self) -> io::Result<()> {
+        loop {
+            let n = io::BufRead::fill_buf(&mut self.reader)?.len();
+            if n == 0 || self.reader.walk_gone {
+                return Ok(());
+            }
+            io::BufRead::consume(&mut self.reader, n);
+        }
+    }
+
     /// Reads what is left and returns (blob digest, blob size, decoded digest, decoded size).
     pub fn finish(mut self) -> Result<(Digest, u64, Digest, u64), WalkError> {
-        io::copy(&mut self.reader, &mut io::sink()).map_err(|e| self.error(e, None))?;
+        self.reader.forward = None;
+        self.reader.walk_gone = false;
+        self.pump().map_err(|e| self.error(e, None))?;
         let Decoded {
             reader,
             raw,
@@ -557,6 +605,7 @@ pub fn decode<'l, R: Read + 'l>(
 ) -> Result<Decoded<'l>, WalkError> {
     let (raw_back_tx, raw_back) = mpsc::channel();
     let (out_back_tx, out_back) = mpsc::channel();
+    let out_bell = out_back_tx.clone();
     let hashing = Rc::new(RefCell::new(Some(Hashing {
         inline: Some((Hasher::new(blob_alg), Hasher::new(out_alg))),
         hashed: 0,
@@ -566,7 +615,8 @@ pub fn decode<'l, R: Read + 'l>(
     })));
     let raw_count = Rc::new(Cell::new(0));
     let blob: Box<dyn Read + 'l> = Box::new(blob);
-    let mut raw = ChunkReader::new(blob, Side::Raw, RAW_CHUNK, &hashing, raw_back, &raw_count);
+    let raw_pool = Pool::new(RAW_CHUNK, CHUNKS_PER_STREAM, raw_back);
+    let mut raw = ChunkReader::new(blob, Side::Raw, raw_pool, &hashing, &raw_count);
     let head = io::BufRead::fill_buf(&mut raw).map_err(WalkError::Io)?;
     let magic = &head[..head.len().min(4)];
     let compression = match magic {
@@ -595,7 +645,8 @@ pub fn decode<'l, R: Read + 'l>(
         tripped: tripped.clone(),
     };
     let out_count = Rc::new(Cell::new(0));
-    let reader = ChunkReader::new(guard, Side::Out, OUT_CHUNK, &hashing, out_back, &out_count);
+    let out_pool = Pool::new(OUT_CHUNK, OUT_CHUNKS, out_back);
+    let reader = ChunkReader::new(guard, Side::Out, out_pool, &hashing, &out_count);
     Ok(Decoded {
         compression,
         reader,
@@ -603,20 +654,111 @@ pub fn decode<'l, R: Read + 'l>(
         out: out_count,
         hashing,
         tripped,
+        out_bell,
     })
 }
 
-/// Walks one layer blob. `blob_alg` and `diff_alg` are the algorithms of the digests the
-/// caller will verify against (sha256 in practice).
-pub fn walk<R: Read, C: Capture>(
-    blob: R,
-    capture: &C,
-    limits: &Limits,
-    blob_alg: Algorithm,
-    diff_alg: Algorithm,
-) -> Result<LayerWalk<C::Fact>, WalkError> {
-    let decoded = decode(blob, limits, blob_alg, diff_alg)?;
-    let compression = decoded.compression;
+/// The walk's side of the pipeline: the decompressed stream as the chunks the decoding
+/// thread sends, read in place. Each chunk is given back (the pool's bell) once read past, and
+/// skipping file data is a seek that moves through chunks without copying them.
+struct Feed {
+    rx: mpsc::Receiver<Piece>,
+    bell: mpsc::Sender<Chunk>,
+    cur: Option<(Chunk, usize)>,
+    pos: usize,
+    /// Bytes consumed so far: the position the tar crate is told after a seek.
+    offset: u64,
+}
+
+impl Feed {
+    fn give_back(&mut self) {
+        if let Some((c, _)) = self.cur.take() {
+            // The decoding thread may be gone (it failed): nothing to give back to.
+            let _ = self.bell.send(c);
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+impl io::BufRead for Feed {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.cur.as_ref().is_none_or(|(_, len)| self.pos >= *len) {
+            self.give_back();
+            match self.rx.recv() {
+                Ok(Piece::Data(c, len)) => {
+                    self.cur = Some((c, len));
+                    self.pos = 0;
+                }
+                Ok(Piece::Fail(e)) => return Err(e),
+                // The decoder reached the end of the stream.
+                Err(_) => return Ok(&[]),
+            }
+        }
+        Ok(match &self.cur {
+            Some((c, len)) => c.get(self.pos..*len).unwrap_or_default(),
+            None => &[],
+        })
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let len = self.cur.as_ref().map_or(0, |(_, len)| *len);
+        let amt = amt.min(len.saturating_sub(self.pos));
+        self.pos += amt;
+        self.offset += amt as u64;
+    }
+}
+
+impl Read for Feed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+/// Forward only (the tar crate skips file data it was not asked to read); past the end is the
+/// error the crate gives when it reads instead of seeking.
+impl io::Seek for Feed {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let io::SeekFrom::Current(delta) = to else {
+            return Err(io::Error::other("the layer stream only seeks forward"));
+        };
+        let mut left = u64::try_from(delta).map_err(|_| io::Error::other("the layer stream only seeks forward"))?;
+        while left > 0 {
+            let available = io::BufRead::fill_buf(self)?.len() as u64;
+            if available == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "unexpected EOF during skip",
+                ));
+            }
+            let n = available.min(left);
+            io::BufRead::consume(self, n as usize);
+            left -= n;
+        }
+        Ok(self.offset)
+    }
+}
+
+/// How the walk's thread ended.
+enum Walked {
+    /// The end of the archive.
+    Done,
+    /// The archive says something no image may say (a path escaping the root, a fatal capture).
+    Refused(WalkError),
+    /// Reading failed: the tar structure, or the stream's own error passed on by the decoder.
+    Io(io::Error),
+}
+
+/// Walks the tar entries of a layer's decompressed stream (on the walk's thread).
+fn walk_entries<R: Read + io::Seek, C: Capture>(reader: R, capture: &C) -> (Walker<'_, C>, Walked, Option<String>) {
     let mut walker = Walker {
         capture,
         changes: Vec::new(),
@@ -624,27 +766,87 @@ pub fn walk<R: Read, C: Capture>(
         captured: HashMap::new(),
         unresolved: Vec::new(),
     };
-    let mut archive = tar::Archive::new(targuard::TarGuard::new(decoded));
+    let mut archive = tar::Archive::new(targuard::TarGuard::new(reader));
     let mut last_path: Option<String> = None;
-    let result = (|| {
-        for entry in archive.entries()? {
+    let outcome = (|| {
+        for entry in archive.entries_with_seek()? {
             let entry = entry?;
             match walker.entry(entry) {
                 Ok(path) => last_path = path,
-                Err(EntryError::Walk(w)) => return Ok(Some(w)),
+                Err(EntryError::Walk(w)) => return Ok(Walked::Refused(w)),
                 Err(EntryError::Io(e, path)) => {
                     last_path = Some(path);
                     return Err(e);
                 }
             }
         }
-        Ok(None)
-    })();
-    let decoded = archive.into_inner().into_inner();
-    match result {
-        Ok(None) => {}
-        Ok(Some(w)) => return Err(w),
-        Err(e) => return Err(decoded.error(e, last_path)),
+        Ok(Walked::Done)
+    })()
+    .unwrap_or_else(Walked::Io);
+    (walker, outcome, last_path)
+}
+
+/// Walks one layer blob. `blob_alg` and `diff_alg` are the algorithms of the digests the
+/// caller will verify against (sha256 in practice).
+///
+/// Three stages overlap: this thread reads and decompresses the blob, a hashing thread (past
+/// the first few MB) computes both digests, and the tar walk runs on a thread of its own, fed
+/// the decompressed chunks themselves (shared buffers, never copied) with back-pressure from a
+/// fixed pool of buffers. The result is used only once both digests are computed over every
+/// byte, the tar padding after the end-of-archive marker included.
+pub fn walk<R: Read, C: Capture>(
+    blob: R,
+    capture: &C,
+    limits: &Limits,
+    blob_alg: Algorithm,
+    diff_alg: Algorithm,
+) -> Result<LayerWalk<C::Fact>, WalkError> {
+    let mut decoded = decode(blob, limits, blob_alg, diff_alg)?;
+    let compression = decoded.compression;
+    let (tx, rx) = mpsc::sync_channel(FEED_DEPTH);
+    decoded.reader.forward = Some(tx);
+    let feed = Feed {
+        rx,
+        bell: decoded.out_bell.clone(),
+        cur: None,
+        pos: 0,
+        offset: 0,
+    };
+    let (walked, pumped) = std::thread::scope(|s| {
+        let walker = std::thread::Builder::new()
+            .name("layer-walk".into())
+            .spawn_scoped(s, move || {
+                let (w, outcome, last_path) = walk_entries(feed, capture);
+                ((w.changes, w.warnings, w.unresolved), outcome, last_path)
+            });
+        let walker = match walker {
+            Ok(w) => w,
+            Err(e) => return (Err(e), Ok(())),
+        };
+        let pumped = decoded.pump();
+        // Tell the walk where the stream ended: with the decoder's error, or at its end.
+        if let Some(tx) = decoded.reader.forward.take()
+            && let Err(e) = &pumped
+        {
+            let _ = tx.send(Piece::Fail(io::Error::new(e.kind(), e.to_string())));
+        }
+        let walked = walker
+            .join()
+            .map_err(|_| io::Error::other("the layer walk's thread failed"));
+        (walked, pumped)
+    });
+    let ((changes, warnings, unresolved), outcome, last_path) =
+        walked.map_err(|e| WalkError::Io(io::Error::other(format!("walking the layer: {e}"))))?;
+    match (outcome, pumped) {
+        (Walked::Refused(w), _) => return Err(w),
+        // The stream failed under the walk: the decoder's own error is the telling one (a
+        // tripped bomb guard, a corrupt deflate block), unless the tar guard refused first.
+        (Walked::Io(e), Err(decode_error)) if targuard::TarHeaderError::find(&e).is_none() => {
+            return Err(decoded.error(decode_error, last_path));
+        }
+        (Walked::Io(e), _) => return Err(decoded.error(e, last_path)),
+        (Walked::Done, Err(e)) => return Err(decoded.error(e, None)),
+        (Walked::Done, Ok(())) => {}
     }
     // The digests cover every byte, including tar padding after the end-of-archive marker.
     let (blob_digest, blob_size, diff_id, uncompressed_size) = decoded.finish()?;
@@ -654,9 +856,9 @@ pub fn walk<R: Read, C: Capture>(
         blob_size,
         diff_id,
         uncompressed_size,
-        changes: walker.changes,
-        warnings: walker.warnings,
-        unresolved_links: walker.unresolved,
+        changes,
+        warnings,
+        unresolved_links: unresolved,
     })
 }
 
@@ -1022,6 +1224,130 @@ mod tests {
             assert!(decode_all(&flipped).is_err(), "{n}: corrupt gzip");
             assert!(decode_all(&zst[..zst.len() / 2]).is_err(), "{n}: truncated zstd");
         }
+    }
+
+    /// Reads every `*.json` file (its length is the fact), nothing else.
+    struct Lengths;
+
+    impl Capture for Lengths {
+        type Fact = usize;
+        fn wants(&self, path: &str) -> Option<u64> {
+            path.ends_with(".json").then_some(1 << 20)
+        }
+        fn capture(&self, path: &str, bytes: &[u8]) -> Result<usize, CaptureError> {
+            if path.ends_with("fatal.json") {
+                return Err(CaptureError {
+                    fatal: true,
+                    message: "refused".into(),
+                });
+            }
+            Ok(bytes.len())
+        }
+    }
+
+    /// A tar of `files` entries `d/N.bin` of `size` bytes, every tenth one `d/N.json`.
+    fn tar_of(files: usize, size: usize, first: Option<&str>) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let body = content(size);
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            // Written raw: `set_path` would refuse the hostile names these tests need.
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        };
+        if let Some(name) = first {
+            add(name, b"x");
+        }
+        for i in 0..files {
+            let ext = if i % 10 == 0 { "json" } else { "bin" };
+            add(&format!("d/{i}.{ext}"), &body[..(size - i % 7).max(1)]);
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(plain: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(plain).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn walk_of(blob: &[u8], limits: &Limits) -> Result<LayerWalk<usize>, WalkError> {
+        walk(blob, &Lengths, limits, Algorithm::Sha256, Algorithm::Sha256)
+    }
+
+    #[test]
+    fn the_pipelined_walk_sees_every_entry_of_a_layer_many_chunks_long() {
+        // 3,000 files of ~9 KB: 28 MB of tar, far more than the pool's 4 MB of chunks, so
+        // every buffer is reused many times while the walk and the hasher hold others.
+        let plain = tar_of(3000, 9000, None);
+        for blob in [gzip(&plain), zstd::encode_all(&plain[..], 1).unwrap(), plain.clone()] {
+            let w = walk_of(&blob, &Limits::default()).unwrap();
+            assert_eq!(w.blob_digest, Digest::of(Algorithm::Sha256, &blob));
+            assert_eq!(w.diff_id, Digest::of(Algorithm::Sha256, &plain));
+            assert_eq!(w.uncompressed_size, plain.len() as u64);
+            let nodes: Vec<&Node<usize>> = w
+                .changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Add(n) => Some(n),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(nodes.len(), 3000);
+            // Every wanted file was read whole, the others skipped.
+            for (i, n) in nodes.iter().enumerate() {
+                let want = (i % 10 == 0).then_some((9000 - i % 7).max(1));
+                assert_eq!(n.fact, want, "{}", n.path);
+            }
+        }
+    }
+
+    #[test]
+    fn a_layer_refused_at_its_first_entry_stops_without_reading_the_rest() {
+        let plain = tar_of(2000, 9000, Some("../escape"));
+        match walk_of(&gzip(&plain), &Limits::default()) {
+            Err(WalkError::BadPath { path, .. }) => assert_eq!(path, "../escape"),
+            other => panic!("{:?}", other.map(|w| w.changes.len())),
+        }
+        // A fatal capture deep inside a long layer ends the walk with its path.
+        let mut plain = tar_of(1500, 9000, None);
+        plain.truncate(plain.len() - 1024);
+        let mut tail = tar_of(0, 1, Some("z/fatal.json"));
+        plain.append(&mut tail);
+        plain.extend(tar_of(1000, 9000, None));
+        match walk_of(&gzip(&plain), &Limits::default()) {
+            Err(WalkError::Capture { path, .. }) => assert_eq!(path, "z/fatal.json"),
+            other => panic!("{:?}", other.map(|w| w.changes.len())),
+        }
+    }
+
+    #[test]
+    fn a_layer_cut_short_or_a_bomb_is_an_error_from_the_decoder_not_a_result() {
+        let plain = tar_of(2000, 9000, None);
+        let gz = gzip(&plain);
+        match walk_of(&gz[..gz.len() / 2], &Limits::default()) {
+            Err(WalkError::Corrupt { compression, path, .. }) => {
+                assert_eq!(compression, Compression::Gzip);
+                assert!(path.is_some_and(|p| p.starts_with("d/")), "names the last entry read");
+            }
+            other => panic!("{:?}", other.map(|w| w.changes.len())),
+        }
+        let limits = Limits {
+            max_layer_size: 5 << 20,
+            ..Limits::default()
+        };
+        match walk_of(&gz, &limits) {
+            Err(WalkError::Bomb(why)) => assert!(why.contains("layer expands past"), "{why}"),
+            other => panic!("{:?}", other.map(|w| w.changes.len())),
+        }
+        // Garbage after the archive's end: both digests cover it, so the blob is corrupt.
+        let mut trailing = gz.clone();
+        trailing.extend_from_slice(b"not gzip at all");
+        assert!(walk_of(&trailing, &Limits::default()).is_err());
     }
 
     #[test]
