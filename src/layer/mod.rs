@@ -480,12 +480,17 @@ impl<R: Read> io::BufRead for ChunkReader<R> {
 
 impl<R: Read> Read for ChunkReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
+}
+
+/// `Read` for the chunk-serving readers: a copy out of the chunk in hand.
+fn read_buffered(r: &mut impl io::BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let available = r.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    r.consume(n);
+    Ok(n)
 }
 
 /// Enforces [`Limits`] on the decompressed stream.
@@ -715,11 +720,7 @@ impl io::BufRead for Feed {
 
 impl Read for Feed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
