@@ -2,9 +2,11 @@
 //! is just under 64 MiB (about 1.2 million short stanzas, ~56 bytes each, the shape of the
 //! 400,000-records-in-22-MiB database of issue 12), run through
 //!
-//! * `imagegate inventory IMAGE --format json --output FILE`,
-//! * `imagegate scan IMAGE --format json --output FILE` against a database imported from
-//!   `testdata/osv` (real Alpine and npm records),
+//! * `imagegate inventory IMAGE` with `--format table`, `--format json`, `--cyclonedx FILE`
+//!   and `--spdx FILE`,
+//! * `imagegate scan IMAGE` with `--format table|json|sarif|markdown`, `--cyclonedx`, `--spdx`,
+//!   `--gitlab` and `--junit`, against a database imported from `testdata/osv` (real Alpine,
+//!   Debian and npm records),
 //!
 //! and the same for a `var/lib/dpkg/status` of the same size. It prints each child's peak RSS
 //! (`wait4` rusage, via the launcher of `benches/common`) divided by the database's size;
@@ -16,6 +18,8 @@
 //! cargo bench --profile dev --bench package_db      # no release build: the RSS is the same
 //! IMAGEGATE_BENCH_DB_MIB=22 cargo bench --bench package_db
 //! IMAGEGATE_BENCH_KINDS=apk cargo bench --bench package_db   # apk, dpkg or both (default)
+//! IMAGEGATE_BENCH_ROWS=spdx,table cargo bench --bench package_db   # rows whose label has one
+//! IMAGEGATE_BENCH_BIN=/tmp/imagegate-old cargo bench --bench package_db   # another build
 //! ```
 //!
 //! The image is a `docker save` archive with one uncompressed layer, written to a temporary
@@ -33,6 +37,55 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 const TARGET_RATIO: f64 = 3.0;
+
+/// One measured run: `imagegate COMMAND IMAGE ARGS…` with the measured report written by `to`
+/// (`--output`, or a flag such as `--cyclonedx`, the `--format` report then going to /dev/null).
+struct Row {
+    label: &'static str,
+    command: &'static str,
+    args: &'static [&'static str],
+    to: &'static str,
+}
+
+const fn row(label: &'static str, command: &'static str, args: &'static [&'static str], to: &'static str) -> Row {
+    Row {
+        label,
+        command,
+        args,
+        to,
+    }
+}
+
+/// Every report a user can ask for of such an image.
+const ROWS: &[Row] = &[
+    row(
+        "inventory --format table",
+        "inventory",
+        &["--format", "table"],
+        "--output",
+    ),
+    row(
+        "inventory --format json",
+        "inventory",
+        &["--format", "json"],
+        "--output",
+    ),
+    row(
+        "inventory --cyclonedx",
+        "inventory",
+        &["--format", "json"],
+        "--cyclonedx",
+    ),
+    row("inventory --spdx", "inventory", &["--format", "json"], "--spdx"),
+    row("scan --format table", "scan", &["--format", "table"], "--output"),
+    row("scan --format json", "scan", &["--format", "json"], "--output"),
+    row("scan --format sarif", "scan", &["--format", "sarif"], "--output"),
+    row("scan --format markdown", "scan", &["--format", "markdown"], "--output"),
+    row("scan --cyclonedx", "scan", &["--format", "markdown"], "--cyclonedx"),
+    row("scan --spdx", "scan", &["--format", "markdown"], "--spdx"),
+    row("scan --gitlab", "scan", &["--format", "markdown"], "--gitlab"),
+    row("scan --junit", "scan", &["--format", "markdown"], "--junit"),
+];
 
 /// An apk database of at most `size` bytes: stanzas of name, version, arch, license, origin.
 fn apk_db(size: usize) -> (Vec<u8>, usize) {
@@ -125,7 +178,9 @@ fn main() -> io::Result<()> {
     }
     // First, while this process is small (see `common`).
     let mut launcher = Launcher::start()?;
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_imagegate")).display().to_string();
+    // IMAGEGATE_BENCH_BIN: another build to compare (a copy of an earlier one).
+    let bin = std::env::var("IMAGEGATE_BENCH_BIN")
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_imagegate")).display().to_string());
     let size = (env_usize("IMAGEGATE_BENCH_DB_MIB", 64) << 20) - 4096;
     let kinds = std::env::var("IMAGEGATE_BENCH_KINDS").unwrap_or_else(|_| "apk,dpkg".into());
     let tmp = tempfile::tempdir()?;
@@ -170,30 +225,43 @@ fn main() -> io::Result<()> {
         drop(all);
         drop(bytes);
         println!("{kind}: {path} of {db_mib:.1} MiB, {n} packages");
-        for (what, args) in [
-            ("inventory --format json", vec!["inventory", "--format", "json"]),
-            ("scan --format json", vec!["scan", "--format", "json", "--db"]),
-        ] {
-            let out = tmp.path().join("report.json");
+        let only = std::env::var("IMAGEGATE_BENCH_ROWS").unwrap_or_default();
+        for row in ROWS
+            .iter()
+            .filter(|r| only.is_empty() || only.split(',').any(|w| r.label.contains(w.trim())))
+        {
+            let out = tmp.path().join("report");
             let log = tmp.path().join("log");
-            let mut argv = vec![bin.clone(), args[0].into(), img.display().to_string()];
-            argv.extend(args[1..].iter().map(|a| a.to_string()));
-            if args[0] == "scan" {
-                argv.push(db.display().to_string());
+            let _ = std::fs::remove_file(&out);
+            let mut argv = vec![bin.clone(), row.command.into(), img.display().to_string()];
+            if row.command == "scan" {
+                argv.extend(["--db".into(), db.display().to_string()]);
             }
-            argv.extend(["--output".into(), out.display().to_string()]);
+            argv.extend(row.args.iter().map(|a| a.to_string()));
+            // The measured report to a file; the `--format` report, when it is not the one
+            // measured, to /dev/null (it is streamed, and a row's peak is the larger of the two).
+            match row.to {
+                "--output" => argv.extend(["--output".into(), out.display().to_string()]),
+                flag => argv.extend([
+                    "--output".into(),
+                    "/dev/null".into(),
+                    flag.into(),
+                    out.display().to_string(),
+                ]),
+            }
             let s = launcher.measure(Spec::new(argv).stdout(&log).stderr(&log))?;
             // scan: 0 (pass) or 1 (fail) both ran; 2 could not.
-            if s.code != 0 && !(args[0] == "scan" && s.code == 1) {
+            if s.code != 0 && !(row.command == "scan" && s.code == 1) {
                 let said = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(io::Error::other(format!("{what} exited {}:\n{said}", s.code)));
+                return Err(io::Error::other(format!("{} exited {}:\n{said}", row.label, s.code)));
             }
             let report = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             let peak = mib(s.rss_kib);
             let ratio = peak / db_mib;
             println!(
-                "  {what:<24} {:>7.1} s wall  peak RSS {peak:>6.0} MiB = {ratio:.2} x the database \
+                "  {:<28} {:>7.1} s wall  peak RSS {peak:>6.0} MiB = {ratio:.2} x the database \
                  (target <= {TARGET_RATIO}) {}   report {:.0} MiB",
+                row.label,
                 s.wall,
                 verdict(ratio, TARGET_RATIO),
                 report as f64 / f64::from(1 << 20)

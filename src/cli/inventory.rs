@@ -1,6 +1,6 @@
 //! `imagegate inventory IMAGE`
 
-use super::{EXIT_OK, Format, emit};
+use super::{EXIT_OK, Format};
 use crate::report;
 use std::path::PathBuf;
 
@@ -45,14 +45,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let style = super::text_style(super::is_stdout(args.output.as_deref()), args.wide);
     match args.format {
-        Format::Table => emit(&report::inventory::text(&inv, &style), args.output.as_deref())?,
+        Format::Table => super::emit_with(args.output.as_deref(), &mut |w| {
+            report::inventory::write_text(&inv, &style, w)
+        })?,
         Format::Json => super::emit_with(args.output.as_deref(), &mut |w| report::inventory::write_json(&inv, w))?,
     }
     if let Some(path) = &args.cyclonedx {
-        emit(&report::cyclonedx::cyclonedx(&inv)?, Some(path))?;
+        super::emit_with(Some(path), &mut |w| report::cyclonedx::write_cyclonedx(&inv, w))?;
     }
     if let Some(path) = &args.spdx {
-        emit(&report::spdx::spdx(&inv)?, Some(path))?;
+        super::emit_with(Some(path), &mut |w| report::spdx::write_spdx(&inv, w))?;
     }
     Ok(EXIT_OK)
 }

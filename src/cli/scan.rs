@@ -262,10 +262,10 @@ pub fn check_and_report(
         }
     }
     if let Some(path) = &reports.cyclonedx {
-        emit(&report::cyclonedx::cyclonedx_run(&run)?, Some(path))?;
+        super::emit_with(Some(path), &mut |w| report::cyclonedx::write_cyclonedx_run(&run, w))?;
     }
     if let Some(path) = &reports.spdx {
-        emit(&report::spdx::spdx(&run.inventory)?, Some(path))?;
+        super::emit_with(Some(path), &mut |w| report::spdx::write_spdx(&run.inventory, w))?;
     }
     if let Some(path) = &reports.gitlab {
         emit(&report::gitlab::gitlab(&run)?, Some(path))?;

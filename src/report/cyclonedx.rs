@@ -8,6 +8,7 @@
 use crate::gate::Run;
 use crate::inventory::{Inventory, LayerRef, PackageKind, purl};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Property names, as `scan sbom:` reads them back.
@@ -21,27 +22,45 @@ pub const PROP_CONFIG: &str = "imagegate:image:config_digest";
 pub const PROP_PLATFORM: &str = "imagegate:image:platform";
 pub const PROP_REFERENCE: &str = "imagegate:image:reference";
 
-/// One package as both SBOM formats list it.
-pub(crate) struct Component {
+/// One package as both SBOM formats list it, formed as it is written (see [`Components`]).
+pub(crate) struct Component<'a> {
     pub kind: PackageKind,
-    pub name: String,
-    pub version: String,
-    /// The version advisories compare (a Debian package's source version).
-    pub matched_version: String,
+    pub name: Cow<'a, str>,
+    pub version: Cow<'a, str>,
     pub purl: String,
-    pub license: Option<String>,
-    pub paths: Vec<String>,
-    pub layer: std::sync::Arc<LayerRef>,
+    pub license: Option<&'a str>,
+    pub paths: Vec<&'a str>,
+    pub layer: &'a LayerRef,
     pub dev: Option<bool>,
     /// The purls of the packages it depends on, where the data says (npm: its
     /// `package.json` dependencies, resolved as Node.js does through node_modules).
     pub depends_on: Vec<String>,
 }
 
+/// Where a component comes from in the inventory.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    Apk(usize),
+    Deb(usize),
+    Npm(usize),
+    Node,
+}
+
+/// Every package of the inventory, sorted by purl, with unique purls: the order, eight to
+/// sixteen bytes a package, with each [`Component`] formed when it is asked for. An image with
+/// a million packages never holds a million components (several times its package database).
+pub(crate) struct Components<'a> {
+    inv: &'a Inventory,
+    npm_purls: Vec<String>,
+    /// An npm install directory and the package there (an index into `inv.npm`).
+    installed: BTreeMap<&'a str, usize>,
+    order: Vec<Src>,
+}
+
 /// Where Node.js finds `dep` required from the package at `dir`: `dir/node_modules/dep`, then
 /// the same under each ancestor directory (skipping ones that are themselves `node_modules`),
 /// up to the root. `installed` maps an install directory to the purl there.
-fn resolve_npm<'a>(dir: &str, dep: &str, installed: &BTreeMap<&str, &'a str>) -> Option<&'a str> {
+fn resolve_npm<T: Copy>(dir: &str, dep: &str, installed: &BTreeMap<&str, T>) -> Option<T> {
     let mut base = Some(dir.trim_end_matches('/'));
     while let Some(d) = base {
         if !(d == "node_modules" || d.ends_with("/node_modules")) {
@@ -51,7 +70,7 @@ fn resolve_npm<'a>(dir: &str, dep: &str, installed: &BTreeMap<&str, &'a str>) ->
                 format!("{d}/node_modules/{dep}")
             };
             if let Some(p) = installed.get(candidate.as_str()) {
-                return Some(p);
+                return Some(*p);
             }
         }
         base = if d.is_empty() {
@@ -63,94 +82,218 @@ fn resolve_npm<'a>(dir: &str, dep: &str, installed: &BTreeMap<&str, &'a str>) ->
     None
 }
 
-/// Every package of the inventory, sorted, with unique purls.
-pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
-    let os = inv.os.as_ref();
-    let mut out: Vec<Component> = Vec::new();
-    for p in &inv.apk {
-        out.push(Component {
-            kind: PackageKind::Apk,
-            name: p.record.name().to_string(),
-            version: p.record.version().to_string(),
-            matched_version: p.record.version().to_string(),
-            purl: purl::apk(p, os).to_string(),
-            license: p.record.license().map(str::to_string),
-            paths: PackageKind::Apk.database_path().map(String::from).into_iter().collect(),
-            layer: p.layer.clone(),
-            dev: None,
-            depends_on: Vec::new(),
+impl<'a> Components<'a> {
+    /// The packages of `inv`, in purl order.
+    pub fn of(inv: &'a Inventory) -> Components<'a> {
+        let npm_purls: Vec<String> = inv.npm.iter().map(|p| purl::npm(p).to_string()).collect();
+        let installed: BTreeMap<&str, usize> = inv
+            .npm
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.paths.iter().map(move |path| (path.as_str(), i)))
+            .collect();
+        let mut c = Components {
+            inv,
+            npm_purls,
+            installed,
+            order: Vec::new(),
+        };
+        let mut order = Vec::with_capacity(inv.apk.len() + inv.deb.len() + inv.npm.len() + 1);
+        order.extend((0..inv.apk.len()).map(Src::Apk));
+        order.extend((0..inv.deb.len()).map(Src::Deb));
+        order.extend((0..inv.npm.len()).map(Src::Npm));
+        if inv.node_runtime.is_some() {
+            order.push(Src::Node);
+        }
+        // Purls formed as they are compared, never held: a stable sort of a database's own
+        // order (usually sorted already) compares each package with its neighbour only.
+        let (mut x, mut y) = (String::new(), String::new());
+        order.sort_by(|a, b| {
+            c.purl(*a, &mut x);
+            c.purl(*b, &mut y);
+            x.cmp(&y)
         });
-    }
-    for p in &inv.deb {
-        out.push(Component {
-            kind: PackageKind::Deb,
-            name: p.record.name().to_string(),
-            version: p.record.version().to_string(),
-            matched_version: p.record.source_version().to_string(),
-            purl: purl::deb(p, os).to_string(),
-            license: None,
-            paths: vec![p.database.to_string()],
-            layer: p.layer.clone(),
-            dev: None,
-            depends_on: Vec::new(),
+        // The same purl twice (one package in two distroless status files): keep the first.
+        order.dedup_by(|b, a| {
+            c.purl(*a, &mut x);
+            c.purl(*b, &mut y);
+            x == y
         });
+        c.order = order;
+        c
     }
-    let npm_purls: Vec<String> = inv.npm.iter().map(|p| purl::npm(p).to_string()).collect();
-    let installed: BTreeMap<&str, &str> = inv
-        .npm
-        .iter()
-        .zip(&npm_purls)
-        .flat_map(|(p, u)| p.paths.iter().map(move |path| (path.as_str(), u.as_str())))
-        .collect();
-    for (p, own) in inv.npm.iter().zip(&npm_purls) {
-        let mut depends_on: BTreeSet<String> = BTreeSet::new();
-        for dir in &p.paths {
-            for dep in &p.dependencies {
-                if let Some(u) = resolve_npm(dir, dep, &installed).filter(|u| *u != own.as_str()) {
-                    depends_on.insert(u.to_string());
+
+    /// The purl of `s`, written to `buf` (npm purls are formed once, for their dependencies).
+    fn purl(&self, s: Src, buf: &mut String) {
+        use std::fmt::Write as _;
+        buf.clear();
+        let os = self.inv.os.as_ref();
+        let _ = match s {
+            Src::Apk(i) => write!(buf, "{}", purl::apk(&self.inv.apk[i], os)),
+            Src::Deb(i) => write!(buf, "{}", purl::deb(&self.inv.deb[i], os)),
+            Src::Npm(i) => {
+                buf.push_str(&self.npm_purls[i]);
+                Ok(())
+            }
+            Src::Node => write!(buf, "{}", node_purl(self.inv)),
+        };
+    }
+
+    /// The components, in purl order.
+    pub fn iter(&self) -> impl Iterator<Item = Component<'_>> + '_ {
+        self.order.iter().filter_map(|s| self.component(*s))
+    }
+
+    /// The kind, name and matched version of each component, in order, without forming it.
+    fn keys(&self) -> impl Iterator<Item = (usize, (PackageKind, &str, Cow<'_, str>))> + '_ {
+        self.order.iter().enumerate().map(|(i, s)| {
+            let key = match *s {
+                Src::Apk(j) => {
+                    let r = &self.inv.apk[j].record;
+                    (PackageKind::Apk, r.name(), Cow::Borrowed(r.version()))
                 }
+                Src::Deb(j) => {
+                    let r = &self.inv.deb[j].record;
+                    (PackageKind::Deb, r.name(), Cow::Borrowed(r.source_version()))
+                }
+                Src::Npm(j) => {
+                    let p = &self.inv.npm[j];
+                    (PackageKind::Npm, p.name.as_str(), Cow::Borrowed(p.version.as_str()))
+                }
+                Src::Node => match &self.inv.node_runtime {
+                    Some(rt) => (
+                        PackageKind::NodeRuntime,
+                        rt.name,
+                        Cow::Owned(rt.runtime.version.to_string()),
+                    ),
+                    None => (PackageKind::NodeRuntime, "", Cow::Borrowed("")),
+                },
+            };
+            (i, key)
+        })
+    }
+
+    /// The purl of each `(kind, name, matched version)` in `wanted` that a component has (the
+    /// last such component's, as a map of every component would give).
+    pub fn purls_of<'k>(
+        &self,
+        wanted: &BTreeSet<(PackageKind, &'k str, &'k str)>,
+    ) -> BTreeMap<(PackageKind, &'k str, &'k str), String> {
+        let mut out = BTreeMap::new();
+        if wanted.is_empty() {
+            return out;
+        }
+        let sorted: Vec<(PackageKind, &'k str, &'k str)> = wanted.iter().copied().collect();
+        for (i, (kind, name, version)) in self.keys() {
+            let found = sorted.binary_search_by(|w| {
+                w.0.cmp(&kind)
+                    .then_with(|| w.1.cmp(name))
+                    .then_with(|| w.2.cmp(version.as_ref()))
+            });
+            if let Some(k) = found.ok().and_then(|j| sorted.get(j)) {
+                let mut p = String::new();
+                if let Some(s) = self.order.get(i) {
+                    self.purl(*s, &mut p);
+                }
+                out.insert(*k, p);
             }
         }
-        out.push(Component {
-            kind: PackageKind::Npm,
-            name: p.name.clone(),
-            version: p.version.clone(),
-            matched_version: p.version.clone(),
-            purl: purl::npm(p).to_string(),
-            license: p.license.clone(),
-            paths: p.paths.clone(),
-            layer: p.layer.clone(),
-            dev: p.dev,
-            depends_on: depends_on.into_iter().collect(),
-        });
+        out
     }
-    // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a generic purl.
-    if let Some(rt) = &inv.node_runtime {
-        let version = rt.runtime.version.to_string();
-        out.push(Component {
-            kind: PackageKind::NodeRuntime,
-            name: rt.name.to_string(),
-            version: version.clone(),
-            matched_version: version.clone(),
-            purl: purl::Purl {
-                ty: "generic".into(),
-                namespace: None,
-                name: rt.name.to_string(),
-                version: Some(version),
-                qualifiers: BTreeMap::new(),
+
+    fn component(&self, s: Src) -> Option<Component<'_>> {
+        let inv = self.inv;
+        let mut purl = String::new();
+        self.purl(s, &mut purl);
+        Some(match s {
+            Src::Apk(i) => {
+                let p = &inv.apk[i];
+                Component {
+                    kind: PackageKind::Apk,
+                    name: Cow::Borrowed(p.record.name()),
+                    version: Cow::Borrowed(p.record.version()),
+                    purl,
+                    license: p.record.license(),
+                    paths: PackageKind::Apk.database_path().into_iter().collect(),
+                    layer: &p.layer,
+                    dev: None,
+                    depends_on: Vec::new(),
+                }
             }
-            .to_string(),
-            license: None,
-            paths: rt.paths.clone(),
-            layer: rt.layer.clone(),
-            dev: None,
-            depends_on: Vec::new(),
-        });
+            Src::Deb(i) => {
+                let p = &inv.deb[i];
+                Component {
+                    kind: PackageKind::Deb,
+                    name: Cow::Borrowed(p.record.name()),
+                    version: Cow::Borrowed(p.record.version()),
+                    purl,
+                    license: None,
+                    paths: vec![&*p.database],
+                    layer: &p.layer,
+                    dev: None,
+                    depends_on: Vec::new(),
+                }
+            }
+            Src::Npm(i) => {
+                let p = &inv.npm[i];
+                let own = purl.as_str();
+                let mut depends_on: BTreeSet<&str> = BTreeSet::new();
+                for dir in &p.paths {
+                    for dep in &p.dependencies {
+                        if let Some(u) = resolve_npm(dir, dep, &self.installed)
+                            .and_then(|j| self.npm_purls.get(j))
+                            .filter(|u| u.as_str() != own)
+                        {
+                            depends_on.insert(u);
+                        }
+                    }
+                }
+                let depends_on = depends_on.into_iter().map(str::to_string).collect();
+                Component {
+                    kind: PackageKind::Npm,
+                    name: Cow::Borrowed(&p.name),
+                    version: Cow::Borrowed(&p.version),
+                    purl,
+                    license: p.license.as_deref(),
+                    paths: p.paths.iter().map(String::as_str).collect(),
+                    layer: &p.layer,
+                    dev: p.dev,
+                    depends_on,
+                }
+            }
+            // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a
+            // generic purl.
+            Src::Node => {
+                let rt = inv.node_runtime.as_ref()?;
+                let version = rt.runtime.version.to_string();
+                Component {
+                    kind: PackageKind::NodeRuntime,
+                    name: Cow::Borrowed(rt.name),
+                    version: Cow::Owned(version),
+                    purl,
+                    license: None,
+                    paths: rt.paths.iter().map(String::as_str).collect(),
+                    layer: &rt.layer,
+                    dev: None,
+                    depends_on: Vec::new(),
+                }
+            }
+        })
     }
-    out.sort_by(|a, b| a.purl.cmp(&b.purl));
-    // The same purl twice (one package in two distroless status files): keep one.
-    out.dedup_by(|a, b| a.purl == b.purl);
-    out
+}
+
+fn node_purl(inv: &Inventory) -> purl::Purl {
+    let (name, version) = match &inv.node_runtime {
+        Some(rt) => (rt.name.to_string(), Some(rt.runtime.version.to_string())),
+        None => (String::new(), None),
+    };
+    purl::Purl {
+        ty: "generic".into(),
+        namespace: None,
+        name,
+        version,
+        qualifiers: BTreeMap::new(),
+    }
 }
 
 /// Whether `text` reads as an SPDX licence expression: licence ids joined by AND, OR and
@@ -216,15 +359,71 @@ fn layer_props(layer: &LayerRef, props: &mut Vec<Value>) {
 
 /// The SBOM of an inventory.
 pub fn cyclonedx(inv: &Inventory) -> Result<String, serde_json::Error> {
-    render(inv, None, jiff::Timestamp::now())
+    to_string(|w| write(inv, None, jiff::Timestamp::now(), w))
 }
 
 /// The SBOM of a run, with its vulnerability findings.
 pub fn cyclonedx_run(run: &Run) -> Result<String, serde_json::Error> {
-    render(&run.inventory, Some(run), jiff::Timestamp::now())
+    to_string(|w| write(&run.inventory, Some(run), jiff::Timestamp::now(), w))
 }
 
-fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<String, serde_json::Error> {
+/// [`cyclonedx`], written as it is formed: one component at a time.
+///
+/// # Errors
+///
+/// What writing to `w` gives.
+pub fn write_cyclonedx(inv: &Inventory, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    write(inv, None, jiff::Timestamp::now(), w)
+}
+
+/// [`cyclonedx_run`], written as it is formed.
+///
+/// # Errors
+///
+/// What writing to `w` gives.
+pub fn write_cyclonedx_run(run: &Run, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    write(&run.inventory, Some(run), jiff::Timestamp::now(), w)
+}
+
+/// The text a writer of JSON writes.
+pub(crate) fn to_string(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<String, serde_json::Error> {
+    let mut out = Vec::new();
+    write(&mut out).map_err(serde_json::Error::io)?;
+    // serde_json writes UTF-8.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn component_json(c: &Component<'_>) -> Value {
+    let mut props = Vec::new();
+    for p in &c.paths {
+        props.push(prop(PROP_PATH, *p));
+    }
+    layer_props(c.layer, &mut props);
+    if let Some(dev) = c.dev {
+        props.push(prop(PROP_DEV, dev.to_string()));
+    }
+    let mut v = json!({
+        "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },
+        "bom-ref": c.purl,
+        "name": c.name,
+        "version": c.version,
+        "purl": c.purl,
+        "properties": props,
+    });
+    if let Some(l) = c.license.map(str::trim).filter(|l| !l.is_empty()) {
+        v["licenses"] = if is_spdx_expression(l) {
+            json!([{"expression": l}])
+        } else {
+            json!([{"license": {"name": l}}])
+        };
+    }
+    v
+}
+
+fn write(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use super::stream::{Json, Lazy, object};
     let img = &inv.image;
     let repository = match run {
         Some(r) => r.repository.clone(),
@@ -247,9 +446,8 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
         "properties": image_props,
     });
 
-    let comps = components(inv);
-    let mut list: Vec<Value> = Vec::new();
-    if let Some(os) = &inv.os {
+    let comps = Components::of(inv);
+    let os = inv.os.as_ref().map(|os| {
         let mut c = json!({"type": "operating-system", "bom-ref": "os", "name": os.id});
         if let Some(v) = &os.version {
             c["version"] = json!(v);
@@ -257,44 +455,29 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
         if let Some(p) = &os.pretty_name {
             c["description"] = json!(p);
         }
-        list.push(c);
-    }
-    for c in &comps {
-        let mut props = Vec::new();
-        for p in &c.paths {
-            props.push(prop(PROP_PATH, p.clone()));
-        }
-        layer_props(&c.layer, &mut props);
-        if let Some(dev) = c.dev {
-            props.push(prop(PROP_DEV, dev.to_string()));
-        }
-        let mut v = json!({
-            "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },
-            "bom-ref": c.purl,
-            "name": c.name,
-            "version": c.version,
-            "purl": c.purl,
-            "properties": props,
-        });
-        if let Some(l) = c.license.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
-            v["licenses"] = if is_spdx_expression(l) {
-                json!([{"expression": l}])
-            } else {
-                json!([{"license": {"name": l}}])
-            };
-        }
-        list.push(v);
-    }
-    let mut depends: Vec<String> = Vec::new();
-    if inv.os.is_some() {
-        depends.push("os".into());
-    }
-    depends.extend(comps.iter().map(|c| c.purl.clone()));
-    let mut dependencies = vec![json!({"ref": "image", "dependsOn": depends})];
-    if inv.os.is_some() {
-        dependencies.push(json!({"ref": "os", "dependsOn": []}));
-    }
-    dependencies.extend(comps.iter().map(|c| json!({"ref": c.purl, "dependsOn": c.depends_on})));
+        Json::Value(c)
+    });
+    let list = Lazy::new(
+        os.into_iter()
+            .chain(comps.iter().map(|c| Json::Value(component_json(&c)))),
+    );
+    let has_os = inv.os.is_some();
+    let depends = Lazy::new(
+        has_os
+            .then(|| Json::Value(json!("os")))
+            .into_iter()
+            .chain(comps.iter().map(|c| Json::Value(Value::String(c.purl)))),
+    );
+    let image_deps = object(json!({"ref": "image", "dependsOn": []}), vec![("dependsOn", depends)]);
+    let dependencies = Lazy::new(
+        std::iter::once(image_deps)
+            .chain(has_os.then(|| Json::Value(json!({"ref": "os", "dependsOn": []}))))
+            .chain(
+                comps
+                    .iter()
+                    .map(|c| Json::Value(json!({"ref": c.purl, "dependsOn": c.depends_on}))),
+            ),
+    );
 
     let mut doc = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -311,15 +494,14 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
             }]},
             "component": root,
         },
-        "components": list,
-        "dependencies": dependencies,
+        "components": [],
+        "dependencies": [],
     });
     if let Some(run) = run {
         doc["vulnerabilities"] = Value::Array(vulnerabilities(run, &comps));
     }
-    let mut s = serde_json::to_string_pretty(&doc)?;
-    s.push('\n');
-    Ok(s)
+    let doc = object(doc, vec![("components", list), ("dependencies", dependencies)]);
+    super::stream::write_pretty(&doc, w)
 }
 
 fn method(vector: &str) -> &'static str {
@@ -334,12 +516,20 @@ fn method(vector: &str) -> &'static str {
     }
 }
 
-/// One entry per finding that carries a vulnerability, ignored ones with their reason.
-fn vulnerabilities(run: &Run, comps: &[Component]) -> Vec<Value> {
-    let by_key: BTreeMap<(PackageKind, &str, &str), &str> = comps
+/// The package of each finding that carries a vulnerability, as [`Components::purls_of`]
+/// takes them.
+pub(crate) fn finding_keys(run: &Run) -> BTreeSet<(PackageKind, &str, &str)> {
+    run.outcome
+        .findings
         .iter()
-        .map(|c| ((c.kind, c.name.as_str(), c.matched_version.as_str()), c.purl.as_str()))
-        .collect();
+        .filter_map(|f| f.vulnerability.as_ref())
+        .map(|v| (v.package.kind, v.package.name.as_str(), v.package.version.as_str()))
+        .collect()
+}
+
+/// One entry per finding that carries a vulnerability, ignored ones with their reason.
+fn vulnerabilities(run: &Run, comps: &Components<'_>) -> Vec<Value> {
+    let by_key = comps.purls_of(&finding_keys(run));
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for f in &run.outcome.findings {

@@ -1,7 +1,7 @@
 //! The inventory as a table for people, or as JSON (schema 1) for tools.
 
 use super::escape::esc;
-use super::text::{Style, columns};
+use super::text::{Style, columns, write_columns};
 use crate::inventory::Inventory;
 use crate::units::{human_size, plural};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -31,6 +31,20 @@ fn table(header: &[&str]) -> Table {
 /// The inventory for people, every image-derived string escaped. The compact layout lists
 /// each layer's step once and gives packages their layer index; `--wide` boxes every field.
 pub fn text(inv: &Inventory, style: &Style) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and every piece written is a `str`.
+    let _ = write_text(inv, style, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`text`], written as it is rendered: the package tables' rows are formed as they are
+/// written (twice: once to size the columns), never held, as an image with a million
+/// packages would need several times its package database for them.
+///
+/// # Errors
+///
+/// What writing to `w` gives.
+pub fn write_text(inv: &Inventory, style: &Style, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let img = &inv.image;
     let mut out = String::new();
     let _ = writeln!(out, "Image        {}", esc(&img.reference));
@@ -90,7 +104,9 @@ pub fn text(inv: &Inventory, style: &Style) -> String {
     if style.wide {
         wide_tables(&mut out, inv);
     } else {
-        compact_tables(&mut out, inv, style.width.max(super::text::MIN_WIDTH));
+        w.write_all(out.as_bytes())?;
+        out.clear();
+        compact_tables(w, inv, style.width.max(super::text::MIN_WIDTH))?;
     }
     if !inv.users.is_empty() {
         let users: Vec<String> = inv.users.iter().map(|u| format!("{}({})", u.name, u.uid)).collect();
@@ -104,7 +120,7 @@ pub fn text(inv: &Inventory, style: &Style) -> String {
             let _ = writeln!(out, "  - {}", esc(w));
         }
     }
-    out
+    w.write_all(out.as_bytes())
 }
 
 fn dev_text(dev: Option<bool>) -> &'static str {
@@ -123,7 +139,7 @@ fn paths_text(paths: &[String]) -> String {
     }
 }
 
-fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
+fn compact_tables(w: &mut dyn std::io::Write, inv: &Inventory, width: usize) -> std::io::Result<()> {
     let img = &inv.image;
     // The step in full where it fits: the layer table is the one place it is shown.
     let step_w = width.saturating_sub(2 + 3 + 2 + 19 + 2 + 9 + 2 + 10 + 2).max(12);
@@ -140,8 +156,8 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
             ]
         })
         .collect();
-    let _ = write!(
-        out,
+    write!(
+        w,
         "\nLayers ({})\n{}",
         img.layers.len(),
         columns(
@@ -155,14 +171,13 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
             &rows,
             width
         )
-    );
+    )?;
     if !inv.apk.is_empty() {
-        let rows: Vec<Vec<String>> = inv
-            .apk
-            .iter()
-            .map(|p| {
+        write!(w, "\napk packages ({})\n", inv.apk.len())?;
+        let rows = || {
+            inv.apk.iter().map(|p| {
                 let r = &p.record;
-                vec![
+                [
                     r.name().to_string(),
                     r.version().to_string(),
                     r.origin().unwrap_or_default().to_string(),
@@ -170,36 +185,31 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
                     r.license().unwrap_or_default().to_string(),
                 ]
             })
-            .collect();
-        let _ = write!(
-            out,
-            "\napk packages ({})\n{}",
-            inv.apk.len(),
-            columns(
-                &[
-                    ("PACKAGE", 32),
-                    ("VERSION", 24),
-                    ("ORIGIN", 24),
-                    ("LAYER", 5),
-                    ("LICENSE", 40)
-                ],
-                &rows,
-                width
-            )
-        );
+        };
+        write_columns(
+            w,
+            &[
+                ("PACKAGE", 32),
+                ("VERSION", 24),
+                ("ORIGIN", 24),
+                ("LAYER", 5),
+                ("LICENSE", 40),
+            ],
+            rows,
+            width,
+        )?;
     }
     if !inv.deb.is_empty() {
-        let rows: Vec<Vec<String>> = inv
-            .deb
-            .iter()
-            .map(|p| {
+        write!(w, "\ndeb packages ({})\n", inv.deb.len())?;
+        let rows = || {
+            inv.deb.iter().map(|p| {
                 let r = &p.record;
                 let source = match (r.source(), r.stated_source_version()) {
                     (Some(s), Some(v)) => format!("{s} {v}"),
                     (Some(s), None) => s.to_string(),
                     _ => String::new(),
                 };
-                vec![
+                [
                     r.name().to_string(),
                     r.version().to_string(),
                     r.arch().unwrap_or_default().to_string(),
@@ -207,30 +217,25 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
                     source,
                 ]
             })
-            .collect();
-        let _ = write!(
-            out,
-            "\ndeb packages ({})\n{}",
-            inv.deb.len(),
-            columns(
-                &[
-                    ("PACKAGE", 32),
-                    ("VERSION", 28),
-                    ("ARCH", 8),
-                    ("LAYER", 5),
-                    ("SOURCE", 40)
-                ],
-                &rows,
-                width
-            )
-        );
+        };
+        write_columns(
+            w,
+            &[
+                ("PACKAGE", 32),
+                ("VERSION", 28),
+                ("ARCH", 8),
+                ("LAYER", 5),
+                ("SOURCE", 40),
+            ],
+            rows,
+            width,
+        )?;
     }
     if !inv.npm.is_empty() {
-        let rows: Vec<Vec<String>> = inv
-            .npm
-            .iter()
-            .map(|p| {
-                vec![
+        write!(w, "\nnpm packages ({})\n", inv.npm.len())?;
+        let rows = || {
+            inv.npm.iter().map(|p| {
+                [
                     p.name.clone(),
                     p.version.clone(),
                     dev_text(p.dev).to_string(),
@@ -238,24 +243,21 @@ fn compact_tables(out: &mut String, inv: &Inventory, width: usize) {
                     paths_text(&p.paths),
                 ]
             })
-            .collect();
-        let _ = write!(
-            out,
-            "\nnpm packages ({})\n{}",
-            inv.npm.len(),
-            columns(
-                &[
-                    ("PACKAGE", 32),
-                    ("VERSION", 20),
-                    ("DEV", 4),
-                    ("LAYER", 5),
-                    ("INSTALLED AT", 60)
-                ],
-                &rows,
-                width
-            )
-        );
+        };
+        write_columns(
+            w,
+            &[
+                ("PACKAGE", 32),
+                ("VERSION", 20),
+                ("DEV", 4),
+                ("LAYER", 5),
+                ("INSTALLED AT", 60),
+            ],
+            rows,
+            width,
+        )?;
     }
+    Ok(())
 }
 
 fn wide_tables(out: &mut String, inv: &Inventory) {

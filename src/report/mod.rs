@@ -16,6 +16,7 @@ pub mod origin;
 pub mod sarif;
 pub mod size;
 pub mod spdx;
+mod stream;
 pub mod text;
 
 use crate::inventory::coverage::{Coverage, Status};

@@ -16,9 +16,8 @@
 //! OpenVEX needs at least one statement: with no exception in effect there is no document
 //! ([`openvex`] gives `None`).
 
-use super::cyclonedx::components;
+use super::cyclonedx::Components;
 use crate::gate::Run;
-use crate::inventory::PackageKind;
 use crate::inventory::purl::Purl;
 use crate::vex::Status;
 use serde_json::{Value, json};
@@ -61,11 +60,7 @@ fn time(t: jiff::Timestamp) -> String {
 }
 
 fn render(run: &Run, now: jiff::Timestamp) -> Result<Option<String>, serde_json::Error> {
-    let comps = components(&run.inventory);
-    let purls: BTreeMap<(PackageKind, &str, &str), &str> = comps
-        .iter()
-        .map(|c| ((c.kind, c.name.as_str(), c.matched_version.as_str()), c.purl.as_str()))
-        .collect();
+    let purls = Components::of(&run.inventory).purls_of(&super::cyclonedx::finding_keys(run));
     let (image, hex) = image_purl(run);
     let policy = &run.policy.description;
     let mut seen = BTreeSet::new();

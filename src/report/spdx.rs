@@ -5,15 +5,25 @@
 //! `NOASSERTION`), and its install paths and layer as annotations (`imagegate:path=…`, the
 //! CycloneDX property names). Deterministic but for `documentNamespace` and `created`.
 
-use super::cyclonedx::{self as cdx, components, is_spdx_expression};
+use super::cyclonedx::{self as cdx, Components, is_spdx_expression};
+use super::stream::{Json, Lazy, object};
 use crate::inventory::Inventory;
 use serde_json::{Value, json};
 
 pub fn spdx(inv: &Inventory) -> Result<String, serde_json::Error> {
-    render(inv, jiff::Timestamp::now())
+    cdx::to_string(|w| write(inv, jiff::Timestamp::now(), w))
 }
 
-fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::Error> {
+/// [`spdx`], written as it is formed: one package at a time.
+///
+/// # Errors
+///
+/// What writing to `w` gives.
+pub fn write_spdx(inv: &Inventory, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    write(inv, jiff::Timestamp::now(), w)
+}
+
+fn write(inv: &Inventory, now: jiff::Timestamp, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let img = &inv.image;
     let created = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let tool = format!("Tool: imagegate-{}", env!("CARGO_PKG_VERSION"));
@@ -69,17 +79,18 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
             "relatedSpdxElement": "SPDXRef-OperatingSystem",
         }));
     }
-    let comps = components(inv);
-    let ids: std::collections::BTreeMap<&str, String> = comps
+    let comps = Components::of(inv);
+    // The ids of the packages others depend on (npm's, the only ones with dependencies).
+    let ids: std::collections::BTreeMap<String, String> = comps
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.purl.as_str(), format!("SPDXRef-Package-{}-{i}", c.kind)))
+        .filter(|(_, c)| c.kind == crate::inventory::PackageKind::Npm)
+        .map(|(i, c)| (c.purl, format!("SPDXRef-Package-{}-{i}", c.kind)))
         .collect();
-    for (i, c) in comps.iter().enumerate() {
+    let package = |i: usize, c: &cdx::Component<'_>| {
         let id = format!("SPDXRef-Package-{}-{i}", c.kind);
         let license = c
             .license
-            .as_deref()
             .map(str::trim)
             .filter(|l| is_spdx_expression(l))
             .unwrap_or("NOASSERTION");
@@ -92,7 +103,7 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
         if let Some(dev) = c.dev {
             notes.push(note(cdx::PROP_DEV, &dev.to_string()));
         }
-        packages.push(json!({
+        Json::Value(json!({
             "SPDXID": id,
             "name": c.name,
             "versionInfo": c.version,
@@ -108,20 +119,36 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
                 "referenceLocator": c.purl,
             }],
             "annotations": notes,
-        }));
-        relationships.push(json!({
+        }))
+    };
+    let relations = |i: usize, c: cdx::Component<'_>| {
+        let id = format!("SPDXRef-Package-{}-{i}", c.kind);
+        let mut out = vec![Json::Value(json!({
             "spdxElementId": "SPDXRef-Image",
             "relationshipType": "CONTAINS",
             "relatedSpdxElement": id,
-        }));
+        }))];
         for dep in c.depends_on.iter().filter_map(|d| ids.get(d.as_str())) {
-            relationships.push(json!({
+            out.push(Json::Value(json!({
                 "spdxElementId": id,
                 "relationshipType": "DEPENDS_ON",
                 "relatedSpdxElement": dep,
-            }));
+            })));
         }
-    }
+        out
+    };
+    let packages = Lazy::new(
+        packages
+            .into_iter()
+            .map(Json::Value)
+            .chain(comps.iter().enumerate().map(|(i, c)| package(i, &c))),
+    );
+    let relationships = Lazy::new(
+        relationships
+            .into_iter()
+            .map(Json::Value)
+            .chain(comps.iter().enumerate().flat_map(|(i, c)| relations(i, c))),
+    );
     let uuid = cdx::serial(inv, now);
     let doc = json!({
         "spdxVersion": "SPDX-2.3",
@@ -134,10 +161,9 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
         ),
         "creationInfo": {"created": created, "creators": [tool]},
         "documentDescribes": ["SPDXRef-Image"],
-        "packages": packages,
-        "relationships": relationships,
+        "packages": [],
+        "relationships": [],
     });
-    let mut s = serde_json::to_string_pretty(&doc)?;
-    s.push('\n');
-    Ok(s)
+    let doc = object(doc, vec![("packages", packages), ("relationships", relationships)]);
+    super::stream::write_pretty(&doc, w)
 }

@@ -152,19 +152,38 @@ pub fn paint(s: &str, code: &str, on: bool) -> String {
 /// column as wide as its widest cell up to its cap (cells cut with `…`), the last one taking
 /// what is left. Cells are escaped here.
 pub fn columns(header: &[(&str, usize)], rows: &[Vec<String>], max: usize) -> String {
-    let mut widths: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .map(|(i, (h, cap))| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| width(&escape(c)))
-                .chain([width(h)])
-                .max()
-                .unwrap_or(0)
-                .min(*cap)
-        })
-        .collect();
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and every piece written is a `str`.
+    let _ = write_columns(&mut out, header, || rows.iter(), max);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`columns`], written to `w` as the rows are formed: `rows` is called twice, once to size
+/// the columns and once to write them, so a table of a million packages is never held.
+///
+/// # Errors
+///
+/// What writing to `w` gives.
+pub fn write_columns<I, F>(
+    w: &mut dyn std::io::Write,
+    header: &[(&str, usize)],
+    rows: F,
+    max: usize,
+) -> std::io::Result<()>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: AsRef<[String]>,
+{
+    let mut widths: Vec<usize> = header.iter().map(|(h, _)| width(h)).collect();
+    for r in rows() {
+        for (w, c) in widths.iter_mut().zip(r.as_ref()) {
+            *w = (*w).max(width(&escape(c)));
+        }
+    }
+    for (w, (_, cap)) in widths.iter_mut().zip(header) {
+        *w = (*w).min(*cap);
+    }
     // Too wide: the last column keeps at least 8, the others give way from the right, the
     // first (the name) last, never below their header.
     if let Some((last, rest)) = widths.split_last_mut() {
@@ -190,24 +209,25 @@ pub fn columns(header: &[(&str, usize)], rows: &[Vec<String>], max: usize) -> St
             }
         }
     }
-    let line = |cells: Vec<String>| -> String {
-        let mut l = String::from("  ");
-        for (i, c) in cells.iter().enumerate() {
-            let w = widths.get(i).copied().unwrap_or(0);
+    let mut l = String::new();
+    let mut line = |w: &mut dyn std::io::Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
+        l.clear();
+        l.push_str("  ");
+        for (i, c) in cells.enumerate() {
+            let cw = widths.get(i).copied().unwrap_or(0);
             if i > 0 {
                 l.push_str("  ");
             }
-            l.push_str(&pad(&fit(c, w), w));
+            l.push_str(&pad(&fit(c, cw), cw));
         }
-        l.trim_end().to_string()
+        w.write_all(l.trim_end().as_bytes())?;
+        w.write_all(b"\n")
     };
-    let mut out = line(header.iter().map(|(h, _)| (*h).to_string()).collect());
-    out.push('\n');
-    for r in rows {
-        out.push_str(&line(r.clone()));
-        out.push('\n');
+    line(w, &mut header.iter().map(|(h, _)| *h))?;
+    for r in rows() {
+        line(w, &mut r.as_ref().iter().map(String::as_str))?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
