@@ -246,6 +246,53 @@ fn go_and_rust_binaries_anywhere_are_listed_with_their_layer_and_matched() {
     );
     assert!(inv["warnings"].as_array().unwrap().is_empty(), "{}", inv["warnings"]);
 
+    // The table lists them too: one row per module and crate, with the binaries holding it.
+    for wide in [false, true] {
+        let mut cmd = imagegate();
+        cmd.args(["inventory", &img]).env("COLUMNS", "200");
+        if wide {
+            cmd.arg("--wide");
+        }
+        let r = cmd.run();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let section = |title: &str| -> Vec<String> {
+            let start = r
+                .stdout
+                .find(title)
+                .unwrap_or_else(|| panic!("no {title} in:\n{}", r.stdout));
+            r.stdout[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .map(|l| {
+                    l.split(['│', '┆', ' '])
+                        .filter(|c| !c.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|l| l.chars().any(char::is_alphanumeric))
+                .collect()
+        };
+        let go_rows = section("Go modules (3)");
+        let has = |rows: &[String], needle: &str| rows.iter().any(|l| l.contains(needle));
+        for needle in [
+            "example.com/hello (devel) main".to_string(),
+            "golang.org/x/text v0.3.6 => ./text".to_string(),
+            format!("stdlib {stdlib} toolchain"),
+        ] {
+            assert!(has(&go_rows, &needle), "wide={wide}: {needle:?} in {go_rows:#?}");
+        }
+        assert!(has(&go_rows, ESBUILD), "wide={wide}: {go_rows:#?}");
+        let rust_rows = section("Rust crates (2)");
+        for needle in ["smallvec 1.6.0 crates.io", "smallvec-demo 0.1.0 local"] {
+            assert!(has(&rust_rows, needle), "wide={wide}: {needle:?} in {rust_rows:#?}");
+        }
+        assert!(
+            has(&rust_rows, "usr/local/bin/smallvec-demo"),
+            "wide={wide}: {rust_rows:#?}"
+        );
+    }
+
     // The scan: both ecosystems checked, findings against the real records with their fixes
     // and the layer that added the binaries.
     for policy in [None, Some("policies/production.toml")] {
