@@ -20,6 +20,16 @@ pub const PROP_MANIFEST: &str = "imagegate:image:manifest_digest";
 pub const PROP_CONFIG: &str = "imagegate:image:config_digest";
 pub const PROP_PLATFORM: &str = "imagegate:image:platform";
 pub const PROP_REFERENCE: &str = "imagegate:image:reference";
+/// `true` on a Go binary's main module.
+pub const PROP_GO_MAIN: &str = "imagegate:go:main";
+/// The local directory a Go module was replaced by (`=> ./text`).
+pub const PROP_GO_REPLACED_BY: &str = "imagegate:go:replaced_by";
+/// The `module@version` a versioned Go replacement stands in for.
+pub const PROP_GO_REPLACES: &str = "imagegate:go:replaces";
+/// A crate's source (`crates.io`, `local`, `git`, …): only `crates.io` is matched.
+pub const PROP_CARGO_SOURCE: &str = "imagegate:cargo:source";
+/// `build` for a crate only built with (a build-time dependency).
+pub const PROP_CARGO_KIND: &str = "imagegate:cargo:kind";
 
 /// One package as both SBOM formats list it.
 pub(crate) struct Component {
@@ -36,6 +46,9 @@ pub(crate) struct Component {
     /// The purls of the packages it depends on, where the data says (npm: its
     /// `package.json` dependencies, resolved as Node.js does through node_modules).
     pub depends_on: Vec<String>,
+    /// Kind-specific facts as (property name, value): a Go main module, a replacement, a
+    /// crate's source, as `scan sbom:` reads them back.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 /// Where Node.js finds `dep` required from the package at `dir`: `dir/node_modules/dep`, then
@@ -79,6 +92,7 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             layer: p.layer.clone(),
             dev: None,
             depends_on: Vec::new(),
+            extra: Vec::new(),
         });
     }
     for p in &inv.deb {
@@ -93,6 +107,7 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             layer: p.layer.clone(),
             dev: None,
             depends_on: Vec::new(),
+            extra: Vec::new(),
         });
     }
     let npm_purls: Vec<String> = inv.npm.iter().map(|p| purl::npm(p).to_string()).collect();
@@ -122,6 +137,7 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             layer: p.layer.clone(),
             dev: p.dev,
             depends_on: depends_on.into_iter().collect(),
+            extra: Vec::new(),
         });
     }
     // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a generic purl.
@@ -145,6 +161,52 @@ pub(crate) fn components(inv: &Inventory) -> Vec<Component> {
             layer: rt.layer.clone(),
             dev: None,
             depends_on: Vec::new(),
+            extra: Vec::new(),
+        });
+    }
+    // Go modules and the toolchain (`pkg:golang/stdlib@1.19.8`), at the binaries holding them.
+    for p in &inv.go {
+        let mut extra = Vec::new();
+        if p.main {
+            extra.push((PROP_GO_MAIN, "true".to_string()));
+        }
+        if let Some(r) = &p.replaced_by {
+            extra.push((PROP_GO_REPLACED_BY, r.clone()));
+        }
+        if let Some(r) = &p.replaces {
+            extra.push((PROP_GO_REPLACES, r.clone()));
+        }
+        out.push(Component {
+            kind: PackageKind::Go,
+            name: p.name.clone(),
+            version: p.version.clone(),
+            matched_version: p.version.clone(),
+            purl: purl::go(p).to_string(),
+            license: None,
+            paths: p.binaries.clone(),
+            layer: p.layer.clone(),
+            dev: None,
+            depends_on: Vec::new(),
+            extra,
+        });
+    }
+    for p in &inv.rust {
+        let mut extra = vec![(PROP_CARGO_SOURCE, p.source.clone())];
+        if p.kind != "runtime" {
+            extra.push((PROP_CARGO_KIND, p.kind.clone()));
+        }
+        out.push(Component {
+            kind: PackageKind::Cargo,
+            name: p.name.clone(),
+            version: p.version.clone(),
+            matched_version: p.version.clone(),
+            purl: purl::cargo(p).to_string(),
+            license: None,
+            paths: p.binaries.clone(),
+            layer: p.layer.clone(),
+            dev: None,
+            depends_on: Vec::new(),
+            extra,
         });
     }
     out.sort_by(|a, b| a.purl.cmp(&b.purl));
@@ -267,6 +329,9 @@ fn render(inv: &Inventory, run: Option<&Run>, now: jiff::Timestamp) -> Result<St
         layer_props(&c.layer, &mut props);
         if let Some(dev) = c.dev {
             props.push(prop(PROP_DEV, dev.to_string()));
+        }
+        for (name, value) in &c.extra {
+            props.push(prop(name, value.clone()));
         }
         let mut v = json!({
             "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },

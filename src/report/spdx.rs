@@ -92,6 +92,9 @@ fn render(inv: &Inventory, now: jiff::Timestamp) -> Result<String, serde_json::E
         if let Some(dev) = c.dev {
             notes.push(note(cdx::PROP_DEV, &dev.to_string()));
         }
+        for (name, value) in &c.extra {
+            notes.push(note(name, value));
+        }
         packages.push(json!({
             "SPDXID": id,
             "name": c.name,
