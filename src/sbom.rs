@@ -1,7 +1,8 @@
 //! SBOMs in: `scan sbom:FILE` reads a CycloneDX JSON, SPDX JSON or imagegate inventory JSON
 //! document into an [`Inventory`] that the gate judges like an image's. Packages are taken
-//! from their purls ([`crate::inventory::purl`]): `pkg:apk/…`, `pkg:deb/…` and `pkg:npm/…`
-//! are matched; any other type is listed as `other` in the coverage (not checked). The OS
+//! from their purls ([`crate::inventory::purl`]): `pkg:apk/…`, `pkg:deb/…`, `pkg:npm/…`,
+//! `pkg:golang/…` (the toolchain as `pkg:golang/stdlib`), `pkg:cargo/…` and the Node.js
+//! runtime's `pkg:generic/node` are matched; any other type is listed as `other` in the coverage (not checked). The OS
 //! comes from an `operating-system` component, else from the purls' `distro` qualifier.
 //!
 //! An SBOM carries no image facts (user, health check, size, layers, files): the coverage
@@ -16,8 +17,10 @@
 use crate::digest::Digest;
 use crate::inventory::coverage::{Coverage, Source, Status};
 use crate::inventory::dpkg::DpkgRecord;
+use crate::inventory::gobin::GoPackage;
 use crate::inventory::os::{self, OsInfo};
 use crate::inventory::purl::{self, Purl};
+use crate::inventory::rustbin::RustPackage;
 use crate::inventory::{
     self, ApkPackage, DebPackage, ImageFacts, Inventory, LayerRef, NpmPackage, NpmSource, PackageKind, apk,
 };
@@ -80,6 +83,26 @@ struct Pkg {
     /// Trivy's `SrcName` / `SrcVersion`.
     src_name: Option<String>,
     src_version: Option<String>,
+    /// imagegate's Go and cargo properties ([`cdx::PROP_GO_MAIN`], …).
+    go_main: bool,
+    go_replaced_by: Option<String>,
+    go_replaces: Option<String>,
+    cargo_source: Option<String>,
+    cargo_kind: Option<String>,
+}
+
+impl Pkg {
+    /// Takes `name` when it is one of imagegate's Go or cargo properties.
+    fn kind_prop(&mut self, name: &str, value: &str) {
+        match name {
+            cdx::PROP_GO_MAIN => self.go_main = value == "true",
+            cdx::PROP_GO_REPLACED_BY => self.go_replaced_by = Some(value.to_string()),
+            cdx::PROP_GO_REPLACES => self.go_replaces = Some(value.to_string()),
+            cdx::PROP_CARGO_SOURCE => self.cargo_source = Some(value.to_string()),
+            cdx::PROP_CARGO_KIND => self.cargo_kind = Some(value.to_string()),
+            _ => {}
+        }
+    }
 }
 
 #[derive(Default)]
@@ -202,7 +225,7 @@ fn walk(list: &[Value], depth: usize, count: &mut usize, doc: &mut Doc) -> Resul
                         n if n.starts_with("syft:location:") && n.ends_with(":path") => {
                             pkg.paths.push(value.trim_start_matches('/').to_string())
                         }
-                        _ => {}
+                        n => pkg.kind_prop(n, value),
                     }
                 }
                 doc.pkgs.push(pkg);
@@ -334,7 +357,7 @@ fn spdx(v: &Value, doc: &mut Doc) -> Result<(), String> {
                     cdx::PROP_LAYER_DIGEST => pkg.layer_digest = Digest::parse(val).ok(),
                     cdx::PROP_LAYER_CREATED_BY => pkg.created_by = Some(val.to_string()),
                     cdx::PROP_DEV => pkg.dev = val.parse().ok(),
-                    _ => {}
+                    n => pkg.kind_prop(n, val),
                 }
             }
         }
@@ -451,6 +474,44 @@ fn own(v: &Value, doc: &mut Doc) -> Result<(), String> {
         layer(p, &mut pkg);
         doc.pkgs.push(pkg);
     }
+    let strings = |p: &Value, key: &str| -> Vec<String> {
+        p.get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    for (key, ty) in [("go", "golang"), ("rust", "cargo")] {
+        for p in array(key)? {
+            let (Some(name), Some(version)) = (str_of(p, "name"), str_of(p, "version")) else {
+                return Err(format!("a `{key}` entry has no name or version"));
+            };
+            // The purl's namespace split does not matter here: `full_name` joins it back.
+            let (namespace, last) = match name.rsplit_once('/') {
+                Some((ns, n)) if ty == "golang" => (Some(ns.to_string()), n.to_string()),
+                _ => (None, name.clone()),
+            };
+            let mut pkg = Pkg {
+                purl: Some(Purl {
+                    ty: ty.into(),
+                    namespace,
+                    name: last,
+                    version: Some(version.clone()),
+                    qualifiers: BTreeMap::new(),
+                }),
+                name,
+                version,
+                paths: strings(p, "binaries"),
+                go_main: p.get("main").and_then(Value::as_bool).unwrap_or(false),
+                go_replaced_by: str_of(p, "replaced_by"),
+                go_replaces: str_of(p, "replaces"),
+                cargo_source: str_of(p, "source"),
+                cargo_kind: str_of(p, "kind"),
+                ..Pkg::default()
+            };
+            layer(p, &mut pkg);
+            doc.pkgs.push(pkg);
+        }
+    }
     Ok(())
 }
 
@@ -501,6 +562,11 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
     let mut npm: BTreeMap<(String, String), NpmPackage> = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut runtime: Option<inventory::node_runtime::RuntimePackage> = None;
+    let mut go: BTreeMap<(String, String), GoPackage> = BTreeMap::new();
+    let mut rust: BTreeMap<(String, String), RustPackage> = BTreeMap::new();
+    // Go modules and crates without a version to match (named in a not-checked entry).
+    let mut go_unreadable: Vec<String> = Vec::new();
+    let mut rust_unreadable: Vec<String> = Vec::new();
     for p in &doc.pkgs {
         let Some(pu) = &p.purl else { continue };
         let layer = layer_of(p);
@@ -593,8 +659,67 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
                     path.display()
                 )),
             },
-            // Go modules and Rust crates from an SBOM are not matched yet: they stay out (`other`).
-            Some(PackageKind::Go | PackageKind::Cargo) | None => {}
+            // Go modules (`pkg:golang/github.com/evanw/esbuild@v0.24.0`) and the toolchain
+            // (`pkg:golang/stdlib@1.19.8`, Trivy's `@v1.19.8`; Syft's version `go1.19.8`).
+            Some(PackageKind::Go) => {
+                let name = pu.full_name();
+                let version = if name == "stdlib" {
+                    let stated = pu.version.as_deref().unwrap_or(&p.version);
+                    match purl::stdlib_version(stated).or_else(|| purl::stdlib_version(&p.version)) {
+                        Some(v) => v,
+                        None => {
+                            go_unreadable.push(format!("stdlib@{stated}"));
+                            continue;
+                        }
+                    }
+                } else {
+                    pu.version.clone().unwrap_or_else(|| p.version.clone())
+                };
+                if version.is_empty() {
+                    go_unreadable.push(name);
+                    continue;
+                }
+                let main = p.go_main || version == "(devel)";
+                let entry = go.entry((name.clone(), version.clone())).or_insert_with(|| GoPackage {
+                    name,
+                    version,
+                    main,
+                    replaced_by: p.go_replaced_by.clone(),
+                    replaces: p.go_replaces.clone(),
+                    binaries: Vec::new(),
+                    layer,
+                });
+                for path in &p.paths {
+                    if !entry.binaries.contains(path) {
+                        entry.binaries.push(path.clone());
+                    }
+                }
+            }
+            // Crates (`pkg:cargo/smallvec@1.6.0`): from crates.io unless imagegate's
+            // source property says otherwise (Syft's cargo-auditable cataloger reads crates.io's).
+            Some(PackageKind::Cargo) => {
+                let version = pu.version.clone().unwrap_or_else(|| p.version.clone());
+                if version.is_empty() {
+                    rust_unreadable.push(pu.name.clone());
+                    continue;
+                }
+                let entry = rust
+                    .entry((pu.name.clone(), version.clone()))
+                    .or_insert_with(|| RustPackage {
+                        name: pu.name.clone(),
+                        version,
+                        source: p.cargo_source.clone().unwrap_or_else(|| "crates.io".into()),
+                        kind: p.cargo_kind.clone().unwrap_or_else(|| "runtime".into()),
+                        binaries: Vec::new(),
+                        layer,
+                    });
+                for path in &p.paths {
+                    if !entry.binaries.contains(path) {
+                        entry.binaries.push(path.clone());
+                    }
+                }
+            }
+            None => {}
         }
     }
     if os.is_none() && (!inv_apk.is_empty() || !inv_deb.is_empty()) {
@@ -617,6 +742,21 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
     if runtime.is_some() {
         coverage.push(Coverage::read(Source::NodeRuntime, 1, vec![here.clone()]));
     }
+    let read_here = |n: usize| if n > 0 { vec![here.clone()] } else { Vec::new() };
+    coverage.extend(Coverage::of_binaries(
+        Source::Go,
+        go.len(),
+        &read_here(go.len()),
+        go_unreadable,
+        "Go modules in the SBOM with no version to match were NOT checked",
+    ));
+    coverage.extend(Coverage::of_binaries(
+        Source::Rust,
+        rust.len(),
+        &read_here(rust.len()),
+        rust_unreadable,
+        "Rust crates in the SBOM with no version to match were NOT checked",
+    ));
     if !doc.other.is_empty() {
         let total: usize = doc.other.values().sum();
         coverage.push(Coverage {
@@ -665,8 +805,8 @@ fn build(doc: Doc, bytes: &[u8], path: &Path) -> Inventory {
         coverage,
         // `pkg:generic/node` only (npm's `node` package is not the runtime).
         node_runtime: runtime,
-        go: Vec::new(),
-        rust: Vec::new(),
+        go: go.into_values().collect(),
+        rust: rust.into_values().collect(),
         apk: inv_apk,
         deb: inv_deb,
         npm: npm.into_values().collect(),

@@ -31,7 +31,7 @@ pub enum Source {
     /// The image's own facts (user, health check, size, layers, files), which an SBOM read
     /// with `scan sbom:FILE` does not carry: the checks on them are not run.
     ImageFacts,
-    /// Packages of an ecosystem imagegate does not match (an SBOM's `pkg:golang/…`, …).
+    /// Packages of an ecosystem imagegate does not match (an SBOM's `pkg:pypi/…`, `pkg:maven/…`, …).
     Other,
     /// Go binaries (ELF with Go build info), anywhere in the image.
     Go,

@@ -6,7 +6,9 @@
 //! `pkg:npm/%40scope/name@1.0.0`. The `upstream` qualifier (the source package, as Syft
 //! writes it) is what advisories are matched through, so an SBOM read back matches the same.
 
+use super::gobin::GoPackage;
 use super::os::OsInfo;
+use super::rustbin::RustPackage;
 use super::{ApkPackage, DebPackage, NpmPackage, PackageKind};
 use std::collections::BTreeMap;
 
@@ -27,16 +29,19 @@ impl Purl {
             "apk" => Some(PackageKind::Apk),
             "deb" => Some(PackageKind::Deb),
             "npm" => Some(PackageKind::Npm),
+            "golang" => Some(PackageKind::Go),
+            "cargo" => Some(PackageKind::Cargo),
             // The Node.js runtime as Syft names it (and imagegate's SBOMs do).
             "generic" if self.name == "node" && self.namespace.is_none() => Some(PackageKind::NodeRuntime),
             _ => None,
         }
     }
 
-    /// The full name: `@scope/name` for a scoped npm package, else the name.
+    /// The full name: `@scope/name` for a scoped npm package, the module path for a Go
+    /// module (`github.com/evanw/esbuild`), else the name.
     pub fn full_name(&self) -> String {
         match (&self.namespace, self.ty.as_str()) {
-            (Some(ns), "npm") => format!("{ns}/{}", self.name),
+            (Some(ns), "npm" | "golang") => format!("{ns}/{}", self.name),
             _ => self.name.clone(),
         }
     }
@@ -213,6 +218,42 @@ pub fn npm(p: &NpmPackage) -> Purl {
     }
 }
 
+/// `pkg:golang/github.com/evanw/esbuild@v0.24.0`: the module path split into namespace and
+/// name as the purl spec's golang type (and Syft, Trivy) do; the toolchain as
+/// `pkg:golang/stdlib@1.19.8`, Syft's spelling (the version as OSV's Go records give it).
+pub fn go(p: &GoPackage) -> Purl {
+    let (namespace, name) = match p.name.rsplit_once('/') {
+        Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+        None => (None, p.name.clone()),
+    };
+    Purl {
+        ty: "golang".into(),
+        namespace,
+        name,
+        version: Some(p.version.clone()),
+        qualifiers: BTreeMap::new(),
+    }
+}
+
+/// `pkg:cargo/smallvec@1.6.0`.
+pub fn cargo(p: &RustPackage) -> Purl {
+    Purl {
+        ty: "cargo".into(),
+        namespace: None,
+        name: p.name.clone(),
+        version: Some(p.version.clone()),
+        qualifiers: BTreeMap::new(),
+    }
+}
+
+/// The toolchain version a `pkg:golang/stdlib` purl states, as OSV's Go records spell it:
+/// Syft writes `1.19.8`, Trivy `v1.19.8` (older Trivy `1.19.8`), Go itself `go1.19.8`.
+pub fn stdlib_version(version: &str) -> Option<String> {
+    let v = version.trim();
+    let v = v.strip_prefix("go").or_else(|| v.strip_prefix('v')).unwrap_or(v);
+    super::gobin::stdlib_version(&format!("go{v}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +277,27 @@ mod tests {
         assert!(parse("pkg:npm/lodash@%zz").is_none());
         assert!(parse("pkg:npm/%40babel/core").unwrap().matches(&p));
         assert!(!parse("pkg:npm/%40babel/core@7.0.1").unwrap().matches(&p));
+    }
+
+    #[test]
+    fn go_module_paths_split_at_their_last_slash_and_stdlib_versions_normalise() {
+        let p = parse("pkg:golang/github.com/evanw/esbuild@v0.24.0").unwrap();
+        assert_eq!(p.kind(), Some(PackageKind::Go));
+        assert_eq!(
+            (p.full_name(), p.version.as_deref()),
+            ("github.com/evanw/esbuild".into(), Some("v0.24.0"))
+        );
+        assert_eq!(p.to_string(), "pkg:golang/github.com/evanw/esbuild@v0.24.0");
+        let std = parse("pkg:golang/stdlib@1.19.8").unwrap();
+        assert_eq!((std.full_name(), std.namespace), ("stdlib".into(), None));
+        for v in ["1.19.8", "v1.19.8", "go1.19.8"] {
+            assert_eq!(stdlib_version(v).as_deref(), Some("1.19.8"), "{v}");
+        }
+        assert_eq!(stdlib_version("v1.21").as_deref(), Some("1.21.0"));
+        assert_eq!(stdlib_version("devel").as_deref(), None);
+        assert_eq!(
+            parse("pkg:cargo/smallvec@1.6.0").unwrap().kind(),
+            Some(PackageKind::Cargo)
+        );
     }
 }

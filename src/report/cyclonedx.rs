@@ -21,6 +21,16 @@ pub const PROP_MANIFEST: &str = "imagegate:image:manifest_digest";
 pub const PROP_CONFIG: &str = "imagegate:image:config_digest";
 pub const PROP_PLATFORM: &str = "imagegate:image:platform";
 pub const PROP_REFERENCE: &str = "imagegate:image:reference";
+/// `true` on a Go binary's main module.
+pub const PROP_GO_MAIN: &str = "imagegate:go:main";
+/// The local directory a Go module was replaced by (`=> ./text`).
+pub const PROP_GO_REPLACED_BY: &str = "imagegate:go:replaced_by";
+/// The `module@version` a versioned Go replacement stands in for.
+pub const PROP_GO_REPLACES: &str = "imagegate:go:replaces";
+/// A crate's source (`crates.io`, `local`, `git`, …): only `crates.io` is matched.
+pub const PROP_CARGO_SOURCE: &str = "imagegate:cargo:source";
+/// `build` for a crate only built with (a build-time dependency).
+pub const PROP_CARGO_KIND: &str = "imagegate:cargo:kind";
 
 /// One package as both SBOM formats list it, formed as it is written (see [`Components`]).
 pub(crate) struct Component<'a> {
@@ -35,6 +45,9 @@ pub(crate) struct Component<'a> {
     /// The purls of the packages it depends on, where the data says (npm: its
     /// `package.json` dependencies, resolved as Node.js does through node_modules).
     pub depends_on: Vec<String>,
+    /// Kind-specific facts as (property name, value): a Go main module, a replacement, a
+    /// crate's source, as `scan sbom:` reads them back.
+    pub extra: Vec<(&'static str, &'a str)>,
 }
 
 /// Where a component comes from in the inventory.
@@ -44,6 +57,8 @@ enum Src {
     Deb(usize),
     Npm(usize),
     Node,
+    Go(usize),
+    Crate(usize),
 }
 
 /// Every package of the inventory, sorted by purl, with unique purls: the order, eight to
@@ -105,6 +120,8 @@ impl<'a> Components<'a> {
         if inv.node_runtime.is_some() {
             order.push(Src::Node);
         }
+        order.extend((0..inv.go.len()).map(Src::Go));
+        order.extend((0..inv.rust.len()).map(Src::Crate));
         // Purls formed as they are compared, never held: a stable sort of a database's own
         // order (usually sorted already) compares each package with its neighbour only.
         let (mut x, mut y) = (String::new(), String::new());
@@ -136,6 +153,8 @@ impl<'a> Components<'a> {
                 Ok(())
             }
             Src::Node => write!(buf, "{}", node_purl(self.inv)),
+            Src::Go(i) => write!(buf, "{}", purl::go(&self.inv.go[i])),
+            Src::Crate(i) => write!(buf, "{}", purl::cargo(&self.inv.rust[i])),
         };
     }
 
@@ -168,6 +187,14 @@ impl<'a> Components<'a> {
                     ),
                     None => (PackageKind::NodeRuntime, "", Cow::Borrowed("")),
                 },
+                Src::Go(j) => {
+                    let p = &self.inv.go[j];
+                    (PackageKind::Go, p.name.as_str(), Cow::Borrowed(p.version.as_str()))
+                }
+                Src::Crate(j) => {
+                    let p = &self.inv.rust[j];
+                    (PackageKind::Cargo, p.name.as_str(), Cow::Borrowed(p.version.as_str()))
+                }
             };
             (i, key)
         })
@@ -218,6 +245,7 @@ impl<'a> Components<'a> {
                     layer: &p.layer,
                     dev: None,
                     depends_on: Vec::new(),
+                    extra: Vec::new(),
                 }
             }
             Src::Deb(i) => {
@@ -232,6 +260,7 @@ impl<'a> Components<'a> {
                     layer: &p.layer,
                     dev: None,
                     depends_on: Vec::new(),
+                    extra: Vec::new(),
                 }
             }
             Src::Npm(i) => {
@@ -259,6 +288,7 @@ impl<'a> Components<'a> {
                     layer: &p.layer,
                     dev: p.dev,
                     depends_on,
+                    extra: Vec::new(),
                 }
             }
             // The Node.js runtime from nodejs.org, as Syft's binary cataloger names it: a
@@ -276,6 +306,53 @@ impl<'a> Components<'a> {
                     layer: &rt.layer,
                     dev: None,
                     depends_on: Vec::new(),
+                    extra: Vec::new(),
+                }
+            }
+            // Go modules and the toolchain (`pkg:golang/stdlib@1.19.8`), at the binaries
+            // holding them.
+            Src::Go(i) => {
+                let p = &inv.go[i];
+                let mut extra = Vec::new();
+                if p.main {
+                    extra.push((PROP_GO_MAIN, "true"));
+                }
+                if let Some(r) = &p.replaced_by {
+                    extra.push((PROP_GO_REPLACED_BY, r.as_str()));
+                }
+                if let Some(r) = &p.replaces {
+                    extra.push((PROP_GO_REPLACES, r.as_str()));
+                }
+                Component {
+                    kind: PackageKind::Go,
+                    name: Cow::Borrowed(&p.name),
+                    version: Cow::Borrowed(&p.version),
+                    purl,
+                    license: None,
+                    paths: p.binaries.iter().map(String::as_str).collect(),
+                    layer: &p.layer,
+                    dev: None,
+                    depends_on: Vec::new(),
+                    extra,
+                }
+            }
+            Src::Crate(i) => {
+                let p = &inv.rust[i];
+                let mut extra = vec![(PROP_CARGO_SOURCE, p.source.as_str())];
+                if p.kind != "runtime" {
+                    extra.push((PROP_CARGO_KIND, p.kind.as_str()));
+                }
+                Component {
+                    kind: PackageKind::Cargo,
+                    name: Cow::Borrowed(&p.name),
+                    version: Cow::Borrowed(&p.version),
+                    purl,
+                    license: None,
+                    paths: p.binaries.iter().map(String::as_str).collect(),
+                    layer: &p.layer,
+                    dev: None,
+                    depends_on: Vec::new(),
+                    extra,
                 }
             }
         })
@@ -403,6 +480,9 @@ fn component_json(c: &Component<'_>) -> Value {
     layer_props(c.layer, &mut props);
     if let Some(dev) = c.dev {
         props.push(prop(PROP_DEV, dev.to_string()));
+    }
+    for (name, value) in &c.extra {
+        props.push(prop(name, *value));
     }
     let mut v = json!({
         "type": if c.kind == PackageKind::NodeRuntime { "application" } else { "library" },

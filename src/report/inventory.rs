@@ -139,6 +139,34 @@ fn paths_text(paths: &[String]) -> String {
     }
 }
 
+/// What a Go module row says besides its version: the main module, the toolchain, a
+/// replacement.
+fn go_note(p: &crate::inventory::gobin::GoPackage) -> String {
+    let mut notes = Vec::new();
+    if p.main {
+        notes.push("main".to_string());
+    }
+    if p.name == "stdlib" && !p.main {
+        notes.push("toolchain".to_string());
+    }
+    if let Some(dir) = &p.replaced_by {
+        notes.push(format!("=> {dir}"));
+    }
+    if let Some(orig) = &p.replaces {
+        notes.push(format!("replaces {orig}"));
+    }
+    notes.join(", ")
+}
+
+/// A crate's source, and `build` for a build-time-only dependency.
+fn rust_source(p: &crate::inventory::rustbin::RustPackage) -> String {
+    if p.kind == "build" {
+        format!("{} (build)", p.source)
+    } else {
+        p.source.clone()
+    }
+}
+
 fn compact_tables(w: &mut dyn std::io::Write, inv: &Inventory, width: usize) -> std::io::Result<()> {
     let img = &inv.image;
     // The step in full where it fits: the layer table is the one place it is shown.
@@ -257,6 +285,58 @@ fn compact_tables(w: &mut dyn std::io::Write, inv: &Inventory, width: usize) -> 
             width,
         )?;
     }
+    if !inv.go.is_empty() {
+        write!(w, "\nGo modules ({})\n", inv.go.len())?;
+        let rows = || {
+            inv.go.iter().map(|p| {
+                [
+                    p.name.clone(),
+                    p.version.clone(),
+                    go_note(p),
+                    p.layer.index.to_string(),
+                    paths_text(&p.binaries),
+                ]
+            })
+        };
+        write_columns(
+            w,
+            &[
+                ("MODULE", 40),
+                ("VERSION", 36),
+                ("NOTE", 24),
+                ("LAYER", 5),
+                ("BINARIES", 60),
+            ],
+            rows,
+            width,
+        )?;
+    }
+    if !inv.rust.is_empty() {
+        write!(w, "\nRust crates ({})\n", inv.rust.len())?;
+        let rows = || {
+            inv.rust.iter().map(|p| {
+                [
+                    p.name.clone(),
+                    p.version.clone(),
+                    rust_source(p),
+                    p.layer.index.to_string(),
+                    paths_text(&p.binaries),
+                ]
+            })
+        };
+        write_columns(
+            w,
+            &[
+                ("CRATE", 32),
+                ("VERSION", 20),
+                ("SOURCE", 16),
+                ("LAYER", 5),
+                ("BINARIES", 60),
+            ],
+            rows,
+            width,
+        )?;
+    }
     Ok(())
 }
 
@@ -321,5 +401,33 @@ fn wide_tables(out: &mut String, inv: &Inventory) {
             ]);
         }
         let _ = writeln!(out, "\nnpm packages ({})\n{t}", inv.npm.len());
+    }
+    if !inv.go.is_empty() {
+        let mut t = table(&["module", "version", "note", "binaries", "layer", "created by"]);
+        for p in &inv.go {
+            t.add_row(vec![
+                esc(&p.name),
+                esc(&p.version),
+                esc(&go_note(p)),
+                esc(&paths_text(&p.binaries)),
+                p.layer.index.to_string(),
+                super::text::step(p.layer.created_by.as_deref(), 50),
+            ]);
+        }
+        let _ = writeln!(out, "\nGo modules ({})\n{t}", inv.go.len());
+    }
+    if !inv.rust.is_empty() {
+        let mut t = table(&["crate", "version", "source", "binaries", "layer", "created by"]);
+        for p in &inv.rust {
+            t.add_row(vec![
+                esc(&p.name),
+                esc(&p.version),
+                esc(&rust_source(p)),
+                esc(&paths_text(&p.binaries)),
+                p.layer.index.to_string(),
+                super::text::step(p.layer.created_by.as_deref(), 50),
+            ]);
+        }
+        let _ = writeln!(out, "\nRust crates ({})\n{t}", inv.rust.len());
     }
 }

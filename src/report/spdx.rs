@@ -103,6 +103,9 @@ fn write(inv: &Inventory, now: jiff::Timestamp, w: &mut dyn std::io::Write) -> s
         if let Some(dev) = c.dev {
             notes.push(note(cdx::PROP_DEV, &dev.to_string()));
         }
+        for (name, value) in &c.extra {
+            notes.push(note(name, value));
+        }
         Json::Value(json!({
             "SPDXID": id,
             "name": c.name,

@@ -47,7 +47,7 @@ impl jsonschema::Retrieve for LocalSchemas {
     }
 }
 
-fn cyclonedx_validator() -> &'static jsonschema::Validator {
+pub(crate) fn cyclonedx_validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
         let text = std::fs::read_to_string(repo_root().join("testdata/schemas/cyclonedx-1.6.schema.json")).unwrap();
@@ -377,7 +377,7 @@ fn inventory_spdx(dir: &Path, name: &str) -> (PathBuf, Value) {
     (out, doc)
 }
 
-fn spdx_validator() -> &'static jsonschema::Validator {
+pub(crate) fn spdx_validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
     V.get_or_init(|| {
         let text = std::fs::read_to_string(repo_root().join("testdata/schemas/spdx-2.3.schema.json")).unwrap();
@@ -576,7 +576,7 @@ fn gitlab_validator() -> &'static jsonschema::Validator {
     })
 }
 
-fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+pub(crate) fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
     v.iter_errors(doc)
         .take(5)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -246,6 +246,53 @@ fn go_and_rust_binaries_anywhere_are_listed_with_their_layer_and_matched() {
     );
     assert!(inv["warnings"].as_array().unwrap().is_empty(), "{}", inv["warnings"]);
 
+    // The table lists them too: one row per module and crate, with the binaries holding it.
+    for wide in [false, true] {
+        let mut cmd = imagegate();
+        cmd.args(["inventory", &img]).env("COLUMNS", "200");
+        if wide {
+            cmd.arg("--wide");
+        }
+        let r = cmd.run();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let section = |title: &str| -> Vec<String> {
+            let start = r
+                .stdout
+                .find(title)
+                .unwrap_or_else(|| panic!("no {title} in:\n{}", r.stdout));
+            r.stdout[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.trim().is_empty())
+                .map(|l| {
+                    l.split(['│', '┆', ' '])
+                        .filter(|c| !c.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|l| l.chars().any(char::is_alphanumeric))
+                .collect()
+        };
+        let go_rows = section("Go modules (3)");
+        let has = |rows: &[String], needle: &str| rows.iter().any(|l| l.contains(needle));
+        for needle in [
+            "example.com/hello (devel) main".to_string(),
+            "golang.org/x/text v0.3.6 => ./text".to_string(),
+            format!("stdlib {stdlib} toolchain"),
+        ] {
+            assert!(has(&go_rows, &needle), "wide={wide}: {needle:?} in {go_rows:#?}");
+        }
+        assert!(has(&go_rows, ESBUILD), "wide={wide}: {go_rows:#?}");
+        let rust_rows = section("Rust crates (2)");
+        for needle in ["smallvec 1.6.0 crates.io", "smallvec-demo 0.1.0 local"] {
+            assert!(has(&rust_rows, needle), "wide={wide}: {needle:?} in {rust_rows:#?}");
+        }
+        assert!(
+            has(&rust_rows, "usr/local/bin/smallvec-demo"),
+            "wide={wide}: {rust_rows:#?}"
+        );
+    }
+
     // The scan: both ecosystems checked, findings against the real records with their fixes
     // and the layer that added the binaries.
     for policy in [None, Some("policies/production.toml")] {
@@ -378,4 +425,158 @@ fn db_update_fetches_go_and_crates_io_from_the_bucket_layout() {
     assert_eq!(ids("Go", "stdlib"), ["GO-2023-1878"]);
     assert_eq!(ids("Go", "golang.org/x/text"), ["GO-2021-0113"]);
     assert_eq!(ids("crates.io", "smallvec"), ["RUSTSEC-2021-0003"]);
+}
+
+/// The Go modules and crates an SBOM lists: (purl, name, version).
+fn sbom_purls(doc: &Value) -> Vec<String> {
+    let mut out: Vec<String> = if let Some(c) = doc["components"].as_array() {
+        c.iter()
+            .filter_map(|c| c["purl"].as_str())
+            .map(str::to_string)
+            .collect()
+    } else {
+        doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    out.retain(|p| p.starts_with("pkg:golang/") || p.starts_with("pkg:cargo/"));
+    out.sort();
+    out
+}
+
+#[test]
+fn go_modules_and_crates_travel_through_both_sboms_to_the_same_findings_as_the_image() {
+    let (plain, _) = go_binaries();
+    let tmp = tempfile::tempdir().unwrap();
+    let rust = std::fs::read(repo_root().join("testdata/rustbin/smallvec-demo")).unwrap();
+    let img = image(
+        tmp.path(),
+        "bins",
+        &[
+            ("usr/local/bin/hello", std::fs::read(plain).unwrap()),
+            ("usr/local/bin/smallvec-demo", rust),
+        ],
+    );
+    let stdlib = go_version();
+    let (cdx, spdx, inv) = (
+        tmp.path().join("sbom.cdx.json"),
+        tmp.path().join("sbom.spdx.json"),
+        tmp.path().join("inventory.json"),
+    );
+    let r = imagegate()
+        .args(["inventory", &img, "--cyclonedx"])
+        .arg(&cdx)
+        .arg("--spdx")
+        .arg(&spdx)
+        .arg("--output")
+        .arg(&inv)
+        .args(["--format", "json"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (cdx_doc, spdx_doc) = (read(&cdx), read(&spdx));
+    let errors = crate::formats::schema_errors(crate::formats::cyclonedx_validator(), &cdx_doc);
+    assert!(errors.is_empty(), "not valid CycloneDX 1.6: {errors:#?}");
+    let errors = crate::formats::schema_errors(crate::formats::spdx_validator(), &spdx_doc);
+    assert!(errors.is_empty(), "not valid SPDX 2.3: {errors:#?}");
+    // The purls Syft and Trivy give them: the module path as namespace/name, the toolchain
+    // as `stdlib`, crates by name.
+    let expected = [
+        "pkg:cargo/smallvec-demo@0.1.0".to_string(),
+        "pkg:cargo/smallvec@1.6.0".to_string(),
+        "pkg:golang/example.com/hello@%28devel%29".to_string(),
+        "pkg:golang/golang.org/x/text@v0.3.6".to_string(),
+        format!("pkg:golang/stdlib@{stdlib}"),
+    ];
+    assert_eq!(sbom_purls(&cdx_doc), expected);
+    assert_eq!(sbom_purls(&spdx_doc), expected);
+
+    // The image and each SBOM of it give the same findings (id, package, version, fixes,
+    // layer, binaries) and the same checked coverage.
+    let (code, from_image, stderr) = run(&["scan", &img], None);
+    assert_eq!(code, 1, "{stderr}");
+    let image_vulns = vulns(&from_image);
+    assert!(
+        image_vulns.iter().any(|v| v.0 == "GO-2021-0113") && image_vulns.iter().any(|v| v.0 == "RUSTSEC-2021-0003"),
+        "{image_vulns:#?}"
+    );
+    for sbom in [&cdx, &spdx, &inv] {
+        let target = format!("sbom:{}", sbom.display());
+        let (code, v, stderr) = run(&["scan", &target], None);
+        assert_eq!(code, 1, "{}: {stderr}", sbom.display());
+        assert_eq!(vulns(&v), image_vulns, "{}", sbom.display());
+        let go = coverage_of(&v, "go");
+        assert_eq!(
+            (go.len(), go[0].0.as_str(), go[0].1),
+            (1, "checked", 3),
+            "{}",
+            sbom.display()
+        );
+        let rs = coverage_of(&v, "rust");
+        assert_eq!(
+            (rs.len(), rs[0].0.as_str(), rs[0].1),
+            (1, "checked", 2),
+            "{}",
+            sbom.display()
+        );
+        assert!(
+            coverage_of(&v, "other").is_empty(),
+            "{}: {}",
+            sbom.display(),
+            v["coverage"]
+        );
+    }
+}
+
+#[test]
+fn foreign_go_and_cargo_purls_are_matched_with_the_toolchain_spelled_as_syft_or_trivy_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (spelling, name) in [("1.19.8", "stdlib"), ("v1.19.8", "stdlib"), ("go1.19.8", "stdlib")] {
+        // Syft: version `go1.19.8`, purl `@1.19.8`; Trivy: `@v1.19.8`.
+        let doc = serde_json::json!({
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.6",
+            "version": 1,
+            "components": [
+                {"type": "library", "name": name, "version": format!("go{}", spelling.trim_start_matches(['g', 'o', 'v'])),
+                 "purl": format!("pkg:golang/stdlib@{spelling}")},
+                {"type": "library", "name": "golang.org/x/text", "version": "v0.3.6",
+                 "purl": "pkg:golang/golang.org/x/text@v0.3.6"},
+                {"type": "library", "name": "smallvec", "version": "1.6.0", "purl": "pkg:cargo/smallvec@1.6.0"},
+            ],
+        });
+        let path = tmp.path().join("foreign.cdx.json");
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let target = format!("sbom:{}", path.display());
+        let (code, v, stderr) = run(&["scan", &target], None);
+        assert_eq!(code, 1, "{spelling}: {stderr}");
+        let ids: Vec<(String, String, String)> = vulns(&v).into_iter().map(|x| (x.0, x.1, x.2)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("GO-2021-0113".into(), "golang.org/x/text".into(), "v0.3.6".into()),
+                ("GO-2023-1878".into(), "stdlib".into(), "1.19.8".into()),
+                ("RUSTSEC-2021-0003".into(), "smallvec".into(), "1.6.0".into()),
+            ],
+            "{spelling}"
+        );
+    }
+    // A toolchain version that is none: the Go source is not checked, never clean.
+    let doc = serde_json::json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "components": [{"type": "library", "name": "stdlib", "version": "devel", "purl": "pkg:golang/stdlib@devel"}],
+    });
+    let path = tmp.path().join("devel.cdx.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let (_, v, stderr) = run(&["scan", &format!("sbom:{}", path.display())], None);
+    let go = coverage_of(&v, "go");
+    assert_eq!(go.len(), 1, "{stderr}: {}", v["coverage"]);
+    assert_eq!(
+        (go[0].0.as_str(), go[0].3.as_slice()),
+        ("not_checked", ["stdlib@devel".to_string()].as_slice())
+    );
 }
