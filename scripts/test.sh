@@ -44,4 +44,34 @@ if [ -z "${IMAGEGATE_DIVE:-}" ]; then
 fi
 
 cd "$(dirname "$0")/.."
+
+# The real esbuild binary, a Go binary as npm ships it (tests/it/gobin.rs compares its
+# inventory with `go version -m`): the npm registry's @esbuild/linux-x64 tarball of one pinned
+# version, checked against its dist.integrity (`npm view @esbuild/linux-x64@VERSION dist`),
+# kept under target/ (not committed) and downloaded only when missing.
+esbuild_version=0.24.0
+esbuild_integrity='sha512-vbutsFqQ+foy3wSSbmjBXXIJ6PL3scghJoM8zCL142cGaZKAdCZHyf+Bpu/MmX9zT9Q0zFBVKb36Ma5Fzfa8xA=='
+esbuild_dir="${CARGO_TARGET_DIR:-target}/test-downloads/esbuild-linux-x64-$esbuild_version"
+esbuild_tgz="$esbuild_dir/linux-x64-$esbuild_version.tgz"
+# dist.integrity is base64; sha512sum prints hex.
+esbuild_sha512="$(printf '%s' "${esbuild_integrity#sha512-}" | base64 -d | od -An -tx1 -v | tr -d ' \n')"
+if [ ! -f "$esbuild_tgz" ]; then
+  mkdir -p "$esbuild_dir"
+  echo "scripts/test.sh: downloading @esbuild/linux-x64@$esbuild_version from the npm registry" >&2
+  curl -fsSL --retry 3 -o "$esbuild_tgz.part" \
+    "https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-$esbuild_version.tgz" &&
+    mv "$esbuild_tgz.part" "$esbuild_tgz" ||
+    echo "scripts/test.sh: could not download esbuild; its test fails saying so" >&2
+fi
+if [ -f "$esbuild_tgz" ]; then
+  if [ "$(sha512sum "$esbuild_tgz" | cut -d' ' -f1)" != "$esbuild_sha512" ]; then
+    echo "scripts/test.sh: $esbuild_tgz does not match its npm integrity $esbuild_integrity; removed" >&2
+    rm -f "$esbuild_tgz"
+    exit 2
+  fi
+  tar -xzf "$esbuild_tgz" -C "$esbuild_dir" package/bin/esbuild
+  case "$esbuild_dir" in /*) ;; *) esbuild_dir="$(pwd)/$esbuild_dir" ;; esac
+  export IMAGEGATE_ESBUILD="$esbuild_dir/package/bin/esbuild"
+fi
+
 exec cargo test --locked "$@"

@@ -372,6 +372,116 @@ fn a_go_binary_that_lies_about_its_lengths_is_a_warning_and_not_checked() {
     assert_eq!(code, 1, "{stderr}");
 }
 
+/// The real esbuild binary from its npm package `@esbuild/linux-x64` (one pinned version,
+/// checked against the registry's integrity), which scripts/test.sh downloads into target/.
+fn real_esbuild() -> PathBuf {
+    let run_it = "run scripts/test.sh, which downloads @esbuild/linux-x64 from the npm registry into target/ and sets IMAGEGATE_ESBUILD";
+    let path = std::env::var_os("IMAGEGATE_ESBUILD")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("IMAGEGATE_ESBUILD is not set: {run_it}"));
+    assert!(path.is_file(), "{} is not a file: {run_it}", path.display());
+    path
+}
+
+/// What the Go toolchain reads from a binary's build info, `go version -m FILE`: the
+/// toolchain (`go1.23.1`), the main module and its version, and each dependency as built
+/// (a versioned `=>` replacement stands in for the module it replaces).
+struct GoVersionM {
+    toolchain: String,
+    main: (String, String),
+    deps: Vec<(String, String)>,
+}
+
+fn go_version_m(file: &Path) -> GoVersionM {
+    let out = Command::new("go")
+        .arg("version")
+        .arg("-m")
+        .arg(file)
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `go` ({e}): scripts/test.sh installs it (golang-go)"));
+    assert!(
+        out.status.success(),
+        "go version -m: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let toolchain = lines.next().unwrap().rsplit(": ").next().unwrap().to_string();
+    let mut main = None;
+    let mut deps: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.trim_start_matches('\t').split('\t').collect();
+        match fields.as_slice() {
+            ["mod", path, version, ..] => main = Some((path.to_string(), version.to_string())),
+            ["dep", path, version, ..] => deps.push((path.to_string(), version.to_string())),
+            ["=>", path, version, ..] if !version.is_empty() => {
+                *deps.last_mut().unwrap() = (path.to_string(), version.to_string());
+            }
+            _ => {}
+        }
+    }
+    GoVersionM {
+        toolchain,
+        main: main.expect("a main module"),
+        deps,
+    }
+}
+
+#[test]
+fn the_real_esbuild_binary_from_npm_lists_what_go_version_m_reads() {
+    const ESBUILD: &str = "app/node_modules/@esbuild/linux-x64/bin/esbuild";
+    let bin = real_esbuild();
+    let expected = go_version_m(&bin);
+    assert_eq!(expected.main.0, "github.com/evanw/esbuild");
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(tmp.path(), "esbuild", &[(ESBUILD, std::fs::read(&bin).unwrap())]);
+    let (code, inv, stderr) = run(&["inventory", &img], None);
+    assert_eq!(code, 0, "{stderr}");
+    let modules: Vec<&Value> = inv["go"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no go packages: {inv}"))
+        .iter()
+        .filter(|p| p["binaries"].as_array().unwrap().iter().any(|b| b == ESBUILD))
+        .collect();
+    let of = |p: &Value| {
+        (
+            p["name"].as_str().unwrap().to_string(),
+            p["version"].as_str().unwrap().to_string(),
+        )
+    };
+    let main: Vec<_> = modules.iter().filter(|p| p["main"] == true).map(|p| of(p)).collect();
+    assert_eq!(main, std::slice::from_ref(&expected.main), "the main module");
+    let stdlib: Vec<_> = modules
+        .iter()
+        .filter(|p| p["name"] == "stdlib")
+        .map(|p| of(p))
+        .collect();
+    let toolchain = imagegate::inventory::gobin::stdlib_version(&expected.toolchain).unwrap();
+    assert_eq!(
+        stdlib,
+        [("stdlib".to_string(), toolchain)],
+        "go version -m says {}",
+        expected.toolchain
+    );
+    let mut deps: Vec<_> = modules
+        .iter()
+        .filter(|p| p["main"] != true && p["name"] != "stdlib")
+        .map(|p| of(p))
+        .collect();
+    deps.sort();
+    let mut want = expected.deps.clone();
+    want.sort();
+    assert!(!want.is_empty(), "esbuild depends on golang.org/x/sys");
+    assert_eq!(deps, want, "the dependencies");
+    assert!(modules.iter().all(|p| p["layer"]["index"] == 1));
+    assert_eq!(inv["warnings"], serde_json::json!([]));
+    let go = coverage_of(&inv, "go");
+    assert_eq!(go.len(), 1, "{}", inv["coverage"]);
+    assert_eq!((go[0].0.as_str(), &go[0].3), ("read", &vec![ESBUILD.to_string()]));
+}
+
 /// OSV's bucket layout for one ecosystem: `all.zip` of the records in `testdata/osv/<dir>`.
 fn all_zip(dir: &str) -> Vec<u8> {
     use std::io::Write;
