@@ -78,6 +78,9 @@ pub enum Fact {
     YarnLock(Arc<yarn::Lock>),
     /// A project's own `package.json` (its dev dependencies, for Yarn projects).
     ProjectManifest(Arc<yarn::ProjectManifest>),
+    /// A Yarn project's Plug'n'Play index (`.pnp.cjs`, `.pnp.data.json`): the packages it says
+    /// are installed, and where.
+    PnpIndex(Arc<yarn::PnpIndex>),
     /// An ELF file anywhere that is a Go binary or carries cargo-auditable data (streamed).
     Binary(Arc<BinaryFacts>),
 }
@@ -125,7 +128,7 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-7")
+        Some("inventory-8")
     }
 
     fn streams(&self, path: &str) -> Option<u64> {
@@ -175,6 +178,14 @@ impl Capture for Collector {
                 Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile)
             )
             || pnpm::classify(path).is_some();
+        if yarn::classify(path) == Some(yarn::YarnFile::PnpIndex) {
+            return CaptureError {
+                fatal: false,
+                message: format!(
+                    "{size} bytes is over the {cap}-byte cap for a Plug'n'Play index; whether every package it lists is in the image was NOT checked"
+                ),
+            };
+        }
         if yarn::classify(path) == Some(yarn::YarnFile::CacheZip) {
             return CaptureError {
                 fatal: false,
@@ -227,6 +238,7 @@ impl Capture for Collector {
                 yarn::YarnFile::CacheZip => Some(yarn::MAX_ZIP),
                 yarn::YarnFile::Lockfile => Some(MAX_DB_SIZE),
                 yarn::YarnFile::ProjectManifest => Some(MAX_MANIFEST_SIZE),
+                yarn::YarnFile::PnpIndex => Some(yarn::MAX_PNP_INDEX),
             },
         }
     }
@@ -298,6 +310,16 @@ impl Capture for Collector {
                     .ok_or_else(|| {
                         warn("package.json is not a JSON object; its dev dependencies are not known".into())
                     }),
+                Some(yarn::YarnFile::PnpIndex) => {
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    yarn::parse_pnp_index(name, bytes)
+                        .map(|i| Fact::PnpIndex(Arc::new(i)))
+                        .map_err(|e| {
+                            warn(format!(
+                                "{e}; whether every package it lists is in the image was NOT checked"
+                            ))
+                        })
+                }
                 None => Err(warn("not a file the inventory reads".into())),
             };
         }
@@ -654,7 +676,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         infos.len().saturating_sub(1),
     );
     warnings.extend(runtime_warnings);
-    let mut coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm);
+    let mut coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm, &mut warnings);
     node_runtime::coverage(&mut coverage, node_runtime.as_ref());
     let go = gobin::inventory(&fs, &layer_ref);
     let rust = rustbin::inventory(&fs, &layer_ref);
@@ -765,6 +787,7 @@ fn coverage_of(
     apk: &[apk::ApkRecord],
     deb: &[DebPackage],
     npm: &[NpmPackage],
+    warnings: &mut Vec<String>,
 ) -> Vec<coverage::Coverage> {
     use coverage::{Coverage, Source};
     let mut out = Vec::new();
@@ -797,14 +820,20 @@ fn coverage_of(
         .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
         .map(|(path, _)| path.as_str());
     out.extend(coverage::recognise(files, os_known, node_version, os_owns_node));
-    yarn_coverage(fs, pnp, &mut out);
+    yarn_coverage(fs, pnp, &mut out, warnings);
     out
 }
 
 /// Yarn Plug'n'Play, once read: the packages found in cache zips (and `.yarn/unplugged`),
 /// and, apart, every cache zip that could not be read (over its cap, hostile, no manifest),
-/// which stays not checked with its path.
-fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage::Coverage>) {
+/// which stays not checked with its path; then the cross-check against each project's
+/// Plug'n'Play index (see [`pnp_cross_check`]).
+fn yarn_coverage(
+    fs: &Filesystem<Fact>,
+    packages: usize,
+    out: &mut Vec<coverage::Coverage>,
+    warnings: &mut Vec<String>,
+) {
     use coverage::{Coverage, Source, Status};
     let unread: BTreeSet<String> = fs
         .nodes()
@@ -815,7 +844,8 @@ fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage:
         })
         .map(|(path, _)| path.clone())
         .collect();
-    if packages == 0 && unread.is_empty() {
+    let (missing, unindexed) = pnp_cross_check(fs, warnings);
+    if packages == 0 && unread.is_empty() && missing.is_empty() && unindexed.is_empty() {
         return; // as recognised: a .pnp.cjs without a cache in the image
     }
     // Replaces what recognition found; where it found nothing (a cache it does not know by
@@ -834,21 +864,106 @@ fn yarn_coverage(fs: &Filesystem<Fact>, packages: usize, out: &mut Vec<coverage:
     if packages > 0 {
         out.push(Coverage::read(Source::YarnPnp, packages, roots));
     }
+    let not_checked = |paths: BTreeSet<String>, reason: String| Coverage {
+        source: Source::YarnPnp,
+        status: Status::NotChecked,
+        packages: 0,
+        ecosystem: None,
+        reason: Some(reason),
+        more_paths: paths.len().saturating_sub(coverage::MAX_PATHS),
+        paths: paths.into_iter().take(coverage::MAX_PATHS).collect(),
+    };
     if !unread.is_empty() {
-        let more_paths = unread.len().saturating_sub(coverage::MAX_PATHS);
-        out.push(Coverage {
-            source: Source::YarnPnp,
-            status: Status::NotChecked,
-            packages: 0,
-            ecosystem: None,
-            reason: Some(format!(
-                "{} Yarn cache zip(s) could not be read (see the warnings): their packages were NOT checked",
-                unread.len()
-            )),
-            paths: unread.into_iter().take(coverage::MAX_PATHS).collect(),
-            more_paths,
-        });
+        let reason = format!(
+            "{} Yarn cache zip(s) could not be read (see the warnings): their packages were NOT checked",
+            unread.len()
+        );
+        out.push(not_checked(unread, reason));
     }
+    if !missing.is_empty() {
+        let reason = format!(
+            "{} the Plug'n'Play index lists {} not in the image (no cache zip or unplugged directory; see the warnings): NOT checked",
+            crate::units::plural(missing.len(), "package"),
+            if missing.len() == 1 { "is" } else { "are" }
+        );
+        out.push(not_checked(missing, reason));
+    }
+    if !unindexed.is_empty() {
+        let reason = "the Plug'n'Play index could not be read (see the warnings): whether every package it lists is in the image was NOT checked".to_string();
+        out.push(not_checked(unindexed, reason));
+    }
+}
+
+/// Warnings per index about packages it lists that are missing, past which they are counted.
+const MAX_MISSING_WARNINGS: usize = 10;
+
+/// Yarn's own list against the image: every package a project's Plug'n'Play index
+/// (`.pnp.cjs`, `.pnp.data.json`) lists on disk must have its cache zip or unplugged
+/// directory in the image, or the inventory never saw it. Returns the missing places (a
+/// warning names each package) and the indexes that could not be read (their warning came
+/// from the layer walk), each to be listed `not_checked`.
+fn pnp_cross_check(fs: &Filesystem<Fact>, warnings: &mut Vec<String>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut missing = BTreeSet::new();
+    let mut unindexed = BTreeSet::new();
+    let is_file = |path: &str| {
+        let resolved = fs.resolve(path);
+        matches!(
+            resolved.as_deref().and_then(|p| fs.get(p)).map(|n| &n.kind),
+            Some(NodeKind::File { .. } | NodeKind::Hardlink { .. })
+        )
+    };
+    let indexes: Vec<&String> = fs
+        .nodes()
+        .filter(|(path, n)| !matches!(n.kind, NodeKind::Dir) && yarn::classify(path) == Some(yarn::YarnFile::PnpIndex))
+        .map(|(path, _)| path)
+        .collect();
+    for path in indexes {
+        let (root, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+        let packages = match fs.fact(path) {
+            Some(Fact::PnpIndex(index)) => match index.as_ref() {
+                yarn::PnpIndex::Packages(p) => p,
+                yarn::PnpIndex::InDataFile => {
+                    let data = npm::join(root, ".pnp.data.json");
+                    if !matches!(fs.fact(&data), Some(Fact::PnpIndex(_))) && !is_file(&data) {
+                        warnings.push(format!(
+                            "{path}: its Plug'n'Play state is in {data}, which is not in the image; whether every package it lists is in the image was NOT checked"
+                        ));
+                        unindexed.insert(path.clone());
+                    }
+                    continue;
+                }
+            },
+            // Unreadable: the walk warned. A symlink to one is read where it points.
+            _ if fs.get(path).is_some_and(|n| matches!(n.kind, NodeKind::Symlink { .. })) => continue,
+            _ => {
+                unindexed.insert(path.clone());
+                continue;
+            }
+        };
+        let mut seen = BTreeSet::new();
+        let mut absent = 0usize;
+        for p in packages {
+            let (file, shown) = yarn::expected_location(root, &p.location);
+            if !seen.insert(file.clone()) || is_file(&file) {
+                continue;
+            }
+            absent += 1;
+            if absent <= MAX_MISSING_WARNINGS {
+                warnings.push(format!(
+                    "{path}: Yarn lists {}@{} at {shown}, which is not in the image: that package was NOT checked",
+                    p.name, p.reference
+                ));
+            }
+            missing.insert(shown);
+        }
+        if absent > MAX_MISSING_WARNINGS {
+            warnings.push(format!(
+                "{path}: and {} more package(s) {name} lists are not in the image: NOT checked",
+                absent - MAX_MISSING_WARNINGS
+            ));
+        }
+    }
+    (missing, unindexed)
 }
 
 /// Debian and Ubuntu packages from `var/lib/dpkg/status` and distroless `status.d/` files.

@@ -32,6 +32,9 @@ pub enum YarnFile {
     /// A project's own `package.json` (outside `node_modules` and `.yarn`): which of its
     /// dependencies are dev ones.
     ProjectManifest,
+    /// A project's Plug'n'Play index: `.pnp.cjs` (Yarn 2's `.pnp.js`) with its state inline,
+    /// or `.pnp.data.json` (`pnpEnableInlining: false`).
+    PnpIndex,
 }
 
 pub fn classify(path: &str) -> Option<YarnFile> {
@@ -43,6 +46,7 @@ pub fn classify(path: &str) -> Option<YarnFile> {
         return Some(YarnFile::CacheZip);
     }
     match base {
+        ".pnp.cjs" | ".pnp.js" | ".pnp.data.json" if outside() => Some(YarnFile::PnpIndex),
         "yarn.lock" if outside() => Some(YarnFile::Lockfile),
         "package.json" if outside() => Some(YarnFile::ProjectManifest),
         _ => None,
@@ -120,6 +124,182 @@ fn is_package_manifest(name: &str) -> bool {
         [scope, n] => scope.len() > 1 && scope.starts_with('@') && ok(n),
         _ => false,
     }
+}
+
+/// A Plug'n'Play index over this is not read (a warning, and the cross-check of the project
+/// is not done, which `yarn-pnp` says): Yarn's runtime alone is some 430 KB, the state of a
+/// monorepo with thousands of packages a few MB. Held in memory while it is parsed.
+pub const MAX_PNP_INDEX: u64 = 32 << 20;
+/// Deepest `__virtual__/<hash>/<depth>/` a location is followed back up (deeper than any
+/// real path; `..` stops at the image root anyway).
+const MAX_VIRTUAL_DEPTH: usize = 256;
+
+/// One package a Plug'n'Play index says the project has on disk (`linkType: HARD`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PnpPackage {
+    pub name: String,
+    /// `npm:4.17.20`, `virtual:<hash>#npm:1.0.0`, `patch:…`.
+    pub reference: String,
+    /// Relative to the project: `./.yarn/cache/lodash-npm-4.17.20-…zip/node_modules/lodash/`.
+    pub location: String,
+}
+
+/// What a `.pnp.cjs`, `.pnp.js` or `.pnp.data.json` says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PnpIndex {
+    /// The packages it lists (the top level, workspaces and links, `SOFT`, left out).
+    Packages(Vec<PnpPackage>),
+    /// A `.pnp.cjs` that loads its state from the `.pnp.data.json` beside it.
+    InDataFile,
+}
+
+/// Why a Plug'n'Play index could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PnpError {
+    #[error("the Plug'n'Play index is not UTF-8")]
+    NotUtf8,
+    #[error("no runtime state in it (no RAW_RUNTIME_STATE, no hydrateRuntimeState({{…}}), no .pnp.data.json)")]
+    NoState,
+    #[error("its RAW_RUNTIME_STATE string never ends")]
+    Unterminated,
+    #[error("its runtime state is not the JSON Yarn writes: {0}")]
+    Json(String),
+}
+
+/// The part of Yarn's serialized runtime state the cross-check needs; the rest (each
+/// package's dependencies, the fallback lists) is skipped unread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PnpState {
+    /// `[name, [[reference, info], …]]`; `null` names the top level.
+    package_registry_data: Vec<(Option<String>, Vec<PnpEntry>)>,
+}
+
+/// `[reference, info]`.
+type PnpEntry = (Option<String>, PnpInfo);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PnpInfo {
+    package_location: String,
+    #[serde(default)]
+    link_type: Option<String>,
+}
+
+/// Reads a Plug'n'Play index: `.pnp.data.json` is the state itself; `.pnp.cjs` (Yarn 3+)
+/// embeds it as the JavaScript string `RAW_RUNTIME_STATE`, Yarn 2's `.pnp.js` as the object
+/// passed to `hydrateRuntimeState(…)`, or either loads `.pnp.data.json`.
+pub fn parse_pnp_index(file_name: &str, bytes: &[u8]) -> Result<PnpIndex, PnpError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| PnpError::NotUtf8)?;
+    let json = |e: serde_json::Error| PnpError::Json(e.to_string());
+    let state: PnpState = if file_name == ".pnp.data.json" {
+        serde_json::from_str(text).map_err(json)?
+    } else if let Some(i) = text.find("RAW_RUNTIME_STATE =") {
+        let rest = text[i + "RAW_RUNTIME_STATE =".len()..].trim_start();
+        let body = rest.strip_prefix('\'').ok_or(PnpError::NoState)?;
+        serde_json::from_str(&decode_js_string(body)?).map_err(json)?
+    } else if let Some(object) = text
+        .match_indices("hydrateRuntimeState(")
+        .map(|(i, m)| text[i + m.len()..].trim_start())
+        .find(|rest| rest.starts_with('{'))
+    {
+        // The object literal, then `, {basePath: …})`: only the first value is read.
+        let mut values = serde_json::Deserializer::from_str(object).into_iter::<PnpState>();
+        values.next().ok_or(PnpError::NoState)?.map_err(json)?
+    } else if text.contains(".pnp.data.json") {
+        return Ok(PnpIndex::InDataFile);
+    } else {
+        return Err(PnpError::NoState);
+    };
+    let mut packages = Vec::new();
+    for (name, references) in state.package_registry_data {
+        let Some(name) = name else { continue };
+        for (reference, info) in references {
+            let Some(reference) = reference else { continue };
+            if info.link_type.as_deref() == Some("SOFT") {
+                continue;
+            }
+            packages.push(PnpPackage {
+                name: name.clone(),
+                reference,
+                location: info.package_location,
+            });
+        }
+    }
+    Ok(PnpIndex::Packages(packages))
+}
+
+/// The body of a single-quoted JavaScript string, up to its closing quote, as Yarn writes
+/// `RAW_RUNTIME_STATE`: `\\`, `\'` and a line continuation (`\` and a newline).
+fn decode_js_string(body: &str) -> Result<String, PnpError> {
+    let mut out = String::with_capacity(body.len().min(MAX_PNP_INDEX as usize));
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => return Ok(out),
+            '\\' => match chars.next().ok_or(PnpError::Unterminated)? {
+                '\n' => {}
+                '\r' => {
+                    let mut ahead = chars.clone();
+                    if ahead.next() == Some('\n') {
+                        chars = ahead;
+                    }
+                }
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    Err(PnpError::Unterminated)
+}
+
+/// Where a package an index lists must be in the image, for a project at `root` (`""` at the
+/// image root): `(file, shown)`, the file whose presence proves it (its cache zip, or the
+/// unplugged directory's `package.json`) and the path to name in a warning (the zip, the
+/// directory). A virtual location (`.yarn/__virtual__/<name>-virtual-<hash>/<depth>/…`, a
+/// package with peer dependencies) is the real one `<depth>` levels up from `.yarn`, as
+/// Yarn's VirtualFS resolves it; `.` and `..` are resolved, `..` stopping at the image root.
+pub fn expected_location(root: &str, location: &str) -> (String, String) {
+    let mut parts: Vec<&str> = root.split('/').chain(location.split('/')).collect();
+    let mut from = 0;
+    while let Some(at) = parts[from..]
+        .iter()
+        .position(|p| *p == "__virtual__" || *p == "$$virtual")
+    {
+        let i = from + at;
+        let depth = parts.get(i + 2).and_then(|d| d.parse::<usize>().ok());
+        let (Some(_hash), Some(depth)) = (parts.get(i + 1), depth) else {
+            from = i + 1; // a folder of that name, not a virtual path
+            continue;
+        };
+        let rest = parts.split_off(i + 3);
+        parts.truncate(i);
+        parts.extend(std::iter::repeat_n("..", depth.min(MAX_VIRTUAL_DEPTH)));
+        parts.extend(rest);
+        from = i;
+    }
+    let mut normal: Vec<&str> = Vec::new();
+    for p in parts {
+        match p {
+            "" | "." => {}
+            ".." => {
+                normal.pop();
+            }
+            p => normal.push(p),
+        }
+    }
+    // Inside a zip, a location goes on into its `node_modules/<name>/`.
+    let zip = (1..normal.len()).find(|&i| normal[i - 1].ends_with(".zip") && normal[i] == "node_modules");
+    if let Some(end) = zip {
+        let zip = end - 1;
+        let path = normal[..=zip].join("/");
+        return (path.clone(), path);
+    }
+    let dir = normal.join("/");
+    (npm::join(&dir, "package.json"), dir)
 }
 
 /// One package of a Berry `yarn.lock`.
@@ -425,6 +605,142 @@ mod tests {
         // A project's unreadable package.json or yarn.lock only leaves dev flags undecided.
         assert!(!c.capture("app/package.json", b"{").unwrap_err().fatal);
         assert!(!c.capture("app/yarn.lock", b"# yarn lockfile v1\n").unwrap_err().fatal);
+    }
+
+    const PNP_CJS: &[u8] = include_bytes!("../../testdata/yarn-pnp/app/.pnp.cjs");
+
+    fn listed(index: PnpIndex) -> Vec<(String, String, String)> {
+        let PnpIndex::Packages(p) = index else {
+            panic!("{index:?}")
+        };
+        p.into_iter().map(|p| (p.name, p.reference, p.location)).collect()
+    }
+
+    #[test]
+    fn reads_the_packages_yarns_real_pnp_cjs_lists() {
+        let got = listed(parse_pnp_index(".pnp.cjs", PNP_CJS).unwrap());
+        let names: Vec<(&str, &str)> = got.iter().map(|(n, r, _)| (n.as_str(), r.as_str())).collect();
+        // The workspace (`pnp-app@workspace:.`, SOFT) and the top level are not packages.
+        assert_eq!(
+            names,
+            [
+                ("is-number", "npm:6.0.0"),
+                ("is-odd", "npm:3.0.1"),
+                ("lodash", "npm:4.17.20"),
+                ("minimist", "npm:1.2.0"),
+                ("ms", "npm:2.1.3")
+            ]
+        );
+        assert_eq!(
+            got[2].2,
+            "./.yarn/cache/lodash-npm-4.17.20-c0db62021c-a5f94125d7.zip/node_modules/lodash/"
+        );
+        assert_eq!(
+            expected_location("app", &got[2].2),
+            (
+                "app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-a5f94125d7.zip".to_string(),
+                "app/.yarn/cache/lodash-npm-4.17.20-c0db62021c-a5f94125d7.zip".to_string()
+            )
+        );
+        assert_eq!(
+            expected_location("app", &got[4].2),
+            (
+                "app/.yarn/unplugged/ms-npm-2.1.3-81ff3cfac1/node_modules/ms/package.json".to_string(),
+                "app/.yarn/unplugged/ms-npm-2.1.3-81ff3cfac1/node_modules/ms".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn reads_the_same_state_from_pnp_data_json_and_yarn_2s_pnp_js() {
+        // The state as Yarn writes `.pnp.data.json` (`pnpEnableInlining: false`): the JSON
+        // RAW_RUNTIME_STATE holds, undone from its JavaScript string.
+        let text = std::str::from_utf8(PNP_CJS).unwrap();
+        let start = text.find("RAW_RUNTIME_STATE =\n'").unwrap() + "RAW_RUNTIME_STATE =\n'".len();
+        let json = decode_js_string(&text[start..]).unwrap();
+        assert!(
+            json.contains(r#""ignorePatternData": "(^(?:\\.yarn\\/sdks"#),
+            "`\\\\` undone once"
+        );
+        let inline = listed(parse_pnp_index(".pnp.cjs", PNP_CJS).unwrap());
+        assert_eq!(
+            listed(parse_pnp_index(".pnp.data.json", json.as_bytes()).unwrap()),
+            inline
+        );
+        let pnp_js = format!(
+            "function $$SETUP_STATE(hydrateRuntimeState, basePath) {{\n  return hydrateRuntimeState({json}, {{basePath: basePath || __dirname}});\n}}\n"
+        );
+        assert_eq!(listed(parse_pnp_index(".pnp.js", pnp_js.as_bytes()).unwrap()), inline);
+        let split = b"function $$SETUP_STATE(hydrateRuntimeState, basePath) {\n  return hydrateRuntimeState(require(\"./.pnp.data.json\"), {basePath: basePath || __dirname});\n}\n";
+        assert_eq!(parse_pnp_index(".pnp.cjs", split), Ok(PnpIndex::InDataFile));
+    }
+
+    #[test]
+    fn a_hostile_pnp_index_is_an_error_not_a_panic() {
+        let cut = &PNP_CJS[..PNP_CJS.len().min(600)];
+        assert_eq!(parse_pnp_index(".pnp.cjs", cut), Err(PnpError::Unterminated));
+        assert_eq!(
+            parse_pnp_index(".pnp.cjs", b"const RAW_RUNTIME_STATE =\n'{\\"),
+            Err(PnpError::Unterminated)
+        );
+        assert_eq!(parse_pnp_index(".pnp.cjs", b"\xff\xfe"), Err(PnpError::NotUtf8));
+        assert_eq!(
+            parse_pnp_index(".pnp.cjs", b"module.exports = {}\n"),
+            Err(PnpError::NoState)
+        );
+        assert_eq!(
+            parse_pnp_index(".pnp.cjs", b"const RAW_RUNTIME_STATE = 42;"),
+            Err(PnpError::NoState)
+        );
+        // Nested past serde_json's depth limit, in a field the reader skips.
+        let deep = format!("{{\"x\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(
+            parse_pnp_index(".pnp.data.json", deep.as_bytes()),
+            Err(PnpError::Json(_))
+        ));
+        let wrong = br#"{"packageRegistryData": [["x", [["npm:1", {"packageLocation": 7}]]]]}"#;
+        assert!(matches!(
+            parse_pnp_index(".pnp.data.json", wrong),
+            Err(PnpError::Json(_))
+        ));
+        assert!(matches!(
+            parse_pnp_index(".pnp.cjs", b"const RAW_RUNTIME_STATE =\n'{\\'a\\': 1}';"),
+            Err(PnpError::Json(_))
+        ));
+        // In the walk: a warning naming what was not checked, never a stopped scan.
+        use crate::layer::Capture;
+        let c = super::super::Collector;
+        assert_eq!(c.wants("app/.pnp.cjs"), Some(MAX_PNP_INDEX));
+        assert_eq!(c.wants("app/.pnp.data.json"), Some(MAX_PNP_INDEX));
+        assert_eq!(c.wants("app/node_modules/x/.pnp.cjs"), None);
+        let e = c.too_large("app/.pnp.cjs", MAX_PNP_INDEX + 1, MAX_PNP_INDEX);
+        assert!(!e.fatal && e.message.contains("NOT checked"), "{}", e.message);
+        let e = c.capture("app/.pnp.cjs", cut).unwrap_err();
+        assert!(!e.fatal && e.message.contains("NOT checked"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_virtual_location_is_the_real_one_and_dot_dot_stops_at_the_root() {
+        // A package with peer dependencies, as Yarn writes it into `.pnp.cjs`: depth 0 from
+        // `.yarn` is `.yarn/cache/…`.
+        let (file, _) = expected_location(
+            "app",
+            "./.yarn/__virtual__/react-dom-virtual-1cb40a477a/0/cache/react-dom-npm-18.3.1-a805663f38-a752496c19.zip/node_modules/react-dom/",
+        );
+        assert_eq!(file, "app/.yarn/cache/react-dom-npm-18.3.1-a805663f38-a752496c19.zip");
+        // Yarn 4's global cache seen from `/app`: depth 3 from `app/.yarn` is the image root.
+        let (file, _) = expected_location(
+            "app",
+            "./.yarn/__virtual__/x-virtual-0123abcd/3/root/.yarn/berry/cache/x-npm-1.0.0-0123456789-10c0.zip/node_modules/x/",
+        );
+        assert_eq!(file, "root/.yarn/berry/cache/x-npm-1.0.0-0123456789-10c0.zip");
+        let (file, _) = expected_location("", "../../../../x.zip/node_modules/x/");
+        assert_eq!(file, "x.zip");
+        // Hostile depths are bounded; a folder named `__virtual__` is just a folder.
+        let (file, _) = expected_location("a", "./__virtual__/h/99999999999999/y/");
+        assert_eq!(file, "y/package.json");
+        let (file, _) = expected_location("a", "./__virtual__/not-a-depth/");
+        assert_eq!(file, "a/__virtual__/not-a-depth/package.json");
     }
 
     #[test]

@@ -17,7 +17,12 @@ fn layout() -> PathBuf {
 
 /// An image fit for production (user, health check, label) holding `app`.
 fn image(dir: &Path, name: &str, app: Layer) -> String {
-    let img = ImageSpec::new()
+    image_with(dir, name, app, None)
+}
+
+/// The same, with a later layer on top (`RUN rm …`).
+fn image_with(dir: &Path, name: &str, app: Layer, later: Option<(Layer, &str)>) -> String {
+    let mut spec = ImageSpec::new()
         .layer(
             Layer::new()
                 .file("etc/alpine-release", "3.20.3\n")
@@ -26,7 +31,11 @@ fn image(dir: &Path, name: &str, app: Layer) -> String {
             Compression::Gzip,
             "ADD rootfs /",
         )
-        .layer(app, Compression::Gzip, "COPY . /app")
+        .layer(app, Compression::Gzip, "COPY . /app");
+    if let Some((layer, created_by)) = later {
+        spec = spec.layer(layer, Compression::Gzip, created_by);
+    }
+    let img = spec
         .user("1001")
         .healthcheck(&["CMD", "true"])
         .label("org.opencontainers.image.source", "https://example.com/app")
@@ -141,6 +150,7 @@ fn a_real_yarn_pnp_install_lists_what_yarn_lists() {
         "no npm tree besides Yarn's: {}",
         inv["coverage"]
     );
+    // `.pnp.cjs` lists these five, all in the image: the cross-check has nothing to say.
     assert_eq!(inv["warnings"], serde_json::json!([]));
 }
 
@@ -191,6 +201,136 @@ fn yarn_pnp_packages_are_matched_against_the_npm_advisories() {
         .collect();
     assert_eq!(dev.len(), 1, "{dev:?}");
     assert!(dev[0].contains("npm:minimist@1.2.0"), "{dev:?}");
+}
+
+fn warnings(inv: &Value) -> Vec<&str> {
+    inv["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect()
+}
+
+fn rule_levels(v: &Value, rule: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| format!("{} {}", f["level"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_package_yarns_index_lists_but_the_image_lacks_is_a_warning_and_not_checked() {
+    // A later step deletes lodash's zip: `.pnp.cjs` still lists it (the app would fail to
+    // load it, or load it from wherever the image has it), and nothing read says which lodash.
+    let tmp = tempfile::tempdir().unwrap();
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let rm = Layer::new().whiteout(LODASH_ZIP);
+    let img = image_with(
+        tmp.path(),
+        "missing",
+        app,
+        Some((rm, "RUN rm .yarn/cache/lodash-*.zip")),
+    );
+    let inv = inventory(&img);
+    let found: BTreeSet<(String, String)> = inv["npm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["version"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut expected = yarn_info();
+    assert!(expected.remove(&("lodash".to_string(), "4.17.20".to_string())));
+    assert_eq!(found, expected, "the other four are read as before");
+    let w = warnings(&inv);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    for part in ["app/.pnp.cjs", "lodash@npm:4.17.20", LODASH_ZIP, "NOT checked"] {
+        assert!(w[0].contains(part), "{part}: {}", w[0]);
+    }
+    let entries = yarn_entries(&inv);
+    let read: Vec<_> = entries.iter().filter(|c| c["status"] == "read").collect();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["packages"], 4);
+    let missing: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    assert_eq!(missing.len(), 1, "{entries:?}");
+    assert_eq!(missing[0]["paths"], serde_json::json!([LODASH_ZIP]));
+    assert!(
+        missing[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1 package the Plug'n'Play index lists is not in the image"),
+        "{}",
+        missing[0]
+    );
+
+    // The gate: the built-in default warns on what was not checked, production fails on it.
+    let (code, v) = scan(&img, None);
+    let ig018 = rule_levels(&v, "IG018");
+    assert_eq!(ig018.len(), 1, "{ig018:?}");
+    assert!(
+        ig018[0].starts_with("warn ") && ig018[0].contains(LODASH_ZIP),
+        "{ig018:?}"
+    );
+    assert_eq!(code, 0, "minimist's advisory is moderate: {}", v["findings"]);
+    let (code, v) = scan(&img, Some("policies/production.toml"));
+    assert_eq!(code, 1);
+    let ig018 = rule_levels(&v, "IG018");
+    assert!(ig018.len() == 1 && ig018[0].starts_with("fail "), "{ig018:?}");
+
+    // The unplugged copy is checked the same way: its directory gone (the zip kept) is named.
+    let unplugged = "app/.yarn/unplugged/ms-npm-2.1.3-81ff3cfac1";
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let img = image_with(
+        tmp.path(),
+        "unplugged",
+        app,
+        Some((Layer::new().whiteout(unplugged), "RUN rm -r")),
+    );
+    let inv = inventory(&img);
+    let w = warnings(&inv);
+    assert!(
+        w.len() == 1 && w[0].contains("ms@npm:2.1.3") && w[0].contains(&format!("{unplugged}/node_modules/ms")),
+        "{w:#?}"
+    );
+}
+
+#[test]
+fn an_unreadable_pnp_index_is_a_warning_naming_it_and_not_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = std::fs::read(layout().join(".pnp.cjs")).unwrap();
+    let cut = real[..2000].to_vec();
+    // A later step rewrites the index, cut short; another project's is not JSON.
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let bad = Layer::new()
+        .file("app/.pnp.cjs", cut)
+        .file("srv/.pnp.data.json", "{\"packageRegistryData\": [");
+    let img = image_with(tmp.path(), "bad-index", app, Some((bad, "RUN yarn something")));
+    let inv = inventory(&img);
+    assert_eq!(inv["npm"].as_array().unwrap().len(), 5, "the zips are still read");
+    let w = warnings(&inv);
+    for path in ["app/.pnp.cjs", "srv/.pnp.data.json"] {
+        assert!(
+            w.iter().any(|w| w.contains(path) && w.contains("NOT checked")),
+            "{path}: {w:#?}"
+        );
+    }
+    let entries = yarn_entries(&inv);
+    let unindexed: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    assert_eq!(unindexed.len(), 1, "{entries:?}");
+    assert_eq!(
+        unindexed[0]["paths"],
+        serde_json::json!(["app/.pnp.cjs", "srv/.pnp.data.json"])
+    );
+    let (_, v) = scan(&img, Some("policies/production.toml"));
+    assert!(rule_levels(&v, "IG018").iter().any(|f| f.starts_with("fail ")));
 }
 
 /// A stored-only zip of `files`, written with the zip crate.
@@ -284,7 +424,19 @@ fn hostile_cache_zips_are_warnings_naming_the_path_and_not_checked() {
     let entries = yarn_entries(&inv);
     let read = entries.iter().find(|c| c["status"] == "read").unwrap();
     assert_eq!(read["packages"], 1);
-    let unread = entries.iter().find(|c| c["status"] == "not_checked").unwrap();
+    let not_checked: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    assert_eq!(not_checked.len(), 2, "{entries:?}");
+    let unread = not_checked[0];
+    // And what `.pnp.cjs` lists that this layer lacks (is-odd's zip is there, unreadable).
+    assert_eq!(
+        not_checked[1]["paths"],
+        serde_json::json!([
+            "app/.yarn/cache/is-number-npm-6.0.0-30881e83e6-8668b49747.zip",
+            LODASH_ZIP,
+            "app/.yarn/cache/minimist-npm-1.2.0-214f53c090-61bf816619.zip",
+            "app/.yarn/unplugged/ms-npm-2.1.3-81ff3cfac1/node_modules/ms"
+        ])
+    );
     let listed: BTreeSet<&str> = unread["paths"]
         .as_array()
         .unwrap()
