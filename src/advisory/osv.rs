@@ -774,3 +774,137 @@ mod tests {
         assert_eq!(Record::from_json(&json).unwrap(), original);
     }
 }
+
+/// From os-release (and Debian's `debian_version`) to the ecosystem advisories are looked up in:
+/// `inventory::os` reads the files, [`Ecosystem::of_os`] names the ecosystem.
+#[cfg(test)]
+mod os_ecosystem {
+    use super::Ecosystem;
+    use crate::inventory::os::{OsInfo, identify, identify_with_debian_version};
+
+    const JAMMY: &str = "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.4 LTS (Jammy Jellyfish)\"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=jammy\n";
+
+    fn eco(os: &Option<OsInfo>) -> Option<String> {
+        os.as_ref().and_then(Ecosystem::of_os).map(|e| e.to_string())
+    }
+
+    #[test]
+    fn real_debian_12_release() {
+        let (os, warnings) = identify_with_debian_version(
+            Some(include_str!("../../testdata/debian-12/etc/os-release")),
+            None,
+            None,
+            Some(include_str!("../../testdata/debian-12/etc/debian_version")),
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let info = os.clone().unwrap();
+        assert_eq!((info.id.as_str(), info.release.as_deref()), ("debian", Some("12")));
+        assert_eq!(info.codename.as_deref(), Some("bookworm"));
+        assert!(!info.testing && !info.lts && info.branch.is_none());
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+    }
+
+    #[test]
+    fn debian_version_is_the_fallback() {
+        for (file, release) in [("12.7\n", "12"), ("11.9", "11"), ("8.11", "8"), ("10", "10")] {
+            let (os, warnings) = identify_with_debian_version(None, None, None, Some(file));
+            assert!(warnings.is_empty());
+            assert_eq!(eco(&os), Some(format!("Debian:{release}")), "{file}");
+        }
+        // An os-release without VERSION_ID (a stripped image) and the file.
+        let (os, _) = identify_with_debian_version(Some("ID=debian\n"), None, None, Some("12.7"));
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+        // Both, disagreeing: os-release wins, and it is said.
+        let (os, warnings) =
+            identify_with_debian_version(Some("ID=debian\nVERSION_ID=\"12\"\n"), None, None, Some("11.9"));
+        assert_eq!(eco(&os).as_deref(), Some("Debian:12"));
+        assert_eq!(warnings.len(), 1);
+        // `identify` keeps its old signature and reads no debian_version.
+        assert_eq!(identify(None, None, None).0, None);
+    }
+
+    #[test]
+    fn debian_testing_and_sid_are_said_loudly() {
+        let testing = "PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=trixie\nID=debian\n";
+        for (os_release, file) in [
+            (Some(testing), Some("trixie/sid\n")),
+            (Some(testing), None),
+            (None, Some("bookworm/sid")),
+        ] {
+            let (os, warnings) = identify_with_debian_version(os_release, None, None, file);
+            let info = os.clone().unwrap();
+            assert!(info.testing, "{os_release:?} {file:?}");
+            assert_eq!(info.release, None);
+            assert_eq!(eco(&os), None, "no ecosystem: its packages are reported as not checked");
+            assert_eq!(warnings.len(), 1);
+            assert!(warnings[0].contains("testing/unstable") && warnings[0].contains("NOT checked"));
+        }
+        let (_, warnings) = identify_with_debian_version(Some(testing), None, None, Some("trixie/sid"));
+        assert!(warnings[0].contains("trixie/sid"));
+    }
+
+    #[test]
+    fn ubuntu_releases_and_lts() {
+        let (os, warnings) = identify_with_debian_version(Some(JAMMY), None, None, Some("bookworm/sid\n"));
+        assert!(
+            warnings.is_empty(),
+            "Ubuntu's debian_version names Debian's testing: not Ubuntu's release"
+        );
+        let info = os.clone().unwrap();
+        assert!(info.lts && !info.testing);
+        assert_eq!(info.id_like, ["debian"]);
+        assert_eq!(eco(&os).as_deref(), Some("Ubuntu:22.04:LTS"));
+        let noble = JAMMY
+            .replace("22.04.4", "24.04.1")
+            .replace("22.04", "24.04")
+            .replace("Jammy Jellyfish", "Noble Numbat")
+            .replace("jammy", "noble");
+        assert_eq!(
+            eco(&identify(Some(&noble), None, None).0).as_deref(),
+            Some("Ubuntu:24.04:LTS")
+        );
+        let mantic = "PRETTY_NAME=\"Ubuntu 23.10\"\nVERSION_ID=\"23.10\"\nVERSION=\"23.10 (Mantic Minotaur)\"\nVERSION_CODENAME=mantic\nID=ubuntu\n";
+        assert_eq!(
+            eco(&identify(Some(mantic), None, None).0).as_deref(),
+            Some("Ubuntu:23.10")
+        );
+        // Only VERSION_ID: Ubuntu's rule (even-year .04) decides.
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=20.04\n"), None, None).0).as_deref(),
+            Some("Ubuntu:20.04:LTS")
+        );
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=21.04\n"), None, None).0).as_deref(),
+            Some("Ubuntu:21.04")
+        );
+        assert_eq!(
+            eco(&identify(Some("ID=ubuntu\nVERSION_ID=jammy\n"), None, None).0),
+            None
+        );
+    }
+
+    #[test]
+    fn alpine_ecosystem_and_others() {
+        let (os, _) = identify(
+            Some(include_str!("../../testdata/alpine-3.20.3/etc/os-release")),
+            Some(include_str!("../../testdata/alpine-3.20.3/etc/alpine-release")),
+            None,
+        );
+        assert_eq!(eco(&os).as_deref(), Some("Alpine:v3.20"));
+        let info = os.unwrap();
+        assert!(
+            info.release.is_none() && !info.testing && !info.lts,
+            "Debian fields stay empty for Alpine"
+        );
+        let json = serde_json::to_string(&info).unwrap();
+        assert!(
+            !json.contains("release") && !json.contains("testing"),
+            "Alpine's JSON is unchanged: {json}"
+        );
+        // A derivative is not Debian: its packages are not matched as Debian's.
+        let (os, _) = identify(Some("ID=raspbian\nID_LIKE=debian\nVERSION_ID=\"12\"\n"), None, None);
+        assert_eq!(os.as_ref().unwrap().id_like, ["debian"]);
+        assert_eq!(eco(&os), None);
+        assert_eq!(eco(&identify(Some("ID=fedora\nVERSION_ID=40\n"), None, None).0), None);
+    }
+}
