@@ -223,13 +223,6 @@ fn files(v: &Value) -> BTreeMap<String, (u64, u64)> {
         .collect()
 }
 
-fn warnings(v: &Value) -> Vec<String> {
-    v["warnings"]
-        .as_array()
-        .map(|a| a.iter().map(|w| w.as_str().unwrap_or("").to_string()).collect())
-        .unwrap_or_default()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Images used by several tests
 // ---------------------------------------------------------------------------------------------

@@ -70,15 +70,6 @@ fn inventory(image: &str) -> Value {
     serde_json::from_str(&r.stdout).unwrap()
 }
 
-fn warnings(v: &Value) -> Vec<String> {
-    v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn coverage(v: &Value, source: &str) -> Option<Value> {
     v["coverage"]
         .as_array()

@@ -100,17 +100,7 @@ fn a_real_yarn_pnp_install_lists_what_yarn_lists() {
     let tmp = tempfile::tempdir().unwrap();
     let img = image(tmp.path(), "pnp", Layer::new().tree("app", &layout()).unwrap());
     let inv = inventory(&img);
-    let found: BTreeSet<(String, String)> = inv["npm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().into(),
-                p["version"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let found = npm_found(&inv);
     let expected = yarn_info();
     assert_eq!(expected.len(), 5);
     let missing: Vec<_> = expected.difference(&found).collect();
@@ -203,12 +193,18 @@ fn yarn_pnp_packages_are_matched_against_the_npm_advisories() {
     assert!(dev[0].contains("npm:minimist@1.2.0"), "{dev:?}");
 }
 
-fn warnings(inv: &Value) -> Vec<&str> {
-    inv["warnings"]
+/// The (name, version) of every npm package the inventory lists.
+fn npm_found(inv: &Value) -> BTreeSet<(String, String)> {
+    inv["npm"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| w.as_str().unwrap())
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["version"].as_str().unwrap().into(),
+            )
+        })
         .collect()
 }
 
@@ -236,17 +232,7 @@ fn a_package_yarns_index_lists_but_the_image_lacks_is_a_warning_and_not_checked(
         Some((rm, "RUN rm .yarn/cache/lodash-*.zip")),
     );
     let inv = inventory(&img);
-    let found: BTreeSet<(String, String)> = inv["npm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().into(),
-                p["version"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let found = npm_found(&inv);
     let mut expected = yarn_info();
     assert!(expected.remove(&("lodash".to_string(), "4.17.20".to_string())));
     assert_eq!(found, expected, "the other four are read as before");

@@ -49,6 +49,14 @@ pub fn alpine_dir() -> PathBuf {
     repo_root().join("testdata/alpine-3.20.3")
 }
 
+/// The `warnings` of an inventory or scan report (none when the field is absent).
+pub fn warnings(v: &Value) -> Vec<String> {
+    v["warnings"]
+        .as_array()
+        .map(|a| a.iter().map(|w| w.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
