@@ -20,6 +20,7 @@
 //! IMAGEGATE_BENCH_KINDS=apk cargo bench --bench package_db   # apk, dpkg or both (default)
 //! IMAGEGATE_BENCH_ROWS=spdx,table cargo bench --bench package_db   # rows whose label has one
 //! IMAGEGATE_BENCH_BIN=/tmp/imagegate-old cargo bench --bench package_db   # another build
+//! IMAGEGATE_BENCH_KEEP=/tmp/keep cargo bench --bench package_db   # keep the images (heaptrack)
 //! ```
 //!
 //! The image is a `docker save` archive with one uncompressed layer, written to a temporary
@@ -221,6 +222,10 @@ fn main() -> io::Result<()> {
         all.push((path, &bytes));
         let img = tmp.path().join(format!("{kind}.tar"));
         image(&img, &all)?;
+        // IMAGEGATE_BENCH_KEEP=DIR: keep a copy of each image, to profile one run by hand.
+        if let Ok(keep) = std::env::var("IMAGEGATE_BENCH_KEEP") {
+            std::fs::copy(&img, Path::new(&keep).join(format!("{kind}.tar")))?;
+        }
         let db_mib = bytes.len() as f64 / f64::from(1 << 20);
         drop(all);
         drop(bytes);

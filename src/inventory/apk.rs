@@ -107,74 +107,113 @@ impl<'de> Deserialize<'de> for ApkRecord {
     }
 }
 
-/// Parses the database in one pass. Tolerates missing fields, extra blank lines, CRLF and a
-/// missing final newline; a stanza without a name or version is skipped and counted.
+/// Why a database could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The layer itself could not be read (decompression, truncation): the walk's error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A database we cannot read would drop every OS package: the capture stops the scan.
+    #[error("not valid UTF-8 (line {line})")]
+    NotUtf8 { line: usize },
+}
+
+/// Reads the database from `reader` in one pass, line by line: the database itself is never
+/// held (the layer walk streams it here), only one line at a time and the records kept.
+/// Tolerates missing fields, extra blank lines, CRLF and a missing final newline; a stanza
+/// without a name or version is skipped and counted.
 ///
 /// Memory: the database can be 64 MiB and a million stanzas. Only the five kept fields are
 /// ever copied (file lists, checksums and the other lines are never allocated), each record
-/// into one allocation of exactly their length (see [`super::compact`]), and the record
-/// vector is sized once from a count of the `P:` lines: about 40 bytes a record and the text
-/// of its kept fields.
-pub fn parse_installed(text: &str) -> (Vec<ApkRecord>, usize) {
-    let names = text.lines().filter(|l| l.starts_with("P:")).count();
-    let mut records = Vec::with_capacity(names);
+/// into one allocation of exactly their length (see [`super::compact`]): about 40 bytes a
+/// record and the text of its kept fields.
+///
+/// # Errors
+///
+/// [`ReadError::Io`] when `reader` fails; [`ReadError::NotUtf8`] for a line that is not UTF-8.
+pub fn read_installed(mut reader: impl std::io::BufRead) -> Result<(Vec<ApkRecord>, usize), ReadError> {
+    let mut records = Vec::new();
     let mut skipped = 0;
     let mut current = Stanza::default();
-    for line in text.lines().chain(std::iter::once("")) {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        number += 1;
+        let text = std::str::from_utf8(&line).map_err(|_| ReadError::NotUtf8 { line: number })?;
+        let text = text.trim_end_matches('\n').trim_end_matches('\r');
+        if text.is_empty() {
             match current.take() {
                 Some(Ok(r)) => records.push(r),
                 Some(Err(())) => skipped += 1,
                 None => {}
             }
+            if n == 0 {
+                break;
+            }
             continue;
         }
-        let Some((key, value)) = line.split_once(':') else {
+        let Some((key, value)) = text.split_once(':') else {
             continue;
         };
         current.seen = true;
-        let slot = match key {
-            "P" => &mut current.name,
-            "V" => &mut current.version,
-            "o" => &mut current.origin,
-            "A" => &mut current.arch,
-            "L" => &mut current.license,
+        let field = match key {
+            "P" => NAME,
+            "V" => VERSION,
+            "o" => ORIGIN,
+            "A" => ARCH,
+            "L" => LICENSE,
             _ => continue,
         };
-        *slot = Some(value);
+        let slot = &mut current.fields[field];
+        slot.clear();
+        slot.push_str(value);
+        current.present |= 1 << field;
     }
-    (records, skipped)
+    // Grown by doubling: give back the unused tail (a realloc in place for a big vector).
+    records.shrink_to_fit();
+    Ok((records, skipped))
 }
 
+/// The stanza being read: its kept fields in buffers reused from one stanza to the next, so
+/// a record costs one allocation (its [`Packed`] text) however many stanzas there are.
 #[derive(Default)]
-struct Stanza<'a> {
+struct Stanza {
     seen: bool,
-    name: Option<&'a str>,
-    version: Option<&'a str>,
-    origin: Option<&'a str>,
-    arch: Option<&'a str>,
-    license: Option<&'a str>,
+    fields: [String; 5],
+    /// Bit `i`: field `i` was given (an absent field and an empty one differ).
+    present: u8,
 }
 
-impl Stanza<'_> {
+impl Stanza {
+    fn get(&self, field: usize) -> Option<&str> {
+        (self.present & (1 << field) != 0).then(|| self.fields[field].as_str())
+    }
+
+    /// The record this stanza makes, if it had any line; then starts the next.
     fn take(&mut self) -> Option<Result<ApkRecord, ()>> {
-        let s = std::mem::take(self);
-        if !s.seen {
+        if !std::mem::take(&mut self.seen) {
             return None;
         }
-        match (s.name, s.version) {
+        let record = match (self.get(NAME), self.get(VERSION)) {
             (Some(name), Some(version)) if !name.is_empty() && !version.is_empty() => {
-                Some(ApkRecord::new(name, version, s.origin, s.arch, s.license).map_err(|_| ()))
+                ApkRecord::new(name, version, self.get(ORIGIN), self.get(ARCH), self.get(LICENSE)).map_err(|_| ())
             }
-            _ => Some(Err(())),
-        }
+            _ => Err(()),
+        };
+        self.present = 0;
+        Some(record)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_installed(text: &str) -> (Vec<ApkRecord>, usize) {
+        read_installed(text.as_bytes()).unwrap()
+    }
 
     #[test]
     fn parses_stanzas_with_blank_lines_and_no_final_newline() {
@@ -204,6 +243,34 @@ mod tests {
         // 40 bytes inline, the five fields' text in one block: a million stanzas cost ~100 MB,
         // not the ~280 MB five `String`s a record did.
         assert_eq!(std::mem::size_of::<ApkRecord>(), 40);
+    }
+
+    #[test]
+    fn reads_a_stream_in_small_pieces_as_it_reads_the_whole() {
+        // The walk hands the database over in whatever pieces the layer inflates to: a
+        // stanza split across reads, CRLF split from its line, a field repeated (the last wins).
+        let db = "P:a\r\nV:1\r\nV:2\r\n\r\nC:Q1=\nP:b\nV:3\no:bb\n\n\nP:c\nV:4";
+        let whole = parse_installed(db);
+        let pieces = std::io::BufReader::with_capacity(3, db.as_bytes());
+        let (recs, skipped) = read_installed(pieces).unwrap();
+        assert_eq!((&recs, skipped), (&whole.0, whole.1));
+        let got: Vec<_> = recs.iter().map(|r| (r.name(), r.version(), r.origin())).collect();
+        assert_eq!(got, [("a", "2", None), ("b", "3", Some("bb")), ("c", "4", None)]);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused_by_number() {
+        let err = read_installed(&b"P:a\nV:1\n\nP:b\xff\nV:2\n"[..]).unwrap_err();
+        assert!(matches!(err, ReadError::NotUtf8 { line: 4 }), "{err:?}");
+        assert_eq!(err.to_string(), "not valid UTF-8 (line 4)");
+    }
+
+    #[test]
+    fn fields_of_one_stanza_do_not_leak_into_the_next() {
+        let (recs, _) = parse_installed("P:a\nV:1\no:src\nL:MIT\nA:x86\n\nP:b\nV:2\n");
+        assert_eq!(recs[1].origin(), None);
+        assert_eq!(recs[1].license(), None);
+        assert_eq!(recs[1].arch(), None);
     }
 
     #[test]

@@ -120,6 +120,14 @@ fn scan_elf(reader: &mut dyn std::io::Read) -> std::io::Result<Option<BinaryFact
     Ok((facts.go.is_some() || facts.rust.is_some()).then_some(facts))
 }
 
+/// A database we cannot read would silently drop every OS package: stop instead.
+fn apk_unreadable(e: &apk::ReadError) -> CaptureError {
+    CaptureError {
+        fatal: true,
+        message: format!("apk database is unreadable: {e}"),
+    }
+}
+
 /// The [`Capture`] that reads what the inventory needs and nothing else.
 pub struct Collector;
 
@@ -128,10 +136,15 @@ impl Capture for Collector {
 
     /// Bump when `wants` or `capture` change what a layer's walk holds.
     fn analyzer(&self) -> Option<&str> {
-        Some("inventory-8")
+        Some("inventory-9")
     }
 
+    /// The apk database too: read line by line as the walk streams it, never held whole (a
+    /// database at the cap is a million stanzas; issue 12 item 5).
     fn streams(&self, path: &str) -> Option<u64> {
+        if APK_DBS.contains(&path) {
+            return Some(MAX_DB_SIZE);
+        }
         (node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Binary))
             .then_some(node_runtime::MAX_BINARY_SCAN)
     }
@@ -149,8 +162,23 @@ impl Capture for Collector {
     fn capture_stream(
         &self,
         path: &str,
+        size: u64,
         reader: &mut dyn std::io::Read,
     ) -> std::io::Result<Result<Fact, CaptureError>> {
+        if APK_DBS.contains(&path) {
+            if size > MAX_DB_SIZE {
+                // Not read at all: the walk skips the entry's bytes.
+                return Ok(Err(self.too_large(path, size, MAX_DB_SIZE)));
+            }
+            return match apk::read_installed(std::io::BufReader::with_capacity(64 << 10, reader)) {
+                Ok((records, skipped)) => Ok(Ok(Fact::ApkDb {
+                    records: Arc::new(records),
+                    skipped,
+                })),
+                Err(apk::ReadError::Io(e)) => Err(e),
+                Err(e @ apk::ReadError::NotUtf8 { .. }) => Ok(Err(apk_unreadable(&e))),
+            };
+        }
         if node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Binary) {
             return Ok(Ok(Fact::NodeBinary(node_runtime::scan_reader(
                 reader,
@@ -246,12 +274,8 @@ impl Capture for Collector {
     fn capture(&self, path: &str, bytes: &[u8]) -> Result<Fact, CaptureError> {
         let warn = |message: String| CaptureError { fatal: false, message };
         if APK_DBS.contains(&path) {
-            // A database we cannot read would silently drop every OS package: stop instead.
-            let text = std::str::from_utf8(bytes).map_err(|e| CaptureError {
-                fatal: true,
-                message: format!("apk database is not valid UTF-8 ({e})"),
-            })?;
-            let (records, skipped) = apk::parse_installed(text);
+            // Streamed (see `streams`) unless it is a hardlink, whose target is read whole.
+            let (records, skipped) = apk::read_installed(bytes).map_err(|e| apk_unreadable(&e))?;
             return Ok(Fact::ApkDb {
                 records: Arc::new(records),
                 skipped,
@@ -713,12 +737,10 @@ pub fn build(image: Image<Fact>) -> Inventory {
     let size = Some(crate::image::size::ImageSize::of(&fs, infos.len()));
     // The filesystem held the only other reference to the database's records: move them.
     drop(fs);
-    let apk = Arc::try_unwrap(apk_records)
-        .unwrap_or_else(|shared| (*shared).clone())
-        .into_iter()
-        .zip(apk_layers)
-        .map(|(record, layer)| ApkPackage { record, layer })
-        .collect();
+    let apk = apk_with_layers(
+        Arc::try_unwrap(apk_records).unwrap_or_else(|shared| (*shared).clone()),
+        apk_layers,
+    );
 
     let c = &config.config;
     let image = ImageFacts {
@@ -1089,6 +1111,25 @@ fn apk_packages(
     (records.clone(), layers)
 }
 
+/// Pairs each record with its layer. A database at the cap is a million records: rather than
+/// hold the records' vector and the packages' at once (~100 MB of vectors alone), the records
+/// are taken from the back and their vector shortened as it goes, which gives its pages back;
+/// the packages' vector is only reserved up front, and a reserved page costs nothing until it
+/// is written.
+fn apk_with_layers(mut records: Vec<apk::ApkRecord>, mut layers: Vec<Arc<LayerRef>>) -> Vec<ApkPackage> {
+    const STEP: usize = 1 << 16;
+    let mut packages = Vec::with_capacity(records.len());
+    while let (Some(record), Some(layer)) = (records.pop(), layers.pop()) {
+        packages.push(ApkPackage { record, layer });
+        if records.len().is_multiple_of(STEP) {
+            records.shrink_to_fit();
+            layers.shrink_to_fit();
+        }
+    }
+    packages.reverse();
+    packages
+}
+
 fn npm_packages(fs: &Filesystem<Fact>, layer_ref: &impl Fn(usize) -> Arc<LayerRef>) -> Vec<NpmPackage> {
     struct Acc {
         license: Option<String>,
@@ -1379,5 +1420,36 @@ fn entries(n: usize) -> String {
         "1 entry".into()
     } else {
         format!("{n} entries")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn apk_records_keep_their_order_and_layer_across_the_shortening_steps() {
+        let layer = |index| {
+            Arc::new(LayerRef {
+                index,
+                digest: Digest::sha256_of(&[index as u8]),
+                created_by: None,
+            })
+        };
+        let (low, high) = (layer(0), layer(1));
+        let n = 3 * (1 << 16) + 5;
+        let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let records = names
+            .iter()
+            .map(|name| apk::ApkRecord::new(name, "1-r0", None, None, None).unwrap())
+            .collect();
+        let layers = (0..n).map(|i| if i < 7 { low.clone() } else { high.clone() }).collect();
+        let packages = apk_with_layers(records, layers);
+        assert_eq!(packages.len(), n);
+        for (i, p) in packages.iter().enumerate() {
+            assert_eq!(p.record.name(), names[i]);
+            assert_eq!(p.layer.index, usize::from(i >= 7));
+        }
     }
 }

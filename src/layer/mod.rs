@@ -62,12 +62,17 @@ pub trait Capture: Sync {
     fn sniff(&self, _path: &str, _head: &[u8]) -> Option<u64> {
         None
     }
-    /// Scans a streamed file (at most the [`Capture::streams`] cap, already applied to
-    /// `reader`). The outer error is the layer's own I/O (decompression), which fails the
+    /// Scans a streamed file of `size` bytes (as its tar header says; `reader` gives at most
+    /// the [`Capture::streams`] or [`Capture::sniff`] cap of them, the cap already applied). The outer error is the layer's own I/O (decompression), which fails the
     /// walk; the inner one is the capture's verdict, as for [`Capture::capture`]; a non-fatal
     /// error with an empty message means "nothing here" (a sniffed file that is not what the
     /// capture looks for): no fact and no warning.
-    fn capture_stream(&self, _path: &str, _reader: &mut dyn Read) -> io::Result<Result<Self::Fact, CaptureError>> {
+    fn capture_stream(
+        &self,
+        _path: &str,
+        _size: u64,
+        _reader: &mut dyn Read,
+    ) -> io::Result<Result<Self::Fact, CaptureError>> {
         Ok(Err(CaptureError {
             fatal: false,
             message: "not a file this capture streams".into(),
@@ -1065,13 +1070,13 @@ impl<C: Capture> Walker<'_, C> {
             _ => None,
         };
         let fact = match &kind {
-            NodeKind::File { .. } if streamed.is_some() || sniffed.is_some() => {
+            NodeKind::File { size, .. } if streamed.is_some() || sniffed.is_some() => {
                 let cap = streamed.or(sniffed).unwrap_or(0);
                 let rest = cap.saturating_sub(head_len as u64);
                 let mut reader = (&head[..head_len]).chain((&mut entry).take(rest));
                 let verdict = self
                     .capture
-                    .capture_stream(&path, &mut reader)
+                    .capture_stream(&path, *size, &mut reader)
                     .map_err(|e| EntryError::Io(e, path.clone()))?;
                 match verdict {
                     Ok(f) => Some(f),

@@ -1045,6 +1045,44 @@ fn hardlinked_package_json_is_read_through_its_target() {
 }
 
 #[test]
+fn an_apk_database_streamed_or_hard_linked_lists_the_same_packages() {
+    // The database is read as the walk streams it; a hard link at its path is read through
+    // its target (a second pass over the layer) and must list the same packages.
+    let db = alpine_installed().replace("L:MIT\no:musl\n", "L:MIT-linked\no:musl\n");
+    let l1 = Layer::new()
+        .file("var/backup/installed", db.as_bytes())
+        .hardlink("lib/apk/db/installed", "var/backup/installed");
+    let img = ImageSpec::new()
+        .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
+        .layer(l1, Compression::Gzip, "RUN /bin/sh -c apk upgrade # buildkit")
+        .build();
+    let dir = tmpdir();
+    oci_layout(&img, None).write_dir(dir.path()).unwrap();
+    let linked = inventory_json(&s(dir.path()));
+    let base = ImageSpec::new()
+        .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
+        .build();
+    let dir = tmpdir();
+    oci_layout(&base, None).write_dir(dir.path()).unwrap();
+    let streamed = inventory_json(&s(dir.path()));
+    let names = |v: &Value| {
+        apk(v)
+            .into_iter()
+            .map(|(n, (ver, o, _))| (n, ver, o))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&linked), names(&streamed));
+    assert_eq!(apk(&streamed).len(), ALPINE_PACKAGES.len());
+    assert_eq!(
+        apk_entry(&linked, "musl")["license"],
+        "MIT-linked",
+        "read through the link"
+    );
+    // Unchanged since the base layer listed it: still the base layer's package.
+    assert_eq!(apk_entry(&linked, "musl")["layer"]["index"], 0);
+}
+
+#[test]
 fn hardlinked_package_json_whose_target_is_a_pnpm_store_file() {
     // pnpm with `ENV PNPM_HOME=/pnpm` and `WORKDIR /usr/src/app`: the content-addressed store
     // file sorts first, so the tar holds it as the regular file and every package.json under
