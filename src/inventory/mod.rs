@@ -120,6 +120,13 @@ fn scan_elf(reader: &mut dyn std::io::Read) -> std::io::Result<Option<BinaryFact
     Ok((facts.go.is_some() || facts.rust.is_some()).then_some(facts))
 }
 
+/// Whether the readers of issue 17 run: the Node.js runtime (its header and binary), Yarn
+/// (classic in `/opt`, Plug'n'Play zips, lockfile and index), pnpm's lockfile, vendored
+/// `package.json` copies and every ELF file sniffed for Go and Rust build data. Only the
+/// `bench-readers-off` feature turns them off, for `benches/readers.sh` to measure what they
+/// cost; a build with it is not a gate (it does not see what they see).
+const NODE_READERS: bool = !cfg!(feature = "bench-readers-off");
+
 /// A database we cannot read would silently drop every OS package: stop instead.
 fn apk_unreadable(e: &apk::ReadError) -> CaptureError {
     CaptureError {
@@ -145,6 +152,9 @@ impl Capture for Collector {
         if APK_DBS.contains(&path) {
             return Some(MAX_DB_SIZE);
         }
+        if !NODE_READERS {
+            return None;
+        }
         (node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Binary))
             .then_some(node_runtime::MAX_BINARY_SCAN)
     }
@@ -152,7 +162,7 @@ impl Capture for Collector {
     /// Every other regular file's first bytes: an ELF file may be a Go binary or carry
     /// cargo-auditable data, wherever it sits.
     fn sniffs(&self) -> bool {
-        true
+        NODE_READERS
     }
 
     fn sniff(&self, _path: &str, head: &[u8]) -> Option<u64> {
@@ -252,6 +262,13 @@ impl Capture for Collector {
         }
         if TEXT_FILES.contains(&path) {
             return Some(MAX_TEXT_SIZE);
+        }
+        if !NODE_READERS {
+            return match npm::classify(path) {
+                Some(npm::NpmFile::Manifest) => Some(MAX_MANIFEST_SIZE),
+                Some(npm::NpmFile::HiddenLockfile | npm::NpmFile::AppLockfile) => Some(MAX_DB_SIZE),
+                _ => None,
+            };
         }
         if node_runtime::classify(path) == Some(node_runtime::RuntimeFile::Header) {
             return Some(node_runtime::MAX_HEADER as u64);
@@ -939,6 +956,7 @@ fn pnp_cross_check(fs: &Filesystem<Fact>, warnings: &mut Vec<String>) -> (BTreeS
         .filter(|(path, n)| !matches!(n.kind, NodeKind::Dir) && yarn::classify(path) == Some(yarn::YarnFile::PnpIndex))
         .map(|(path, _)| path)
         .collect();
+    let mut seen_in: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for path in indexes {
         let (root, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         let packages = match fs.fact(path) {
@@ -955,14 +973,28 @@ fn pnp_cross_check(fs: &Filesystem<Fact>, warnings: &mut Vec<String>) -> (BTreeS
                     continue;
                 }
             },
-            // Unreadable: the walk warned. A symlink to one is read where it points.
-            _ if fs.get(path).is_some_and(|n| matches!(n.kind, NodeKind::Symlink { .. })) => continue,
+            // A symlink to an index is checked where it points (Node loads `.pnp.cjs` from its
+            // real path, so the locations are relative to that directory); one to a file that
+            // was not read as an index leaves the project unchecked.
+            _ if fs.get(path).is_some_and(|n| matches!(n.kind, NodeKind::Symlink { .. })) => {
+                let target = fs.resolve(path);
+                if !matches!(target.as_deref().and_then(|t| fs.fact(t)), Some(Fact::PnpIndex(_))) {
+                    warnings.push(format!(
+                        "{path}: a symlink to {}, which was not read as a Plug'n'Play index; whether every package it lists is in the image was NOT checked",
+                        target.as_deref().unwrap_or("nothing in the image")
+                    ));
+                    unindexed.insert(path.clone());
+                }
+                continue;
+            }
             _ => {
                 unindexed.insert(path.clone());
                 continue;
             }
         };
-        let mut seen = BTreeSet::new();
+        // A project with both an inline `.pnp.cjs` and a `.pnp.data.json` lists its packages
+        // twice: each missing one is warned of once.
+        let seen = seen_in.entry(root).or_default();
         let mut absent = 0usize;
         for p in packages {
             let (file, shown) = yarn::expected_location(root, &p.location);

@@ -319,6 +319,51 @@ fn an_unreadable_pnp_index_is_a_warning_naming_it_and_not_checked() {
     assert!(rule_levels(&v, "IG018").iter().any(|f| f.starts_with("fail ")));
 }
 
+#[test]
+fn two_indexes_of_one_project_warn_once_and_a_symlinked_index_is_read_where_it_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = std::fs::read(layout().join(".pnp.cjs")).unwrap();
+    // Yarn 2's `.pnp.js` left beside Yarn 4's `.pnp.cjs`: one project, its packages listed
+    // twice; the missing zip is one warning, not two.
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let later = Layer::new().file("app/.pnp.js", real.clone()).whiteout(LODASH_ZIP);
+    let img = image_with(tmp.path(), "two-indexes", app, Some((later, "RUN yarn && rm lodash")));
+    let w = warnings(&inventory(&img));
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].contains("lodash@npm:4.17.20"), "{}", w[0]);
+
+    // `.pnp.cjs` a symlink to the real index in a directory of its own: checked there.
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let later = Layer::new()
+        .file("srv/.pnp.cjs", real.clone())
+        .symlink("app/.pnp.cjs", "../srv/.pnp.cjs");
+    let img = image_with(tmp.path(), "linked-index", app, Some((later, "RUN ln -sf")));
+    let inv = inventory(&img);
+    let w = warnings(&inv);
+    assert!(
+        w.iter().any(|w| w.starts_with("srv/.pnp.cjs: Yarn lists")) && !w.iter().any(|w| w.starts_with("app/.pnp.cjs")),
+        "the index is checked at srv/, where its packages are not: {w:#?}"
+    );
+
+    // A symlink to a file the inventory does not read as an index: not checked, and said.
+    let app = Layer::new().tree("app", &layout()).unwrap();
+    let later = Layer::new()
+        .file("app/pnp-index.cjs", real)
+        .symlink("app/.pnp.cjs", "pnp-index.cjs");
+    let img = image_with(tmp.path(), "odd-link", app, Some((later, "RUN ln -sf")));
+    let inv = inventory(&img);
+    let w = warnings(&inv);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("app/.pnp.cjs: a symlink to app/pnp-index.cjs") && w.contains("NOT checked")),
+        "{w:#?}"
+    );
+    let entries = yarn_entries(&inv);
+    let unindexed: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    assert_eq!(unindexed.len(), 1, "{entries:?}");
+    assert_eq!(unindexed[0]["paths"], serde_json::json!(["app/.pnp.cjs"]));
+}
+
 /// A stored-only zip of `files`, written with the zip crate.
 fn zip_of(files: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
