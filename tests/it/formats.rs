@@ -17,19 +17,7 @@ fn demo() -> String {
 
 /// The advisory snapshot, imported once.
 fn db() -> &'static Path {
-    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DB.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("db");
-        let r = imagegate()
-            .args(["db", "import", "--db", dir.to_str().unwrap()])
-            .arg(repo_root().join("testdata/osv/npm"))
-            .arg(repo_root().join("testdata/osv/alpine"))
-            .run();
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        (tmp, dir)
-    })
-    .1
+    crate::support::osv_db(&["npm", "alpine"])
 }
 
 /// Serves the two schemas CycloneDX 1.6 references from `testdata/schemas/`, never the network.

@@ -67,20 +67,7 @@ fn go_version() -> String {
 }
 
 fn db() -> &'static Path {
-    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DB.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let db = tmp.path().join("db");
-        let root = repo_root();
-        let r = imagegate()
-            .args(["db", "import", "--db"])
-            .arg(&db)
-            .args(["npm", "debian", "go", "crates.io"].map(|d| root.join("testdata/osv").join(d)))
-            .run();
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        (tmp, db)
-    })
-    .1
+    crate::support::osv_db(&["npm", "debian", "go", "crates.io"])
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001::/app:/sbin/nologin\n";

@@ -260,18 +260,8 @@ fn next_standalone_output_and_the_copies_next_vendors() {
     );
 }
 
-fn osv_db(dir: &Path) -> PathBuf {
-    let db = dir.join("db");
-    let (npm, vendored) = (
-        repo_root().join("testdata/osv/npm"),
-        repo_root().join("testdata/osv/npm-vendored"),
-    );
-    let r = imagegate()
-        .args(["db", "import", "--db", db.to_str().unwrap()])
-        .args([&npm, &vendored])
-        .run();
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    db
+fn osv_db() -> &'static Path {
+    crate::support::osv_db(&["npm", "npm-vendored"])
 }
 
 #[test]
@@ -283,7 +273,7 @@ fn a_vendored_copy_with_an_advisory_fails_and_names_the_parents_upgrade() {
         "RUN /bin/sh -c npm ci && npm run build # buildkit",
         None,
     );
-    let db = osv_db(dir.path());
+    let db = osv_db();
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "[vulnerabilities]\nfail_on = \"medium\"\n").unwrap();
     let r = imagegate()
@@ -441,7 +431,7 @@ fn a_pnpm_lockfile_that_is_not_yaml_or_not_a_known_version_stops_the_scan() {
             .build();
         let out = dir.path().join("image");
         oci_layout(&img, None).write_dir(&out).unwrap();
-        let db = osv_db(dir.path());
+        let db = osv_db();
         for command in ["inventory", "scan"] {
             let mut cmd = imagegate();
             cmd.args([command, out.to_str().unwrap()]);

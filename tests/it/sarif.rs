@@ -4,7 +4,6 @@
 //! (rule references, security-severity, levels, fingerprints that survive a re-tag, one
 //! category per image, the 25,000-result limit, Dockerfile lines).
 
-use imagegate::advisory::db;
 use imagegate::gate::{AdvisorySource, DockerfileRef, Gate, Run, read_inventory, repository_of};
 use imagegate::image::LoadOptions;
 use imagegate::inventory::{Inventory, PackageKind, PackageRef};
@@ -29,19 +28,7 @@ fn demo_path() -> String {
 
 /// One advisory database for every test, from the shipped snapshot.
 fn db_dir() -> &'static Path {
-    static DB: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DB.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("db");
-        db::import(
-            &dir,
-            &[root().join("testdata/osv/npm"), root().join("testdata/osv/alpine")],
-            false,
-        )
-        .unwrap();
-        (tmp, dir)
-    })
-    .1
+    crate::support::osv_db(&["npm", "alpine"])
 }
 
 fn load(reference: &str) -> Inventory {

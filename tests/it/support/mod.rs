@@ -1952,3 +1952,29 @@ fn octal12(n: u64) -> [u8; 12] {
     out[..11].copy_from_slice(format!("{n:011o}").as_bytes());
     out
 }
+
+/// An advisory database imported once per test run from `testdata/osv/<name>` for each of
+/// `sources` (`["npm", "alpine"]`), shared by every test that asks for the same sources. It
+/// lives as long as the test binary (like a `static`'s, its directory is never removed early).
+pub fn osv_db(sources: &[&str]) -> &'static Path {
+    static DBS: std::sync::Mutex<BTreeMap<String, &'static Path>> = std::sync::Mutex::new(BTreeMap::new());
+    // A test that failed while holding the lock left nothing half-made: the map is still good.
+    let mut dbs = DBS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = sources.join(",");
+    if let Some(db) = dbs.get(&key) {
+        return db;
+    }
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let db = tmp.path().join("db");
+    let root = repo_root();
+    let r = cmd::imagegate()
+        .args(["db", "import", "--db"])
+        .arg(&db)
+        .args(sources.iter().map(|s| root.join("testdata/osv").join(s)))
+        .run();
+    assert_eq!(r.code, 0, "importing {key}: {}", r.stderr);
+    std::mem::forget(tmp);
+    let db: &'static Path = Box::leak(db.into_boxed_path());
+    dbs.insert(key, db);
+    db
+}
