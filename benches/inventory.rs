@@ -16,6 +16,10 @@
 //! * the floor: `gzip -dc BLOB > /dev/null` for each layer blob, one after the other;
 //! * `imagegate inventory oci:DIR --format json --output FILE` with `RAYON_NUM_THREADS=1`;
 //! * the same with rayon's default thread count;
+//! * the whole `scan`, cold; the largest layer inflated alone (the floor one stream cannot
+//!   beat), walked alone (`layer::walk` with the inventory's capture, in a child process like
+//!   the floor: the walk ÷ inflate target) and inventoried as a one-layer image (`inv1`: the walk
+//!   plus process start, the inventory's assembly and the report, shown beside it);
 //!
 //! and prints the median wall times, their ratios to the floor and the peak RSS of each
 //! `imagegate` child (`wait4` rusage, via the launcher in `benches/common`). Targets
@@ -1435,6 +1439,26 @@ fn inflate_child(blob: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Set in a child that walks one blob as `imagegate` walks a layer (pipelined inflate, both
+/// digests, the tar walk with the inventory's capture) and exits.
+const WALK_CHILD_ENV: &str = "IMAGEGATE_BENCH_WALK_CHILD";
+
+fn walk_child(blob: &Path) -> io::Result<()> {
+    use imagegate::image::digest::Algorithm;
+    let file = File::open(blob)?;
+    let limits = imagegate::layer::Limits::default();
+    let walk = imagegate::layer::walk(
+        file,
+        &imagegate::inventory::Collector,
+        &limits,
+        Algorithm::Sha256,
+        Algorithm::Sha256,
+    )
+    .map_err(io::Error::other)?;
+    std::hint::black_box(walk.changes.len());
+    Ok(())
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -1460,6 +1484,14 @@ impl Tool<'_> {
     fn inflate(&self, blob: &Path) -> io::Result<Sample> {
         let exe = std::env::current_exe()?;
         let spec = Spec::new([exe.display().to_string()]).env(INFLATE_CHILD_ENV, &blob.display().to_string());
+        self.launcher.borrow_mut().run_ok(vec![spec], false)
+    }
+
+    /// The walk of one layer alone, in a process like the floor (this bench's own build of
+    /// the library, whatever `IMAGEGATE_BENCH_BIN` says).
+    fn walk(&self, blob: &Path) -> io::Result<Sample> {
+        let exe = std::env::current_exe()?;
+        let spec = Spec::new([exe.display().to_string()]).env(WALK_CHILD_ENV, &blob.display().to_string());
         self.launcher.borrow_mut().run_ok(vec![spec], false)
     }
 
@@ -1543,10 +1575,13 @@ struct Row {
     conc: Vec<Sample>,
     /// `scan` (the whole gate, default threads), cold.
     scan: Vec<Sample>,
-    /// The largest layer: inflated alone (the floor a single stream cannot beat) and walked
-    /// by `imagegate inventory` as a one-layer image.
+    /// The largest layer: inflated alone (the floor a single stream cannot beat), walked
+    /// alone (`layer::walk` with the inventory's capture, both digests, in a process like the
+    /// floor: the target's "walk"), and run through `imagegate inventory` as a one-layer image
+    /// (the walk plus process start, the inventory's assembly and the JSON report).
     big_floor: Vec<Sample>,
     big_walk: Vec<Sample>,
+    big_inventory: Vec<Sample>,
     big_layer: usize,
     trivy: Vec<Sample>,
     report_bytes: u64,
@@ -1611,7 +1646,8 @@ fn bench_image(tool: &Tool, dir: &Path, info: ImageInfo, reps: usize) -> io::Res
     let load_before = loadavg();
     let (mut floor, mut seq, mut par, mut conc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut scan, mut big_floor, mut big_walk, mut trivy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    const VARIANTS: usize = 8;
+    let mut big_inventory = Vec::new();
+    const VARIANTS: usize = 9;
     for rep in 0..reps {
         // Rotate the order so no variant always runs right after another.
         for k in 0..VARIANTS {
@@ -1621,7 +1657,8 @@ fn bench_image(tool: &Tool, dir: &Path, info: ImageInfo, reps: usize) -> io::Res
                 2 => par.push(tool.run(dir, None)?),
                 3 => scan.push(tool.run_cmd(dir, None, Cmd::Scan)?),
                 4 => big_floor.push(tool.inflate(&blobs[big_layer])?),
-                5 => big_walk.push(tool.run(&big, None)?),
+                5 => big_inventory.push(tool.run(&big, None)?),
+                8 => big_walk.push(tool.walk(&blobs[big_layer])?),
                 6 => trivy.extend(tool.trivy(dir, rep)?),
                 _ => conc.push(tool.gzip_concurrent(&blobs)?),
             }
@@ -1636,6 +1673,7 @@ fn bench_image(tool: &Tool, dir: &Path, info: ImageInfo, reps: usize) -> io::Res
         scan,
         big_floor,
         big_walk,
+        big_inventory,
         big_layer,
         trivy,
         report_bytes,
@@ -1689,13 +1727,25 @@ fn print_table(rows: &[Row]) {
     }
     println!();
     println!(
-        "{:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8} {:>11}  verdict (scan/floor<={TARGET_SCAN}, RSS<={TARGET_RSS_MB} MB, walk/inflate<={TARGET_BIG})",
-        "size", "layers", "scan s", "scan/floor", "RSS", "big: inf", "walk s", "walk/inflate", "trivy s", "scan/trivy"
+        "{:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8} {:>9} {:>8} {:>11}  verdict (scan/floor<={TARGET_SCAN}, RSS<={TARGET_RSS_MB} MB, walk/inflate<={TARGET_BIG})",
+        "size",
+        "layers",
+        "scan s",
+        "scan/floor",
+        "RSS",
+        "big: inf",
+        "walk s",
+        "walk/inflate",
+        "inv1 s",
+        "inv1/inf",
+        "trivy s",
+        "scan/trivy"
     );
     for r in rows {
         let (f, sc) = (median(&walls(&r.floor)), median(&walls(&r.scan)));
         let (bf, bw) = (median(&walls(&r.big_floor)), median(&walls(&r.big_walk)));
-        let rss = max_rss(&r.scan).max(max_rss(&r.par)).max(max_rss(&r.big_walk));
+        let bi = median(&walls(&r.big_inventory));
+        let rss = max_rss(&r.scan).max(max_rss(&r.par)).max(max_rss(&r.big_inventory));
         let (trivy, vs_trivy) = if r.trivy.is_empty() {
             ("-".to_string(), "no trivy".to_string())
         } else {
@@ -1703,7 +1753,7 @@ fn print_table(rows: &[Row]) {
             (format!("{t:.3}"), format!("{:.3}", sc / t))
         };
         println!(
-            "{:>4}MB {:>6} {:>8.3} {:>10.3} {:>6.1}MB {:>8.3} {:>8.3} {:>11.3} {:>8} {:>11}  scan {} / RSS {} / walk {}",
+            "{:>4}MB {:>6} {:>8.3} {:>10.3} {:>6.1}MB {:>8.3} {:>8.3} {:>11.3} {:>8.3} {:>9.3} {:>8} {:>11}  scan {} / RSS {} / walk {}",
             r.info.uncompressed >> 20,
             r.info.blobs.len(),
             sc,
@@ -1712,6 +1762,8 @@ fn print_table(rows: &[Row]) {
             bf,
             bw,
             bw / bf,
+            bi,
+            bi / bf,
             trivy,
             vs_trivy,
             verdict(sc / f, TARGET_SCAN),
@@ -1740,7 +1792,7 @@ fn print_table(rows: &[Row]) {
             p.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
         );
         println!(
-            "        wall s scan  {:?}\n        largest layer {} ({:.1} MB tar): inflate {:?}, walk {:?}",
+            "        wall s scan  {:?}\n        largest layer {} ({:.1} MB tar): inflate {:?}, walk {:?}, inventory of it {:?}",
             walls(&r.scan)
                 .iter()
                 .map(|x| (x * 1000.0).round() / 1000.0)
@@ -1752,6 +1804,10 @@ fn print_table(rows: &[Row]) {
                 .map(|x| (x * 1000.0).round() / 1000.0)
                 .collect::<Vec<_>>(),
             walls(&r.big_walk)
+                .iter()
+                .map(|x| (x * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>(),
+            walls(&r.big_inventory)
                 .iter()
                 .map(|x| (x * 1000.0).round() / 1000.0)
                 .collect::<Vec<_>>(),
@@ -1924,6 +1980,9 @@ fn calibrate() {
 fn main() -> io::Result<()> {
     if let Some(blob) = std::env::var_os(INFLATE_CHILD_ENV) {
         return inflate_child(Path::new(&blob));
+    }
+    if let Some(blob) = std::env::var_os(WALK_CHILD_ENV) {
+        return walk_child(Path::new(&blob));
     }
     if let Some(launcher) = common::launcher_main() {
         return launcher;
