@@ -488,7 +488,7 @@ fn file_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
         return;
     }
     for f in &inv.files {
-        let Some((glob, _)) = policy.deny_files.iter().find(|(_, m)| m.is_match(&f.path)) else {
+        let Some(glob) = policy.deny_files.first_match(&f.path) else {
             continue;
         };
         let layer = inv.image.layers.get(f.layer);
@@ -501,7 +501,7 @@ fn file_checks(policy: &Policy, inv: &Inventory, findings: &mut Vec<Finding>) {
                 layer: Some(f.layer),
                 layer_digest: layer.map(|l| l.digest.to_string()),
                 created_by: layer.and_then(|l| l.created_by.clone()),
-                limit: Some(glob.clone()),
+                limit: Some(glob.to_string()),
                 ..Evidence::default()
             },
         ));

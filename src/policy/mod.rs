@@ -14,7 +14,7 @@ use crate::advisory::severity::Level as Severity;
 use crate::inventory::PackageKind;
 use crate::inventory::coverage::Source;
 use finding::Level;
-use globset::{Glob, GlobMatcher};
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -217,6 +217,37 @@ impl std::fmt::Display for PolicySource {
     }
 }
 
+/// `[files] deny`: the globs as written, matched all at once (one `GlobSet`: a basename or
+/// extension glob such as `**/.env` is a hash lookup, not a regex run per file per glob; an
+/// image holds tens of thousands of files).
+#[derive(Clone, Debug, Default)]
+pub struct FileRules {
+    globs: Vec<String>,
+    set: GlobSet,
+}
+
+impl FileRules {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.globs.len()
+    }
+
+    /// The first glob (in the policy's order) that `path` matches.
+    #[must_use]
+    pub fn first_match(&self, path: &str) -> Option<&str> {
+        if self.globs.is_empty() {
+            return None;
+        }
+        let first = self.set.matches(path).into_iter().min()?;
+        self.globs.get(first).map(String::as_str)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub source: PolicySource,
@@ -226,7 +257,7 @@ pub struct Policy {
     pub image: ImagePolicy,
     pub deny_packages: Vec<PackageRule>,
     pub deny_dev_dependencies: bool,
-    pub deny_files: Vec<(String, GlobMatcher)>,
+    pub deny_files: FileRules,
     /// Images the pre-push hook scans (`[hook] images`).
     pub hook_images: Vec<String>,
     pub coverage: CoveragePolicy,
@@ -477,9 +508,11 @@ impl Parser<'_> {
     }
 
     fn glob(&self, s: &Spanned<String>, key: &str) -> Result<GlobMatcher, PolicyError> {
-        Glob::new(s.get_ref())
-            .map(|g| g.compile_matcher())
-            .map_err(|e| self.at(s, format!("{key}: bad glob `{}`: {}", s.get_ref(), e.kind())))
+        self.glob_of(s, key).map(|g| g.compile_matcher())
+    }
+
+    fn glob_of(&self, s: &Spanned<String>, key: &str) -> Result<Glob, PolicyError> {
+        Glob::new(s.get_ref()).map_err(|e| self.at(s, format!("{key}: bad glob `{}`: {}", s.get_ref(), e.kind())))
     }
 
     fn date(&self, s: &Spanned<toml::Value>) -> Result<jiff::civil::Date, PolicyError> {
@@ -623,10 +656,17 @@ impl Parser<'_> {
                 name,
             });
         }
-        let mut deny_files = Vec::new();
+        let mut globs = Vec::new();
+        let mut set = GlobSetBuilder::new();
         for f in &raw.files.deny {
-            deny_files.push((f.get_ref().clone(), self.glob(f, "files.deny")?));
+            set.add(self.glob_of(f, "files.deny")?);
+            globs.push(f.get_ref().clone());
         }
+        // Each glob compiled alone above; together they can only be too big a program.
+        let set = set
+            .build()
+            .map_err(|e| self.error(0, format!("files.deny: {}", e.kind())))?;
+        let deny_files = FileRules { globs, set };
         Ok(Policy {
             source: self.source.clone(),
             overrides: Vec::new(),
@@ -817,6 +857,29 @@ mod tests {
         assert!(p.image.require_non_root && p.image.require_healthcheck && p.deny_dev_dependencies);
         assert_eq!(p.vulnerabilities.max_db_age, Some(3 * 86_400));
         assert_eq!(p.vulnerabilities.fail_on, FailOn::AtLeast(Severity::High));
+    }
+
+    #[test]
+    fn a_denied_file_is_named_by_the_first_glob_in_the_policys_order() {
+        let p = Policy::parse(
+            "[files]\ndeny = [\"**/*.pem\", \"app/**\", \"**/.env\", \"**/id_rsa\"]\n",
+            PolicySource::File("p.toml".into()),
+        )
+        .unwrap();
+        assert_eq!(p.deny_files.len(), 4);
+        assert_eq!(p.deny_files.first_match("srv/.env"), Some("**/.env"));
+        assert_eq!(p.deny_files.first_match(".env"), Some("**/.env"));
+        assert_eq!(
+            p.deny_files.first_match("app/.env"),
+            Some("app/**"),
+            "app/** comes first"
+        );
+        assert_eq!(p.deny_files.first_match("app/key.pem"), Some("**/*.pem"));
+        assert_eq!(p.deny_files.first_match("home/u/.ssh/id_rsa"), Some("**/id_rsa"));
+        assert_eq!(p.deny_files.first_match("home/u/.ssh/id_rsa.pub"), None);
+        assert_eq!(p.deny_files.first_match("srv/.envrc"), None);
+        let none = Policy::parse("", PolicySource::File("p.toml".into())).unwrap();
+        assert!(none.deny_files.is_empty() && none.deny_files.first_match("a/.env").is_none());
     }
 
     fn error_of(text: &str) -> (usize, usize, String) {
