@@ -2,9 +2,9 @@
 //! get the filesystem the container really sees, and keeps the history of every captured file
 //! so a package can be tied to the layer that introduced it.
 
-use super::{Change, NodeKind};
+use super::{Change, Node, NodeKind};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque, btree_map};
 use std::ops::Bound;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,6 +240,30 @@ impl<F: Clone> Filesystem<F> {
             let Change::Add(node) = change else { continue };
             let size = own_size(&node.kind);
             self.tally.added[layer] += size;
+            // Most paths are new: one lookup does it (a layer of tens of thousands of files).
+            let node = match self.nodes.entry(node.path) {
+                btree_map::Entry::Vacant(v) => {
+                    if node.kind != NodeKind::Dir {
+                        self.tally.visit(v.key(), None, size);
+                    }
+                    // A path without a node holds no fact: nothing to forget.
+                    debug_assert!(!self.live.contains(v.key()));
+                    if let Some(fact) = node.fact {
+                        self.history.entry(v.key().clone()).or_default().push(Event {
+                            layer,
+                            fact: Some(fact),
+                        });
+                        self.live.insert(v.key().clone());
+                    }
+                    v.insert(FsNode { layer, kind: node.kind });
+                    continue;
+                }
+                btree_map::Entry::Occupied(o) => Node {
+                    path: o.key().clone(),
+                    kind: node.kind,
+                    fact: node.fact,
+                },
+            };
             let below = self
                 .nodes
                 .get(&node.path)
