@@ -117,9 +117,20 @@ impl Ctx<'_> {
             cache: self.options.cache.as_deref(),
             pull: pull.clone(),
         };
-        // Its own pool: layer downloads wait on the network, so more of them than cores run at once.
+        // Its own pool: layer downloads wait on the network, so more of them than cores run at
+        // once. A re-scan whose every layer walk is cached downloads nothing: one thread reads
+        // them (four threads started and stopped cost it more than the reads).
+        let cached = self
+            .options
+            .cache
+            .as_deref()
+            .zip(capture.analyzer())
+            .is_some_and(|(cache, analyzer)| {
+                serde_json::from_slice::<model::ImageConfig>(&chosen.config_bytes)
+                    .is_ok_and(|c| c.rootfs.diff_ids.iter().all(|d| cache.has(d, analyzer)))
+            });
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(PARALLEL_DOWNLOADS)
+            .num_threads(if cached { 1 } else { PARALLEL_DOWNLOADS })
             .build()
             .map_err(|e| self.layout(format!("starting download threads: {e}")))?;
         let image = pool.install(|| self.finish(&blobs, chosen, capture));

@@ -233,7 +233,18 @@ impl LayerCache {
         None
     }
 
+    /// Whether a walk of `diff_id` by `analyzer` is stored (not whether it is readable).
+    #[must_use]
+    pub fn has(&self, diff_id: &Digest, analyzer: &str) -> bool {
+        self.path(diff_id, analyzer).is_file()
+    }
+
+    /// Stores a blob under its digest (verified by the caller). One already stored is left
+    /// as it is: its name is its digest, and [`Self::get_blob`] checks it on every read.
     pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), CacheError> {
+        if self.blob_path(digest).is_file() {
+            return Ok(());
+        }
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| CacheError::Io { path, source }
@@ -352,6 +363,26 @@ mod tests {
     use crate::layer::{self, Change, Limits};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_blob_already_stored_is_not_written_again_and_a_bad_one_is_replaced() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path().to_path_buf());
+        let bytes = br#"{"schemaVersion":2}"#;
+        let digest = Digest::sha256_of(bytes);
+        cache.put_blob(&digest, bytes).unwrap();
+        let inode = std::fs::metadata(cache.blob_path(&digest)).unwrap().ino();
+        // A re-scan puts the manifest it fetched again: the stored file stays as it is.
+        cache.put_blob(&digest, bytes).unwrap();
+        assert_eq!(std::fs::metadata(cache.blob_path(&digest)).unwrap().ino(), inode);
+        assert_eq!(cache.get_blob(&digest).as_deref(), Some(&bytes[..]));
+        // A stored blob that no longer matches its name is dropped on read, then stored anew.
+        std::fs::write(cache.blob_path(&digest), b"tampered").unwrap();
+        assert_eq!(cache.get_blob(&digest), None);
+        cache.put_blob(&digest, bytes).unwrap();
+        assert_eq!(cache.get_blob(&digest).as_deref(), Some(&bytes[..]));
+    }
 
     /// A real walk: a layer with an apk database and a package.json.
     fn walk() -> LayerWalk<Fact> {
