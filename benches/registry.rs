@@ -12,6 +12,9 @@
 //! * cold: `imagegate inventory` of one tag with an empty layer cache;
 //! * cached: the same with the cache the first cold run left — target ≤ 0.03 × cold; cold and
 //!   cached runs interleaved, medians of `IMAGEGATE_BENCH_REPS` (default 5, at least 3);
+//! * the same pair for a one-layer image shaped like a Node image: `IMAGEGATE_BENCH_FILES`
+//!   packages (default 20,000) of a package.json and a 5 KB module each, ~100 MB — the bytes
+//!   in many small files, where a cached re-scan still reads and merges a walk per file;
 //! * separate: TAGS cold scans one after the other, each with its own empty cache;
 //! * audit: `imagegate audit --concurrency 4` of all TAGS with one empty cache — target ≤ 0.2 ×
 //!   separate;
@@ -174,6 +177,68 @@ fn main() {
     );
     assert!(audit.code == 0 || audit.code == 1, "audit exit {}", audit.code);
 
+    // Pushed after the audit, which audits the whole registry.
+    // The same measure on the shape a Node image has: the bytes in many small files (a
+    // `node_modules` of FILES packages, a package.json and a ~5 KB module each), where a
+    // re-scan reads and merges a walk per file instead of downloading the layer.
+    let files = env_usize("IMAGEGATE_BENCH_FILES", 20_000);
+    let mut modules = demo_base_layer();
+    for i in 0..files {
+        let dir = format!("app/node_modules/pkg-{i:05}");
+        modules = modules
+            .file(
+                &format!("{dir}/package.json"),
+                format!(r#"{{"name":"pkg-{i:05}","version":"1.{}.0"}}"#, i % 50),
+            )
+            .file(&format!("{dir}/index.js"), filler(i as u64 + 7, 5 << 10));
+    }
+    let node = ImageSpec::new()
+        .layer(modules, Compression::Gzip, "COPY node_modules /app/node_modules")
+        .user("1001")
+        .healthcheck(&["CMD", "true"])
+        .build();
+    eprintln!(
+        "node-shaped blob: {files} packages, {:.1} MB compressed, {:.1} MB uncompressed",
+        node.layers[0].blob.len() as f64 / 1e6,
+        node.layers[0].tar_len as f64 / 1e6
+    );
+    registry.push("bench/node", Some("1"), &node);
+    let node_image = format!("{}/bench/node:1", registry.addr());
+    let (mut node_cold, mut node_cached) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        let cache = fresh(&format!("node-cold-{rep}"));
+        let s = measure(
+            &mut launch,
+            &[
+                &bin,
+                "inventory",
+                &node_image,
+                "--format",
+                "json",
+                "--cache-dir",
+                &cache,
+            ],
+        );
+        assert_eq!(s.code, 0, "cold scan of the node-shaped image");
+        node_cold.push(s.wall);
+        let cache = fresh("node-cold-0");
+        let s = measure(
+            &mut launch,
+            &[
+                &bin,
+                "inventory",
+                &node_image,
+                "--format",
+                "json",
+                "--cache-dir",
+                &cache,
+            ],
+        );
+        assert_eq!(s.code, 0, "cached scan of the node-shaped image");
+        node_cached.push(s.wall);
+    }
+    let (node_cold, node_cached) = (median(&node_cold), median(&node_cached));
+
     let rescan_ratio = cached / cold;
     let audit_ratio = audit.wall / separate;
     let rss_ratio = audit.rss_kib as f64 / cold_rss as f64;
@@ -188,6 +253,14 @@ fn main() {
         cached,
         rescan_ratio,
         verdict(rescan_ratio, TARGET_RESCAN)
+    );
+    let node_ratio = node_cached / node_cold;
+    println!(
+        "  node-shaped ({files} packages): cold {:.3} s, cached {:.3} s   ratio {:.3} (target ≤ {TARGET_RESCAN}) {}",
+        node_cold,
+        node_cached,
+        node_ratio,
+        verdict(node_ratio, TARGET_RESCAN)
     );
     println!("  {tags} separate scans  {:>8.3} s", separate);
     println!(
