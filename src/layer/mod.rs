@@ -44,8 +44,10 @@ pub trait Capture: Sync {
     }
     /// The most bytes to stream through [`Capture::capture_stream`] if the file at `path` is
     /// one to scan rather than hold: a big file (the ~100 MB `node` binary) whose fact a
-    /// scanner with bounded memory finds. Asked before [`Capture::wants`]; a streamed file is
-    /// never buffered whole. Hardlinks to it get no fact.
+    /// scanner with bounded memory finds, or a database read as it streams (apk's). Asked
+    /// before [`Capture::wants`]; a streamed file is never buffered whole. A hardlink to it
+    /// gets its fact only where [`Capture::wants`] also claims the link's path; a hardlink
+    /// whose target comes later in the layer is read whole in the second pass.
     fn streams(&self, _path: &str) -> Option<u64> {
         None
     }
