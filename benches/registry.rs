@@ -65,6 +65,37 @@ fn filler(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
+/// `imagegate inventory IMAGE` with the layer cache in `cache`.
+fn scan(launcher: &mut Launcher, bin: &str, image: &str, cache: &str) -> Sample {
+    measure(
+        launcher,
+        &[bin, "inventory", image, "--format", "json", "--cache-dir", cache],
+    )
+}
+
+/// Cold and cached scans of `image` interleaved (the first cold run fills the cache the cached
+/// runs use), so load from other work hits both alike: their medians and the cold runs' peak
+/// RSS (KiB). `dir(name)` is a fresh directory path.
+fn cold_and_cached(
+    launcher: &mut Launcher,
+    bin: &str,
+    image: &str,
+    dir: &dyn Fn(&str) -> String,
+    reps: usize,
+) -> (f64, f64, u64) {
+    let (mut cold, mut cached, mut rss) = (Vec::new(), Vec::new(), 0);
+    for rep in 0..reps {
+        let s = scan(launcher, bin, image, &dir(&format!("cold-{rep}")));
+        assert_eq!(s.code, 0, "cold scan of {image}");
+        cold.push(s.wall);
+        rss = rss.max(s.rss_kib);
+        let s = scan(launcher, bin, image, &dir("cold-0"));
+        assert_eq!(s.code, 0, "cached scan of {image}");
+        cached.push(s.wall);
+    }
+    (median(&cold), median(&cached), rss)
+}
+
 fn main() {
     if let Some(launcher) = common::launcher_main() {
         return launcher.expect("the launcher");
@@ -125,35 +156,17 @@ fn main() {
     assert_eq!(s.code, 0, "db import");
 
     let fresh = |name: &str| work.path().join(name).display().to_string();
-    let mut scan = |cache: &str, image: &str| {
-        measure(
-            &mut launch,
-            &[&bin, "inventory", image, "--format", "json", "--cache-dir", cache],
-        )
-    };
-
-    // Cold and cached interleaved (one cold run first fills the cache the cached runs use), so
-    // load from other work hits both alike; medians of REPS (at least 3).
+    // Medians of REPS (at least 3).
     let reps = env_usize("IMAGEGATE_BENCH_REPS", 5).max(3);
-    let mut cold = Vec::new();
-    let mut cold_rss = 0;
-    let mut cached = Vec::new();
-    for rep in 0..reps {
-        let s = scan(&fresh(&format!("cold-{rep}")), &image);
-        assert_eq!(s.code, 0, "cold scan");
-        cold.push(s.wall);
-        cold_rss = cold_rss.max(s.rss_kib);
-        let s = scan(&fresh("cold-0"), &image);
-        assert_eq!(s.code, 0, "cached scan");
-        cached.push(s.wall);
-    }
-    let (cold, cached) = (median(&cold), median(&cached));
+    let (cold, cached, cold_rss) = cold_and_cached(&mut launch, &bin, &image, &fresh, reps);
 
     let mut separate = 0.0;
     for t in 0..tags {
         let s = scan(
-            &fresh(&format!("separate-{t}")),
+            &mut launch,
+            &bin,
             &format!("{}/bench/app:1.0.{t}", registry.addr()),
+            &fresh(&format!("separate-{t}")),
         );
         assert_eq!(s.code, 0, "separate scan");
         separate += s.wall;
@@ -177,8 +190,8 @@ fn main() {
     );
     assert!(audit.code == 0 || audit.code == 1, "audit exit {}", audit.code);
 
-    // Pushed after the audit, which audits the whole registry.
-    // The same measure on the shape a Node image has: the bytes in many small files (a
+    // The same measure on the shape a Node image has (pushed after the audit, which audits
+    // the whole registry): the bytes in many small files (a
     // `node_modules` of FILES packages, a package.json and a ~5 KB module each), where a
     // re-scan reads and merges a walk per file instead of downloading the layer.
     let files = env_usize("IMAGEGATE_BENCH_FILES", 20_000);
@@ -204,40 +217,8 @@ fn main() {
     );
     registry.push("bench/node", Some("1"), &node);
     let node_image = format!("{}/bench/node:1", registry.addr());
-    let (mut node_cold, mut node_cached) = (Vec::new(), Vec::new());
-    for rep in 0..reps {
-        let cache = fresh(&format!("node-cold-{rep}"));
-        let s = measure(
-            &mut launch,
-            &[
-                &bin,
-                "inventory",
-                &node_image,
-                "--format",
-                "json",
-                "--cache-dir",
-                &cache,
-            ],
-        );
-        assert_eq!(s.code, 0, "cold scan of the node-shaped image");
-        node_cold.push(s.wall);
-        let cache = fresh("node-cold-0");
-        let s = measure(
-            &mut launch,
-            &[
-                &bin,
-                "inventory",
-                &node_image,
-                "--format",
-                "json",
-                "--cache-dir",
-                &cache,
-            ],
-        );
-        assert_eq!(s.code, 0, "cached scan of the node-shaped image");
-        node_cached.push(s.wall);
-    }
-    let (node_cold, node_cached) = (median(&node_cold), median(&node_cached));
+    let node_dir = |name: &str| fresh(&format!("node-{name}"));
+    let (node_cold, node_cached, _) = cold_and_cached(&mut launch, &bin, &node_image, &node_dir, reps);
 
     let rescan_ratio = cached / cold;
     let audit_ratio = audit.wall / separate;

@@ -861,11 +861,7 @@ mod tests {
 
     #[test]
     fn a_denied_file_is_named_by_the_first_glob_in_the_policys_order() {
-        let p = Policy::parse(
-            "[files]\ndeny = [\"**/*.pem\", \"app/**\", \"**/.env\", \"**/id_rsa\"]\n",
-            PolicySource::File("p.toml".into()),
-        )
-        .unwrap();
+        let p = parsed("[files]\ndeny = [\"**/*.pem\", \"app/**\", \"**/.env\", \"**/id_rsa\"]\n");
         assert_eq!(p.deny_files.len(), 4);
         assert_eq!(p.deny_files.first_match("srv/.env"), Some("**/.env"));
         assert_eq!(p.deny_files.first_match(".env"), Some("**/.env"));
@@ -878,8 +874,13 @@ mod tests {
         assert_eq!(p.deny_files.first_match("home/u/.ssh/id_rsa"), Some("**/id_rsa"));
         assert_eq!(p.deny_files.first_match("home/u/.ssh/id_rsa.pub"), None);
         assert_eq!(p.deny_files.first_match("srv/.envrc"), None);
-        let none = Policy::parse("", PolicySource::File("p.toml".into())).unwrap();
+        let none = parsed("");
         assert!(none.deny_files.is_empty() && none.deny_files.first_match("a/.env").is_none());
+    }
+
+    /// `text` as a policy file, which must be valid.
+    fn parsed(text: &str) -> Policy {
+        Policy::parse(text, PolicySource::File("p.toml".into())).unwrap()
     }
 
     fn error_of(text: &str) -> (usize, usize, String) {
@@ -934,16 +935,14 @@ mod tests {
 
     #[test]
     fn dive_style_size_rules_parse_and_bad_values_point_at_their_line() {
-        let p = Policy::parse(
+        let p = parsed(
             "[image]\nlowest_efficiency = 0.95\nhighest_wasted_bytes = \"20MB\"\nhighest_user_wasted_percent = \"10%\"\nmax_growth = \"10%\"\n",
-            PolicySource::File("p.toml".into()),
-        )
-        .unwrap();
+        );
         assert_eq!(p.image.lowest_efficiency, Some(0.95));
         assert_eq!(p.image.highest_wasted_bytes, Some(20_000_000));
         assert_eq!(p.image.highest_user_wasted_ratio, Some(0.10));
         assert_eq!(p.image.max_growth, Some(Growth::Ratio(0.10)));
-        let p = Policy::parse("[image]\nmax_growth = \"25MB\"\n", PolicySource::File("p.toml".into())).unwrap();
+        let p = parsed("[image]\nmax_growth = \"25MB\"\n");
         assert_eq!(p.image.max_growth, Some(Growth::Bytes(25_000_000)));
         let (line, _, msg) = error_of("[image]\nrequire_non_root = true\nlowest_efficiency = 95\n");
         assert_eq!(line, 3);

@@ -338,6 +338,55 @@ fn an_apk_database_one_byte_over_the_cap_is_fatal() {
 }
 
 #[test]
+fn an_apk_database_that_is_not_utf8_or_cut_short_is_fatal() {
+    // The database is read as the layer streams: a bad line deep in it, or the layer ending
+    // inside it, must still stop the scan (exit 2, the layer and path named), never list the
+    // stanzas read before it as the image's packages.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut db = alpine_installed().into_bytes();
+    let at = db.len() / 2;
+    db.splice(at..at, b"\nT:\xff\xfe\n".iter().copied());
+    let img = ImageSpec::new()
+        .layer(alpine_base(), Compression::Gzip, "ADD alpine-minirootfs /")
+        .layer(
+            Layer::new().file("lib/apk/db/installed", db),
+            Compression::Gzip,
+            "RUN apk add --no-cache something",
+        )
+        .build();
+    let path = write(dir.path(), "bad-db.tar", &docker_classic(&[(&img, &["db:1"])]));
+    let err = fails(
+        &inventory(&s(&path), None, Duration::from_secs(60)),
+        "a non-UTF-8 apk db",
+    );
+    for part in ["lib/apk/db/installed", "layer 1", "not valid UTF-8 (line"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(
+        !err.contains('\u{fffd}') && !err.contains("\\xff"),
+        "the bytes are not quoted: {err}"
+    );
+
+    // The layer's tar cut in the middle of the database (its digests those of the cut tar,
+    // so only the cut itself is wrong).
+    let big = format!("{}{}", alpine_installed(), "P:pad\nV:1-r0\n\n".repeat(4000));
+    let tar = Layer::new().file("lib/apk/db/installed", big.as_bytes()).tar();
+    let cut = &tar[..1024 + big.len() / 2];
+    let archive = alpine_then(PrebuiltLayer {
+        blob: gzip(cut),
+        compression: Compression::Gzip,
+        diff_id: digest_of(cut),
+        tar_len: cut.len() as u64,
+    });
+    let path = write(dir.path(), "cut-db.tar", &archive);
+    let err = fails(
+        &inventory(&s(&path), None, Duration::from_secs(60)),
+        "an apk db cut short",
+    );
+    assert!(err.contains("layer 1") && err.contains("lib/apk/db/installed"), "{err}");
+}
+
+#[test]
 fn an_npm_lockfile_over_the_cap_or_unreadable_is_fatal() {
     let dir = tempfile::tempdir().expect("a temp dir");
     for lock in ["app/node_modules/.package-lock.json", "app/package-lock.json"] {

@@ -53,6 +53,13 @@ fn inventory_json_with(image: &str, extra: &[&str], stdin: Option<Vec<u8>>) -> V
     v
 }
 
+/// The inventory of `img`, written as an OCI layout in a temporary directory.
+fn inventory_of(img: &BuiltImage) -> Value {
+    let dir = tmpdir();
+    oci_layout(img, None).write_dir(dir.path()).unwrap();
+    inventory_json(&s(dir.path()))
+}
+
 fn inventory_json(image: &str) -> Value {
     inventory_json_with(image, &[], None)
 }
@@ -839,9 +846,7 @@ fn whiteouts_delete_npm_packages_directories_and_apk_del_removes_a_package() {
             "RUN /bin/sh -c rm -rf node_modules/minimist /srv/node_modules && apk del scanelf # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
 
     assert_eq!(npm_keys(&v), set(&["debug@4.3.4", "lodash@4.17.20"]));
     let a = apk(&v);
@@ -878,9 +883,7 @@ fn opaque_directory_hides_lower_layers_but_not_its_own_layer() {
             "RUN /bin/sh -c rm -rf node_modules && npm i c # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(npm_keys(&v), set(&["c@3.0.0"]));
     assert_eq!(npm_entry(&v, "c@3.0.0")["layer"]["index"], 2);
     let f = files(&v);
@@ -978,9 +981,7 @@ fn layer_attribution_follows_the_version_continuously_present_up_to_the_top() {
         )
         .empty("USER node")
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
 
     let layers = arr(&v["image"], "layers");
     for (i, l) in layers.iter().enumerate() {
@@ -1026,9 +1027,7 @@ fn hardlinked_package_json_is_read_through_its_target() {
         .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
         .layer(l1, Compression::Gzip, "RUN /bin/sh -c npm ci # buildkit")
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(npm_keys(&v), set(&["is-number@7.0.0"]));
     assert_eq!(
         paths(&npm_entry(&v, "is-number@7.0.0")),
@@ -1056,15 +1055,11 @@ fn an_apk_database_streamed_or_hard_linked_lists_the_same_packages() {
         .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
         .layer(l1, Compression::Gzip, "RUN /bin/sh -c apk upgrade # buildkit")
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let linked = inventory_json(&s(dir.path()));
+    let linked = inventory_of(&img);
     let base = ImageSpec::new()
         .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
         .build();
-    let dir = tmpdir();
-    oci_layout(&base, None).write_dir(dir.path()).unwrap();
-    let streamed = inventory_json(&s(dir.path()));
+    let streamed = inventory_of(&base);
     let names = |v: &Value| {
         apk(v)
             .into_iter()
@@ -1106,9 +1101,7 @@ fn hardlinked_package_json_whose_target_is_a_pnpm_store_file() {
             "RUN /bin/sh -c pnpm install --frozen-lockfile # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     let lp = npm_entry(&v, "left-pad@1.3.0");
     assert!(
         paths(&lp).contains("usr/src/app/node_modules/.pnpm/left-pad@1.3.0/node_modules/left-pad"),
@@ -1127,9 +1120,7 @@ fn symlinked_os_release_is_followed() {
         .file("usr/lib/os-release", read_alpine("etc/os-release"))
         .symlink("etc/os-release", "../usr/lib/os-release");
     let img = ImageSpec::new().layer(base, Compression::Gzip, ALPINE_ADD).build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(v["os"]["id"], "alpine");
     assert_eq!(v["os"]["version"], "3.20.3");
     assert_eq!(v["os"]["pretty_name"], "Alpine Linux v3.20");
@@ -1145,9 +1136,7 @@ fn symlinked_os_release_is_followed() {
             "COPY os-release /usr/lib/os-release # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(v["os"]["pretty_name"], "Alpine Linux v3.20");
     assert_eq!(v["os"]["version"], "3.20.3");
 }
@@ -1181,9 +1170,7 @@ fn alpine_edge_branch() {
             "https://dl-cdn.alpinelinux.org/alpine/edge/main\nhttps://dl-cdn.alpinelinux.org/alpine/edge/community\n",
         );
     let img = ImageSpec::new().layer(base, Compression::Gzip, ALPINE_ADD).build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(v["os"]["id"], "alpine");
     assert_eq!(v["os"]["branch"], "edge");
     assert_eq!(v["os"]["pretty_name"], "Alpine Linux edge");
@@ -1201,9 +1188,7 @@ fn dot_slash_entry_names_are_normalised() {
             "RUN /bin/sh -c npm i # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(apk(&v).len(), 14);
     assert_eq!(v["os"]["version"], "3.20.3");
     assert_eq!(
@@ -1257,9 +1242,7 @@ fn npm_package_locations_scopes_nesting_and_non_packages() {
         .layer(alpine_base(), Compression::Gzip, ALPINE_ADD)
         .layer(l1, Compression::Gzip, "COPY . /app # buildkit")
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(
         npm_keys(&v),
         set(&["@babel/runtime@7.22.5", "debug@4.3.4", "ms@2.1.2", "ms@2.1.3"]),
@@ -1307,9 +1290,7 @@ fn dev_flags_come_from_the_project_lockfile_or_the_hidden_lockfile() {
             "RUN /bin/sh -c npm ci # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(npm_entry(&v, "typescript@5.0.4")["dev"], true);
     assert_eq!(npm_entry(&v, "eslint@8.40.0")["dev"], true);
     assert_eq!(npm_entry(&v, "express@4.17.1")["dev"], false);
@@ -1328,9 +1309,7 @@ fn dev_flags_come_from_the_project_lockfile_or_the_hidden_lockfile() {
             "RUN /bin/sh -c npm ci # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(npm_entry(&v, "typescript@5.0.4")["dev"], true);
     assert_eq!(npm_entry(&v, "express@4.17.1")["dev"], false);
     assert!(npm_entry(&v, "not-in-any-lockfile@1.0.0")["dev"].is_null());
@@ -1345,9 +1324,7 @@ fn dev_flags_come_from_the_project_lockfile_or_the_hidden_lockfile() {
             "RUN /bin/sh -c npm ci --omit=dev # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(npm_keys(&v), set(&["express@4.17.1"]));
 }
 
@@ -1391,9 +1368,7 @@ fn apk_db_under_usr_lib_with_sloppy_formatting() {
     );
     let base = alpine_layer_without(&["lib/apk/db/installed"]).file("usr/lib/apk/db/installed", db);
     let img = ImageSpec::new().layer(base, Compression::Gzip, ALPINE_ADD).build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     let a = apk(&v);
     assert_eq!(
         a.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -1415,9 +1390,7 @@ fn whiteout_of_the_apk_db_removes_every_apk_package() {
             "RUN /bin/sh -c rm -rf /lib/apk/db/installed /sbin/apk # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert_eq!(apk(&v).len(), 0, "no DB, no apk packages: {}", names(&v, "apk"));
     assert_eq!(v["os"]["id"], "alpine", "the OS is still Alpine");
     assert!(!files(&v).contains_key("lib/apk/db/installed"));
@@ -1435,9 +1408,7 @@ fn scratch_image_without_os_or_history() {
     spec.omit_history = true;
     spec.cmd = vec![];
     let img = spec.build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     assert!(v["os"].is_null(), "no os-release, no OS: {}", v["os"]);
     assert_eq!(arr(&v, "apk").len(), 0);
     assert_eq!(arr(&v, "users").len(), 0);
@@ -1943,9 +1914,7 @@ fn oversized_package_json_is_a_warning_not_an_error() {
             "RUN /bin/sh -c npm ci # buildkit",
         )
         .build();
-    let dir = tmpdir();
-    oci_layout(&img, None).write_dir(dir.path()).unwrap();
-    let v = inventory_json(&s(dir.path()));
+    let v = inventory_of(&img);
     let w = warnings(&v);
     assert!(
         w.iter().any(|w| w.contains("app/node_modules/big/package.json")),

@@ -71,6 +71,14 @@ fn yarn_entries(inv: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The `yarn-pnp` coverage entries with `status` (`read`, `not_checked`).
+fn yarn_with_status<'a>(inv: &'a Value, status: &str) -> Vec<&'a Value> {
+    yarn_entries(inv)
+        .into_iter()
+        .filter(|c| c["status"] == status)
+        .collect()
+}
+
 fn npm<'a>(inv: &'a Value, name: &str) -> &'a Value {
     inv["npm"]
         .as_array()
@@ -242,10 +250,10 @@ fn a_package_yarns_index_lists_but_the_image_lacks_is_a_warning_and_not_checked(
         assert!(w[0].contains(part), "{part}: {}", w[0]);
     }
     let entries = yarn_entries(&inv);
-    let read: Vec<_> = entries.iter().filter(|c| c["status"] == "read").collect();
+    let read: Vec<_> = yarn_with_status(&inv, "read");
     assert_eq!(read.len(), 1);
     assert_eq!(read[0]["packages"], 4);
-    let missing: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    let missing: Vec<_> = yarn_with_status(&inv, "not_checked");
     assert_eq!(missing.len(), 1, "{entries:?}");
     assert_eq!(missing[0]["paths"], serde_json::json!([LODASH_ZIP]));
     assert!(
@@ -309,7 +317,7 @@ fn an_unreadable_pnp_index_is_a_warning_naming_it_and_not_checked() {
         );
     }
     let entries = yarn_entries(&inv);
-    let unindexed: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    let unindexed: Vec<_> = yarn_with_status(&inv, "not_checked");
     assert_eq!(unindexed.len(), 1, "{entries:?}");
     assert_eq!(
         unindexed[0]["paths"],
@@ -359,7 +367,7 @@ fn two_indexes_of_one_project_warn_once_and_a_symlinked_index_is_read_where_it_p
         "{w:#?}"
     );
     let entries = yarn_entries(&inv);
-    let unindexed: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    let unindexed: Vec<_> = yarn_with_status(&inv, "not_checked");
     assert_eq!(unindexed.len(), 1, "{entries:?}");
     assert_eq!(unindexed[0]["paths"], serde_json::json!(["app/.pnp.cjs"]));
 }
@@ -455,7 +463,7 @@ fn hostile_cache_zips_are_warnings_naming_the_path_and_not_checked() {
     let entries = yarn_entries(&inv);
     let read = entries.iter().find(|c| c["status"] == "read").unwrap();
     assert_eq!(read["packages"], 1);
-    let not_checked: Vec<_> = entries.iter().filter(|c| c["status"] == "not_checked").collect();
+    let not_checked: Vec<_> = yarn_with_status(&inv, "not_checked");
     assert_eq!(not_checked.len(), 2, "{entries:?}");
     let unread = not_checked[0];
     // And what `.pnp.cjs` lists that this layer lacks (is-odd's zip is there, unreadable).
