@@ -5,7 +5,7 @@ Run from anywhere: python3 fuzz/make_corpus.py. Deterministic (fixed tar mtimes,
 so re-running it changes nothing. Each seed is small (a few KB at most): libFuzzer mutates them,
 it does not need big ones. zstd seeds need the `zstd` command.
 """
-import gzip, io, json, os, shutil, subprocess, tarfile
+import gzip, io, json, os, shutil, struct, subprocess, tarfile, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "corpus")
@@ -81,6 +81,26 @@ def gz(data):
     return gzip.compress(data, mtime=0)
 
 
+def gz_member(data, name=None, comment=None, extra=None, hcrc=False):
+    """One gzip member with the optional header fields set (RFC 1952 2.3), mtime 0."""
+    flg, fields = 0, b""
+    if extra is not None:
+        flg |= 4
+        fields += struct.pack("<H", len(extra)) + extra
+    if name is not None:
+        flg |= 8
+        fields += name + b"\0"
+    if comment is not None:
+        flg |= 16
+        fields += comment + b"\0"
+    head = bytes([0x1F, 0x8B, 8, flg | (2 if hcrc else 0), 0, 0, 0, 0, 0, 3]) + fields
+    if hcrc:
+        head += struct.pack("<H", zlib.crc32(head) & 0xFFFF)
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = c.compress(data) + c.flush()
+    return head + body + struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
+
+
 def zst(data):
     return subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True).stdout
 
@@ -154,6 +174,10 @@ def main():
     entry = [{"Config": config, "RepoTags": ["demo-app:1.0.0"],
               "Layers": ["blobs/sha256/" + l["digest"].split(":")[1] for l in manifest["layers"]]}]
     write("image_model", "docker-manifest.json", json.dumps(entry).encode())
+
+    write("gunzip", "small", gz_member(b"a small member\n"))
+    write("gunzip", "members", gz_member(b"first\n") + gz_member(b"") + gz_member(b"third member\n" * 20))
+    write("gunzip", "fields", gz_member(b"usr/bin/node\n" * 50, name=b"layer.tar", comment=b"c", extra=b"xyz", hcrc=True))
 
     write("chunked", "two-chunks", b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n")
     write("chunked", "layer", b"%x\r\n" % len(whiteout_layer) + whiteout_layer + b"\r\n0\r\n\r\n")

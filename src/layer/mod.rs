@@ -6,6 +6,7 @@
 //! what lets layers be walked in parallel.
 
 pub mod cache;
+pub mod gzip;
 pub mod merge;
 pub mod targuard;
 
@@ -640,11 +641,11 @@ pub fn decode<'l, R: Read + 'l>(
         }
         _ => Compression::None,
     };
-    // The decoders read the compressed chunks in place (their `bufread` forms). The gzip
-    // CRC32 is still checked (flate2 offers no way to skip it); it is redundant with the two
-    // digests, which cover every compressed and every decompressed byte.
+    // The decoders read the compressed chunks in place (their `bufread` forms). No gzip
+    // CRC-32: the two digests cover every compressed and every decompressed byte (see
+    // [`gzip`]).
     let decoded: Box<dyn Read + 'l> = match compression {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Gzip => Box::new(gzip::Gunzip::new(raw)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(WalkError::Io)?),
         Compression::None => Box::new(raw),
     };
