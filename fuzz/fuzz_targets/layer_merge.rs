@@ -66,8 +66,8 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let index = layers.len();
-        fs.apply(index, walk.changes.clone());
         model_apply(&mut model, index, &walk.changes);
+        fs.apply(index, walk.changes);
         layers.push(Layer {
             info: LayerInfo {
                 index,
@@ -79,7 +79,6 @@ fuzz_target!(|data: &[u8]| {
                 uncompressed_size: walk.uncompressed_size,
                 created_by: None,
             },
-            changes: walk.changes,
             warnings: walk.warnings,
         });
     }
@@ -95,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         repo_tags: Vec::new(),
         config: ImageConfig::default(),
         layers,
+        fs,
     });
     // Every package is attributed to a layer of the image.
     let count = inventory.image.layer_count;

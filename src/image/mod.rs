@@ -1,6 +1,6 @@
 //! Reading an image: resolve the reference, find its manifest and config, walk and verify
-//! every layer. The result is an [`Image`] whose layers carry their walk results, ready for
-//! the inventory.
+//! every layer, and merge the verified layers in order as their walks finish. The result is an
+//! [`Image`]: the layers' facts and the merged filesystem, ready for the inventory.
 
 /// Digests moved below `image` and `layer`, which both use them; the old path stays for callers.
 pub use crate::digest;
@@ -15,7 +15,8 @@ pub mod store;
 
 use crate::digest::{Algorithm, Digest};
 use crate::layer::cache::LayerCache;
-use crate::layer::{Capture, Change, Compression, LayerWalk, Limits, WalkError};
+use crate::layer::merge::Filesystem;
+use crate::layer::{Capture, Compression, LayerWalk, Limits, WalkError};
 use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -167,9 +168,10 @@ pub struct LayerInfo {
     pub created_by: Option<String>,
 }
 
-pub struct Layer<F> {
+/// A verified layer: what reports show of it and what its walk warned of (its changes are
+/// in the image's merged [`Image::fs`]).
+pub struct Layer {
     pub info: LayerInfo,
-    pub changes: Vec<Change<F>>,
     pub warnings: Vec<String>,
 }
 
@@ -181,7 +183,9 @@ pub struct Image<F> {
     pub config_digest: Digest,
     pub repo_tags: Vec<String>,
     pub config: ImageConfig,
-    pub layers: Vec<Layer<F>>,
+    pub layers: Vec<Layer>,
+    /// Every layer's changes applied in order: the filesystem the image ships.
+    pub fs: Filesystem<F>,
 }
 
 impl<F> Image<F> {
@@ -568,77 +572,82 @@ impl Ctx<'_> {
             }
         }
         let limits = &self.options.limits;
-        let walks: Vec<_> = chosen
+        let diff_ids = &config.rootfs.diff_ids;
+        let descriptors: Vec<(String, Option<model::Descriptor>)> = chosen
             .layers
-            .par_iter()
-            .zip(config.rootfs.diff_ids.par_iter())
-            .map(|(l, diff_id)| blobs.walk(l, diff_id, capture, limits))
+            .iter()
+            .map(|l| (l.path.clone(), l.descriptor.clone()))
             .collect();
-
         let mut history = config.history.iter().filter(|h| !h.empty_layer);
-        let mut layers = Vec::with_capacity(walks.len());
-        for (index, (walk, (l, diff_id))) in walks
-            .into_iter()
-            .zip(chosen.layers.into_iter().zip(&config.rootfs.diff_ids))
-            .enumerate()
-        {
-            let blob = l.path.clone();
-            let walk = walk.map_err(|source| ImageError::Layer {
-                image: self.image.clone(),
-                index,
-                blob: blob.clone(),
-                source,
-            })?;
-            let what = format!("layer {index} ({blob})");
-            if let Some(d) = &l.descriptor {
-                if walk.blob_size != d.size {
-                    return Err(ImageError::Size {
-                        image: self.image.clone(),
-                        what,
-                        expected: d.size,
-                        actual: walk.blob_size,
-                    });
-                }
-                if walk.blob_digest != d.digest {
-                    return Err(ImageError::Digest {
-                        image: self.image.clone(),
-                        what,
-                        expected: d.digest.clone(),
-                        actual: walk.blob_digest,
-                    });
-                }
-            }
-            if &walk.diff_id != diff_id {
-                return Err(ImageError::Digest {
-                    image: self.image.clone(),
-                    what: format!("{what} uncompressed (diff_id)"),
-                    expected: diff_id.clone(),
-                    actual: walk.diff_id,
-                });
-            }
+        let mut merge = Merge {
+            fs: Filesystem::default(),
+            layers: Vec::with_capacity(chosen.layers.len()),
+        };
+        let mut accept = |index: usize, walk: Result<LayerWalk<C::Fact>, WalkError>| -> Result<(), ImageError> {
+            let (blob, descriptor) = &descriptors[index];
+            let walk = self.verified(index, blob, descriptor.as_ref(), &diff_ids[index], walk)?;
             let entry = history.next();
-            layers.push(Layer {
+            merge.fs.apply(index, walk.changes);
+            merge.layers.push(Layer {
                 info: LayerInfo {
                     index,
-                    digest: l
-                        .descriptor
+                    digest: descriptor
                         .as_ref()
                         .map_or_else(|| walk.blob_digest.clone(), |d| d.digest.clone()),
                     diff_id: walk.diff_id,
-                    media_type: l.descriptor.map(|d| d.media_type).unwrap_or_default(),
+                    media_type: descriptor.as_ref().map(|d| d.media_type.clone()).unwrap_or_default(),
                     compression: walk.compression,
                     compressed_size: walk.blob_size,
                     uncompressed_size: walk.uncompressed_size,
                     created_by: entry.and_then(|h| h.created_by.clone()),
                 },
-                changes: walk.changes,
                 warnings: walk
                     .warnings
                     .into_iter()
                     .map(|w| format!("layer {index}: {w}"))
                     .collect(),
             });
+            Ok(())
+        };
+        if chosen.layers.len() < 2 {
+            for (index, (l, diff_id)) in chosen.layers.iter().zip(diff_ids).enumerate() {
+                accept(index, blobs.walk(l, diff_id, capture, limits))?;
+            }
+        } else {
+            // Layers are merged as they come, in order, on a thread of their own: the merge of
+            // the lower layers hides under the walks of the upper ones instead of following
+            // the last walk on one core. Each is verified before it is merged.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let merged = std::thread::scope(|s| {
+                let merger = s.spawn(move || {
+                    let mut waiting = BTreeMap::new();
+                    let mut next = 0;
+                    for (index, walk) in rx {
+                        waiting.insert(index, walk);
+                        while let Some(walk) = waiting.remove(&next) {
+                            accept(next, walk)?;
+                            next += 1;
+                        }
+                    }
+                    Ok::<(), ImageError>(())
+                });
+                chosen
+                    .layers
+                    .par_iter()
+                    .zip(diff_ids.par_iter())
+                    .enumerate()
+                    .for_each_with(tx, |tx, (index, (l, diff_id))| {
+                        // The merger stops at the first bad layer: later walks go unheard.
+                        let _ = tx.send((index, blobs.walk(l, diff_id, capture, limits)));
+                    });
+                merger.join()
+            });
+            match merged {
+                Ok(result) => result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
+        let Merge { fs, layers } = merge;
         Ok(Image {
             reference: self.image.clone(),
             manifest_digest: chosen.manifest_digest,
@@ -646,8 +655,61 @@ impl Ctx<'_> {
             repo_tags: chosen.repo_tags,
             config,
             layers,
+            fs,
         })
     }
+
+    /// A layer's walk, once its blob and its uncompressed tar are what the manifest and the
+    /// config say they are.
+    fn verified<F>(
+        &self,
+        index: usize,
+        blob: &str,
+        descriptor: Option<&model::Descriptor>,
+        diff_id: &Digest,
+        walk: Result<LayerWalk<F>, WalkError>,
+    ) -> Result<LayerWalk<F>, ImageError> {
+        let walk = walk.map_err(|source| ImageError::Layer {
+            image: self.image.clone(),
+            index,
+            blob: blob.to_string(),
+            source,
+        })?;
+        let what = format!("layer {index} ({blob})");
+        if let Some(d) = descriptor {
+            if walk.blob_size != d.size {
+                return Err(ImageError::Size {
+                    image: self.image.clone(),
+                    what,
+                    expected: d.size,
+                    actual: walk.blob_size,
+                });
+            }
+            if walk.blob_digest != d.digest {
+                return Err(ImageError::Digest {
+                    image: self.image.clone(),
+                    what,
+                    expected: d.digest.clone(),
+                    actual: walk.blob_digest,
+                });
+            }
+        }
+        if &walk.diff_id != diff_id {
+            return Err(ImageError::Digest {
+                image: self.image.clone(),
+                what: format!("{what} uncompressed (diff_id)"),
+                expected: diff_id.clone(),
+                actual: walk.diff_id,
+            });
+        }
+        Ok(walk)
+    }
+}
+
+/// What [`Ctx::finish`] builds as the layers are verified.
+struct Merge<F> {
+    fs: Filesystem<F>,
+    layers: Vec<Layer>,
 }
 
 /// Where an image's layer blobs are read from: a local store, or a registry.

@@ -666,13 +666,12 @@ pub fn build(image: Image<Fact>) -> Inventory {
         repo_tags,
         config,
         layers,
+        fs,
     } = image;
     let mut warnings = Vec::new();
-    let mut fs = Filesystem::default();
     let mut infos = Vec::with_capacity(layers.len());
     for layer in layers {
         warnings.extend(layer.warnings);
-        fs.apply(layer.info.index, layer.changes);
         infos.push(layer.info);
     }
     // One shared value a layer: every package points at the layer that added it.
