@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench registry            # needs docker-registry (scripts/test.sh installs it)
 //! IMAGEGATE_BENCH_BASE_MB=100 IMAGEGATE_BENCH_TAGS=20 cargo bench --bench registry
+//! IMAGEGATE_BENCH_HOLD=600 cargo bench --bench registry   # keep the registry up to profile by hand
 //! ```
 //!
 //! It starts Debian's `docker-registry` on a free 127.0.0.1 port and pushes TAGS images that
@@ -143,6 +144,12 @@ fn main() {
         first.get_or_insert(img);
     }
     let image = format!("{}/bench/app:1.0.0", registry.addr());
+    // A knob for profiling: the registry stays up this long with the images pushed, for
+    // `perf` or `hyperfine` of a re-scan by hand (`--cache-dir` of your own).
+    if let Some(secs) = std::env::var("IMAGEGATE_BENCH_HOLD").ok().and_then(|s| s.parse().ok()) {
+        eprintln!("holding {image} for {secs} s");
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
 
     let db = work.path().join("db");
     let root = support::repo_root();

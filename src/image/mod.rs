@@ -268,7 +268,7 @@ pub fn load_source<C: Capture>(
     } else {
         return Err(ctx.layout("not an image: no index.json (OCI layout) or manifest.json (docker save) found"));
     };
-    ctx.finish(&store, chosen, capture)
+    ctx.finish(&store, chosen, capture, true)
 }
 
 struct Ctx<'a> {
@@ -540,12 +540,14 @@ impl Ctx<'_> {
     }
 
     /// Walks every layer (in parallel), verifies it against manifest and config, and pairs
-    /// it with its history entry.
+    /// it with its history entry. `beside`: merge on a thread of its own while the walks run (not worth its start when
+    /// every walk is a small read from the layer cache).
     fn finish<C: Capture>(
         &self,
         blobs: &impl LayerBlobs<C>,
         chosen: Chosen,
         capture: &C,
+        beside: bool,
     ) -> Result<Image<C::Fact>, ImageError> {
         let config_path = blob_path(&chosen.config_digest);
         let config: ImageConfig = self.parse(&chosen.config_bytes, &config_path, "an image config")?;
@@ -609,7 +611,7 @@ impl Ctx<'_> {
             });
             Ok(())
         };
-        if chosen.layers.len() < 2 {
+        if chosen.layers.len() < 2 || !beside {
             for (index, (l, diff_id)) in chosen.layers.iter().zip(diff_ids).enumerate() {
                 accept(index, blobs.walk(l, diff_id, capture, limits))?;
             }

@@ -236,7 +236,17 @@ impl LayerCache {
     /// Whether a walk of `diff_id` by `analyzer` is stored (not whether it is readable).
     #[must_use]
     pub fn has(&self, diff_id: &Digest, analyzer: &str) -> bool {
-        self.path(diff_id, analyzer).is_file()
+        self.stored_size(diff_id, analyzer).is_some()
+    }
+
+    /// The size of the stored walk of `diff_id` by `analyzer` (compressed, as on disk): what
+    /// reading it back will cost, roughly.
+    #[must_use]
+    pub fn stored_size(&self, diff_id: &Digest, analyzer: &str) -> Option<u64> {
+        std::fs::metadata(self.path(diff_id, analyzer))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
     }
 
     /// Stores a blob under its digest (verified by the caller). One already stored is left
