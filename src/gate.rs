@@ -21,7 +21,7 @@ use crate::dockerfile::Dockerfile;
 use crate::image::size::{self, SizeDelta, SizeSide};
 use crate::image::source::ImageSource;
 use crate::image::{self, ImageError, LoadOptions};
-use crate::inventory::{self, Collector, Inventory};
+use crate::inventory::{self, Inventory};
 use crate::policy::base::{self, BaseImage, GivenBase, NotPrefix};
 use crate::policy::baseline::{Baseline, BaselineError, Comparison};
 use crate::policy::evaluate::{self, Context, Outcome};
@@ -272,11 +272,11 @@ impl Gate {
 
     fn check_one(&self, image: &str, load: &LoadOptions, base: Option<&Path>) -> Result<Run, GateError> {
         let source = ImageSource::parse_in(image, base).map_err(ImageError::from)?;
-        let inventory = inventory::build(image::load_source(image, &source, load, &Collector)?);
+        let inventory = inventory::read(image, &source, load)?;
         let base_image = match &self.base {
             Some(reference) => {
                 let source = ImageSource::parse_in(reference, base).map_err(ImageError::from)?;
-                let base_inv = inventory::build(image::load_source(reference, &source, load, &Collector)?);
+                let base_inv = inventory::read(reference, &source, load)?;
                 let diff_ids: Vec<Digest> = base_inv.image.layers.iter().map(|l| l.diff_id.clone()).collect();
                 base::detect(
                     &inventory.image,
@@ -420,5 +420,5 @@ pub fn repository_of(inventory: &Inventory) -> String {
 
 /// Reads an image and lists what it ships (the inventory's warnings are in it).
 pub fn read_inventory(image: &str, load: &LoadOptions) -> Result<Inventory, ImageError> {
-    Ok(inventory::build(image::load(image, load, &Collector)?))
+    inventory::read(image, &ImageSource::parse(image)?, load)
 }

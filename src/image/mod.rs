@@ -19,7 +19,7 @@ use crate::layer::merge::Filesystem;
 use crate::layer::{Capture, Compression, LayerWalk, Limits, WalkError};
 use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use source::{ImageSource, Selector};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -152,13 +152,13 @@ pub fn json_problem(e: &serde_json::Error) -> String {
 }
 
 /// The facts about one layer that reports show.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerInfo {
     pub index: usize,
     /// Digest of the blob as stored (for `docker save` classic archives, the uncompressed tar).
     pub digest: Digest,
     pub diff_id: Digest,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub media_type: String,
     pub compression: Compression,
     pub compressed_size: u64,
@@ -231,6 +231,46 @@ pub fn load_source<C: Capture>(
     options: &LoadOptions,
     capture: &C,
 ) -> Result<Image<C::Fact>, ImageError> {
+    match load_source_or(
+        reference,
+        source,
+        options,
+        capture,
+        &|_| None::<std::convert::Infallible>,
+    )? {
+        Loaded::Walked(image) => Ok(*image),
+        Loaded::Known(never) => match never {},
+    }
+}
+
+/// A registry image once its manifest is resolved, before any layer is read: the digest of
+/// the manifest it resolved to (a tag asked for now, a digest checked against the bytes) and
+/// of the config that manifest names.
+pub struct Resolved<'a> {
+    pub manifest_digest: &'a Digest,
+    pub config_digest: &'a Digest,
+    /// The reference as a tag (`host/repo:tag`): two tags may name one manifest.
+    pub repo_tags: &'a [String],
+}
+
+/// What [`load_source_or`] gives.
+pub enum Loaded<F, T> {
+    /// Every layer walked, verified and merged (boxed: `T` is usually small beside it).
+    Walked(Box<Image<F>>),
+    /// What the caller already had for that manifest: no layer was read.
+    Known(T),
+}
+
+/// [`load_source`], asking `known` first, for a registry image, whether what the caller makes
+/// of this manifest is already at hand (the inventory cache): then no layer is read at all.
+/// Local images are always read (their bytes are here, and reading them verifies them).
+pub fn load_source_or<C: Capture, T>(
+    reference: &str,
+    source: &ImageSource,
+    options: &LoadOptions,
+    capture: &C,
+    known: &dyn Fn(&Resolved) -> Option<T>,
+) -> Result<Loaded<C::Fact, T>, ImageError> {
     let ctx = Ctx {
         image: reference.to_string(),
         options,
@@ -240,7 +280,7 @@ pub fn load_source<C: Capture>(
         source,
     };
     let (store, select) = match source {
-        ImageSource::Registry(reference) => return ctx.load_remote(reference, capture),
+        ImageSource::Registry(reference) => return ctx.load_remote(reference, capture, known),
         ImageSource::OciDir { dir, select } => (Store::dir(dir), select.clone()),
         ImageSource::DockerArchive { path, select } | ImageSource::OciArchive { path, select } => (
             Store::tar_file(path, capture, &options.limits).map_err(store_err)?,
@@ -269,6 +309,7 @@ pub fn load_source<C: Capture>(
         return Err(ctx.layout("not an image: no index.json (OCI layout) or manifest.json (docker save) found"));
     };
     ctx.finish(&store, chosen, capture, true)
+        .map(|i| Loaded::Walked(Box::new(i)))
 }
 
 struct Ctx<'a> {

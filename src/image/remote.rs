@@ -2,7 +2,7 @@
 //! streamed straight into the walk (several at a time), walks cached by diff_id.
 
 use super::registry::{Client, Manifest, Reference, RegistryError};
-use super::{Chosen, Ctx, Image, ImageError, LayerBlobs, LayerRef, model};
+use super::{Chosen, Ctx, ImageError, LayerBlobs, LayerRef, Loaded, Resolved, model};
 use crate::digest::Digest;
 use crate::image::store::StoreError;
 use crate::layer::cache::LayerCache;
@@ -102,16 +102,26 @@ impl<R: Read> Read for Counted<R> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn load_remote<C: Capture>(
+    pub(super) fn load_remote<C: Capture, T>(
         &self,
         reference: &Reference,
         capture: &C,
-    ) -> Result<Image<C::Fact>, ImageError> {
+        known: &dyn Fn(&Resolved) -> Option<T>,
+    ) -> Result<Loaded<C::Fact, T>, ImageError> {
         let client = match &self.options.registry_client {
             Some(c) => c.clone(),
             None => Client::new(self.options.registry.clone()).map_err(|e| self.registry_err(e))?,
         };
         let chosen = self.choose_remote(&client, reference)?;
+        if let Some(manifest_digest) = &chosen.manifest_digest
+            && let Some(done) = known(&Resolved {
+                manifest_digest,
+                config_digest: &chosen.config_digest,
+                repo_tags: &chosen.repo_tags,
+            })
+        {
+            return Ok(Loaded::Known(done));
+        }
         let line = Progress::stderr(self.options.progress);
         let pull = Arc::new(PullProgress::new(line, &self.image, &chosen));
         pull.line.show(|| pull.text());
@@ -158,7 +168,7 @@ impl Ctx<'_> {
             pool.install(|| self.finish(&blobs, chosen, capture, true))
         };
         pull.line.clear();
-        image
+        image.map(|i| Loaded::Walked(Box::new(i)))
     }
 
     /// A manifest named by digest comes from the cache when it is there (checked against that

@@ -101,7 +101,7 @@ impl ImageSize {
 }
 
 /// One layer against the baseline's layer at the same index.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LayerDelta {
     pub index: usize,
     /// The layer's added bytes here minus there (a layer only one side has counts as 0 on
@@ -111,7 +111,7 @@ pub struct LayerDelta {
     pub same_layer: bool,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FileGrowth {
     pub path: String,
     pub before: u64,
@@ -119,7 +119,7 @@ pub struct FileGrowth {
 }
 
 /// This image's size against a baseline's.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SizeDelta {
     /// Uncompressed image size, then and now (what `max_size` reads).
     pub before_bytes: u64,

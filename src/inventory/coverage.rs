@@ -138,9 +138,9 @@ pub struct Coverage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Where it is in the image (at most [`MAX_PATHS`]; `more_paths` counts the rest).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub more_paths: usize,
 }
 

@@ -380,7 +380,10 @@ pub const MAX_KEPT_PATHS: usize = 256;
 /// and data files, the bulk of every list, are counted, not kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnedFiles {
-    /// The package the list is named for (`libssl3:amd64.list` → `libssl3`).
+    /// The package the list is named for (`libssl3:amd64.list` → `libssl3`). Only pairing
+    /// lists with packages reads it; the inventory document leaves it out (it is the package's
+    /// own name), so read back from one it is empty, and so is `arch`.
+    #[serde(default)]
     pub package: Box<str>,
     /// The architecture the list is named with, for a `Multi-Arch: same` package.
     #[serde(skip_serializing_if = "Option::is_none", default)]

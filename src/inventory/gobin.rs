@@ -443,7 +443,7 @@ impl GoScanner {
 
 /// One Go module (or the toolchain's standard library, `stdlib`) an image's Go binaries
 /// were built from, with every binary that holds it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GoPackage {
     /// The module path; `stdlib` for the toolchain (OSV's name for it).
     pub name: String,
@@ -451,7 +451,7 @@ pub struct GoPackage {
     /// toolchain's version as OSV spells it (`1.19.8` for `go1.19.8`).
     pub version: String,
     /// The binary's main module (`(devel)` when built from a checkout: not matched).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub main: bool,
     /// A `=>` replacement by a local directory: the code built came from there, and the
     /// version is the one the `go.mod` requires.

@@ -19,7 +19,8 @@ pub mod zip;
 
 use crate::digest::Digest;
 use crate::image::model::{Healthcheck, History};
-use crate::image::{Image, LayerInfo};
+use crate::image::source::ImageSource;
+use crate::image::{Image, ImageError, LayerInfo, LoadOptions, Loaded, Resolved};
 use crate::layer::{Capture, CaptureError, Filesystem, NodeKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -481,7 +482,7 @@ impl Serialize for PackageRef {
 }
 
 /// The layer that introduced a package.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LayerRef {
     pub index: usize,
     pub digest: Digest,
@@ -489,7 +490,7 @@ pub struct LayerRef {
     pub created_by: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApkPackage {
     #[serde(flatten)]
     pub record: apk::ApkRecord,
@@ -498,7 +499,7 @@ pub struct ApkPackage {
 }
 
 /// A Debian or Ubuntu package.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DebPackage {
     #[serde(flatten)]
     pub record: dpkg::DpkgRecord,
@@ -511,7 +512,7 @@ pub struct DebPackage {
     pub files: Option<Arc<dpkg::OwnedFiles>>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum NpmSource {
     /// A `package.json` under a project's `node_modules`.
@@ -530,14 +531,14 @@ pub enum NpmSource {
 
 /// Where a vendored copy sits, and the package that ships it: upgrading that package is the
 /// fix, since upgrading the copy's own name installs a second copy beside it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct VendoredIn {
     pub path: String,
     /// `next@13.4.0`; the directory's name where the parent's `package.json` was not read.
     pub parent: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NpmPackage {
     pub name: String,
     pub version: String,
@@ -549,12 +550,12 @@ pub struct NpmPackage {
     pub dev: Option<bool>,
     pub sources: Vec<NpmSource>,
     /// The paths where it is a copy inside another package, with that package.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vendored_in: Vec<VendoredIn>,
     pub layer: Arc<LayerRef>,
     /// The names its `package.json` depends on (SBOM edges resolve them through
     /// node_modules); empty where no `package.json` was read.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
 }
 
@@ -569,14 +570,14 @@ impl NpmPackage {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
     pub size: u64,
     pub layer: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageFacts {
     pub reference: String,
     pub manifest_digest: Option<Digest>,
@@ -595,7 +596,7 @@ pub struct ImageFacts {
     pub layers: Vec<LayerInfo>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Inventory {
     pub schema: u32,
     pub image: ImageFacts,
@@ -603,22 +604,22 @@ pub struct Inventory {
     /// Every package source the image holds, and whether it was read.
     pub coverage: Vec<coverage::Coverage>,
     pub apk: Vec<ApkPackage>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deb: Vec<DebPackage>,
     pub npm: Vec<NpmPackage>,
     /// The npm projects in the image (a `package.json` outside `node_modules`: `app/`), with
     /// the packages each names as its own dependencies: what tells a direct dependency of the
     /// app from one npm hoisted to the top of `node_modules`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub npm_projects: Vec<NpmProject>,
     /// The Node.js runtime from nodejs.org (not apk's or dpkg's `nodejs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_runtime: Option<node_runtime::RuntimePackage>,
     /// Go modules (and `stdlib`) of the image's Go binaries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub go: Vec<gobin::GoPackage>,
     /// Crates of the image's cargo-auditable Rust binaries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rust: Vec<rustbin::RustPackage>,
     pub users: Vec<users::User>,
     pub groups: Vec<users::Group>,
@@ -631,7 +632,7 @@ pub struct Inventory {
 }
 
 /// A project's own `package.json`: where it sits and what it depends on directly.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NpmProject {
     /// The project directory (`app`; `""` at the image root).
     pub root: String,
@@ -655,6 +656,57 @@ fn npm_projects(fs: &Filesystem<Fact>) -> Vec<NpmProject> {
             })
         })
         .collect()
+}
+
+/// Reads the image `reference` (parsed as `source`) and lists what it ships. A registry image
+/// whose manifest was inventoried before by this very build is not read again: its inventory
+/// comes from the layer cache under the manifest's digest (see [`doc_analyzer`]), so a re-scan
+/// of an unchanged image costs the manifest request and one read, whatever its size. The
+/// advisories and the policy are applied afresh every time; only what the image ships is kept.
+pub fn read(reference: &str, source: &ImageSource, options: &LoadOptions) -> Result<Inventory, ImageError> {
+    let cache = options.cache.as_deref().zip(doc_analyzer());
+    let known = |r: &Resolved| -> Option<Inventory> {
+        let (cache, analyzer) = cache.as_ref()?;
+        let mut inventory: Inventory = cache.get_doc(r.manifest_digest, analyzer)?;
+        if inventory.image.manifest_digest.as_ref() != Some(r.manifest_digest)
+            || inventory.image.config_digest != *r.config_digest
+        {
+            return None;
+        }
+        // How it was named this time; the rest is the manifest's.
+        inventory.image.reference = reference.to_string();
+        inventory.image.repo_tags = r.repo_tags.to_vec();
+        Some(inventory)
+    };
+    let image = match crate::image::load_source_or(reference, source, options, &Collector, &known)? {
+        Loaded::Known(inventory) => return Ok(inventory),
+        Loaded::Walked(image) => image,
+    };
+    let inventory = build(*image);
+    if let (Some((cache, analyzer)), ImageSource::Registry(_), Some(manifest)) =
+        (&cache, source, &inventory.image.manifest_digest)
+        && let Err(e) = cache.put_doc(manifest, analyzer, &inventory)
+    {
+        tracing::warn!("{e}");
+    }
+    Ok(inventory)
+}
+
+/// The key of a cached inventory beside the manifest digest: the walks' analyzer and this
+/// binary itself (its size and modification time). [`build`] changes more often than
+/// `Collector`'s analyzer id is bumped; keyed by the executable, a rebuilt or upgraded binary
+/// never reads an inventory an older one built (it re-reads the walks, which are still
+/// cached). `None` (no caching) when the executable cannot be looked at.
+fn doc_analyzer() -> Option<String> {
+    let exe = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+    let modified = exe.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!(
+        "{}.build-{:x}-{:x}.{:x}",
+        Collector.analyzer()?,
+        exe.len(),
+        modified.as_secs(),
+        modified.subsec_nanos()
+    ))
 }
 
 /// Merges the layers of `image` and lists what the result ships.

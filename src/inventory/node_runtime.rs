@@ -316,7 +316,7 @@ pub fn scan_reader<R: Read>(reader: R, max_bytes: u64) -> io::Result<BinaryScan>
 }
 
 /// The Node.js runtime an image ships.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRuntime {
     #[serde(serialize_with = "display")]
     pub version: Version,
@@ -401,9 +401,11 @@ pub fn detect(
 pub const MAX_BINARY_SCAN: u64 = 512 << 20;
 
 /// The Node.js runtime as the inventory lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RuntimePackage {
     /// `node`, the package name the advisories are stored under.
+    /// Always `node`: read back (a cached inventory) without looking.
+    #[serde(skip_deserializing, default = "node_name")]
     pub name: &'static str,
     #[serde(flatten)]
     pub runtime: NodeRuntime,
@@ -413,6 +415,10 @@ pub struct RuntimePackage {
     /// The layer that put the binary there (else the header; else the top layer, for a
     /// version only the config names).
     pub layer: std::sync::Arc<super::LayerRef>,
+}
+
+fn node_name() -> &'static str {
+    PACKAGE
 }
 
 /// Detects the runtime in the merged filesystem and the config's `Env`. `os_owns_node`: apk or

@@ -238,7 +238,7 @@ impl RustScanner {
 }
 
 /// One crate of an image's cargo-auditable binaries, with every binary that holds it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RustPackage {
     pub name: String,
     pub version: String,

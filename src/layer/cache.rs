@@ -3,6 +3,9 @@
 //! registry image downloads only manifest and config, and an audit walks a base layer shared
 //! by many tags once.
 //!
+//! Beside the walks, a whole image's built inventory may be stored under its manifest digest
+//! ([`LayerCache::put_doc`]): what a re-scan of an unchanged image reads instead of every walk.
+//!
 //! Entries are written to a temporary file and renamed into place: readers see a whole entry
 //! or none, and parallel scans (parallel CI jobs) never block each other on a lock. Each entry
 //! repeats its key and is checked on read; anything unreadable is deleted and walked again.
@@ -18,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 const EXTENSION: &str = "walk";
 const BLOB_EXTENSION: &str = "blob";
+const DOC_EXTENSION: &str = "doc";
 /// Entries larger than this are not read (a real walk is a few MB at most).
 const MAX_ENTRY: u64 = 256 << 20;
 /// And may not expand past this.
@@ -35,6 +39,8 @@ pub enum CacheError {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Walk,
+    /// Something built from a whole image (its inventory), by manifest digest.
+    Doc,
     /// A config blob, by digest.
     Blob,
     /// Left by a writer that was killed.
@@ -46,7 +52,7 @@ enum Kind {
 pub struct CacheStatus {
     /// Layer walks.
     pub entries: u64,
-    /// Walks and config blobs.
+    /// Walks, config blobs and whole-image inventories.
     pub bytes: u64,
 }
 
@@ -74,6 +80,26 @@ struct EntryOut<'a, F> {
 struct EntryIn<F> {
     key: Key,
     walk: LayerWalk<F>,
+}
+
+#[derive(Serialize)]
+struct DocOut<'a, T> {
+    key: Key,
+    doc: &'a T,
+}
+
+#[derive(Deserialize)]
+struct DocIn<T> {
+    key: Key,
+    doc: T,
+}
+
+fn key(digest: &Digest, analyzer: &str) -> Key {
+    Key {
+        diff_id: digest.clone(),
+        analyzer: analyzer.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// Marks an entry used, for [`LayerCache::clean_unused_for`]; a read-only cache is still a cache.
@@ -121,6 +147,10 @@ impl LayerCache {
     }
 
     fn path(&self, diff_id: &Digest, analyzer: &str) -> PathBuf {
+        self.entry_path(diff_id, analyzer, EXTENSION)
+    }
+
+    fn entry_path(&self, digest: &Digest, analyzer: &str, extension: &str) -> PathBuf {
         let safe = |s: &str| -> String {
             s.chars()
                 .map(|c| {
@@ -133,19 +163,18 @@ impl LayerCache {
                 .collect()
         };
         self.dir.join(format!(
-            "{}-{}.{}.{}.{EXTENSION}",
-            diff_id.algorithm_name(),
-            diff_id.hex(),
+            "{}-{}.{}.{}.{extension}",
+            digest.algorithm_name(),
+            digest.hex(),
             safe(analyzer),
             safe(env!("CARGO_PKG_VERSION"))
         ))
     }
 
-    /// The cached walk, or `None` on a miss. An entry that cannot be read, or whose key is not
-    /// the one asked for, is deleted.
-    pub fn get<F: DeserializeOwned>(&self, diff_id: &Digest, analyzer: &str) -> Option<LayerWalk<F>> {
-        let path = self.path(diff_id, analyzer);
-        let file = match std::fs::File::open(&path) {
+    /// Reads a zstd-compressed JSON entry; `None` on a miss. An entry that cannot be read, or
+    /// that `check` refuses, is deleted (and said so).
+    fn read_entry<E: DeserializeOwned, T>(&self, path: &Path, check: impl FnOnce(E) -> Result<T, String>) -> Option<T> {
+        let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(e) => {
@@ -153,34 +182,86 @@ impl LayerCache {
                 return None;
             }
         };
-        let wanted = Key {
-            diff_id: diff_id.clone(),
-            analyzer: analyzer.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        };
-        let read = || -> Result<LayerWalk<F>, String> {
+        let read = || -> Result<T, String> {
             if file.metadata().map_err(|e| e.to_string())?.len() > MAX_ENTRY {
                 return Err("entry too large".into());
             }
             let decoder = zstd::stream::read::Decoder::new(file.take(MAX_ENTRY)).map_err(|e| e.to_string())?;
-            let entry: EntryIn<F> =
+            let entry: E =
                 serde_json::from_reader(io::BufReader::new(decoder.take(MAX_DECODED))).map_err(|e| e.to_string())?;
+            check(entry)
+        };
+        match read() {
+            Ok(value) => {
+                touch(path);
+                Some(value)
+            }
+            Err(why) => {
+                tracing::warn!("layer cache {}: ignored and removed: {why}", path.display());
+                let _ = std::fs::remove_file(path);
+                None
+            }
+        }
+    }
+
+    /// Writes `entry` as zstd-compressed JSON to a temporary file renamed to `path`.
+    fn write_entry<E: Serialize>(&self, path: &Path, entry: &E) -> Result<(), CacheError> {
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        let write = |file: &mut std::fs::File| -> io::Result<()> {
+            let mut encoder = zstd::stream::write::Encoder::new(io::BufWriter::new(file), 3)?;
+            serde_json::to_writer(&mut encoder, entry)?;
+            encoder.finish()?.flush()
+        };
+        write(tmp.as_file_mut()).map_err(io_err(tmp.path()))?;
+        tmp.persist(path).map_err(|e| CacheError::Io {
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// What `analyzer` built from the whole image whose manifest is `manifest` (its
+    /// inventory), or `None` on a miss.
+    pub fn get_doc<T: DeserializeOwned>(&self, manifest: &Digest, analyzer: &str) -> Option<T> {
+        let wanted = key(manifest, analyzer);
+        self.read_entry(
+            &self.entry_path(manifest, analyzer, DOC_EXTENSION),
+            |entry: DocIn<T>| {
+                if entry.key != wanted {
+                    return Err("the entry is for another image or analyzer".into());
+                }
+                Ok(entry.doc)
+            },
+        )
+    }
+
+    /// Stores what `analyzer` built from the verified image whose manifest is `manifest`.
+    pub fn put_doc<T: Serialize>(&self, manifest: &Digest, analyzer: &str, doc: &T) -> Result<(), CacheError> {
+        let entry = DocOut {
+            key: key(manifest, analyzer),
+            doc,
+        };
+        self.write_entry(&self.entry_path(manifest, analyzer, DOC_EXTENSION), &entry)
+    }
+
+    /// The cached walk, or `None` on a miss. An entry that cannot be read, or whose key is not
+    /// the one asked for, is deleted.
+    pub fn get<F: DeserializeOwned>(&self, diff_id: &Digest, analyzer: &str) -> Option<LayerWalk<F>> {
+        let wanted = key(diff_id, analyzer);
+        self.read_entry(&self.path(diff_id, analyzer), |entry: EntryIn<F>| {
             if entry.key != wanted || &entry.walk.diff_id != diff_id {
                 return Err("the entry is for another layer or analyzer".into());
             }
             Ok(entry.walk)
-        };
-        match read() {
-            Ok(walk) => {
-                touch(&path);
-                Some(walk)
-            }
-            Err(why) => {
-                tracing::warn!("layer cache {}: ignored and removed: {why}", path.display());
-                let _ = std::fs::remove_file(&path);
-                None
-            }
-        }
+        })
     }
 
     /// Stores a walk (verified by the caller) under its diff_id, atomically.
@@ -188,35 +269,11 @@ impl LayerCache {
         if !walk.unresolved_links.is_empty() {
             return Err(CacheError::Unresolved);
         }
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CacheError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
-        let path = self.path(diff_id, analyzer);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)
-            .map_err(io_err(&self.dir))?;
         let entry = EntryOut {
-            key: Key {
-                diff_id: diff_id.clone(),
-                analyzer: analyzer.to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            },
+            key: key(diff_id, analyzer),
             walk,
         };
-        let write = |file: &mut std::fs::File| -> io::Result<()> {
-            let mut encoder = zstd::stream::write::Encoder::new(io::BufWriter::new(file), 3)?;
-            serde_json::to_writer(&mut encoder, &entry)?;
-            encoder.finish()?.flush()
-        };
-        write(tmp.as_file_mut()).map_err(io_err(tmp.path()))?;
-        tmp.persist(&path).map_err(|e| CacheError::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        self.write_entry(&self.path(diff_id, analyzer), &entry)
     }
 
     /// A small content-addressed blob (an image config) cached earlier, checked against its
@@ -310,6 +367,7 @@ impl LayerCache {
             let name = entry.file_name().to_string_lossy().into_owned();
             let kind = match path.extension().and_then(|e| e.to_str()) {
                 Some(EXTENSION) => Kind::Walk,
+                Some(DOC_EXTENSION) => Kind::Doc,
                 Some(BLOB_EXTENSION) => Kind::Blob,
                 _ if name.starts_with(".tmp-") => Kind::Temp,
                 _ => continue,
@@ -328,7 +386,7 @@ impl LayerCache {
                     status.entries += 1;
                     status.bytes += len;
                 }
-                Kind::Blob => status.bytes += len,
+                Kind::Blob | Kind::Doc => status.bytes += len,
                 Kind::Temp => {}
             }
         }
@@ -355,7 +413,7 @@ impl LayerCache {
                     removed.entries += 1;
                     removed.bytes += len;
                 }
-                Ok(()) if kind == Kind::Blob => removed.bytes += len,
+                Ok(()) if matches!(kind, Kind::Blob | Kind::Doc) => removed.bytes += len,
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => return Err(CacheError::Io { path, source }),

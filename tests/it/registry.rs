@@ -545,6 +545,85 @@ fn a_rescan_by_tag_costs_one_request_and_by_digest_none() {
     assert_eq!((code4, &fourth["inventory"]["npm"]), (code, &first["inventory"]["npm"]));
 }
 
+/// A re-scan of an unchanged image reads the inventory built for its manifest instead of the
+/// layer walks: with every walk gone from the cache it downloads no layer, and says what a
+/// scan without any cache says (inventory, findings, exit code), for an Alpine + npm image and
+/// a Debian one with dpkg file lists (fields the inventory document shortens, read back).
+/// Another tag of the same manifest is named as that tag; another build of imagegate (a copy
+/// of the binary) does not take an inventory the first one built.
+#[test]
+fn a_rescan_reads_the_inventory_of_its_manifest_and_says_what_a_cold_scan_says() {
+    let debian = |rel: &str| std::fs::read(repo_root().join("testdata/debian-12").join(rel)).unwrap();
+    let info = "var/lib/dpkg/info";
+    let debian_spec = ImageSpec::new().layer(
+        Layer::new()
+            .file("etc/os-release", debian("etc/os-release"))
+            .file("var/lib/dpkg/status", debian("var/lib/dpkg/status"))
+            .file(&format!("{info}/openssl.list"), debian(&format!("{info}/openssl.list")))
+            .file(
+                &format!("{info}/libssl3:amd64.list"),
+                debian(&format!("{info}/libssl3:amd64.list")),
+            ),
+        Compression::Gzip,
+        "RUN apt-get install -y openssl",
+    );
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(registry.addr(), |_, _| Action::Forward);
+    for (repo, built) in [("demo/app", demo_spec().build()), ("debian/app", debian_spec.build())] {
+        registry.push(repo, Some("1.0"), &built);
+        registry.push(repo, Some("also"), &built);
+        let cache = tempfile::tempdir().unwrap();
+        let env = [("IMAGEGATE_CACHE_DIR", cache.path().to_str().unwrap())];
+        let image = format!("{}/{repo}:1.0", proxy.addr());
+        let (cold_code, cold, _) = scan_json(&image, &["--no-cache"], &env);
+        scan_json(&image, &[], &env);
+        let docs = || {
+            std::fs::read_dir(cache.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "doc"))
+                .count()
+        };
+        assert_eq!(docs(), 1, "{repo}: one inventory, for its manifest");
+        for entry in std::fs::read_dir(cache.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|x| x == "walk") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        proxy.reset();
+        let (code, again, stderr) = scan_json(&image, &[], &env);
+        let layer_gets: usize = built.layers.iter().map(|l| proxy.gets(&l.digest)).sum();
+        assert_eq!(layer_gets, 0, "{repo}: no layer read: {stderr}");
+        assert_eq!(code, cold_code, "{repo}");
+        assert_eq!(again["inventory"], cold["inventory"], "{repo}");
+        assert_eq!(finding_rules(&again), finding_rules(&cold), "{repo}");
+        assert_eq!(again["findings"], cold["findings"], "{repo}");
+
+        // The same manifest by another tag: named as asked.
+        let other = format!("{}/{repo}:also", proxy.addr());
+        let (_, tagged, _) = scan_json(&other, &[], &env);
+        assert_eq!(tagged["inventory"]["image"]["reference"], other.as_str());
+        assert_eq!(tagged["inventory"]["image"]["repo_tags"], serde_json::json!([other]));
+        assert_eq!(tagged["inventory"]["npm"], cold["inventory"]["npm"]);
+        assert_eq!(proxy.gets("/blobs/sha256:"), 0, "{repo}: still no blob");
+
+        // Another build of imagegate: the walks again (downloaded, since they were removed).
+        let copy = cache.path().join("imagegate-copy");
+        std::fs::copy(env!("CARGO_BIN_EXE_imagegate"), &copy).unwrap();
+        let out = std::process::Command::new(&copy)
+            .args(["inventory", &image, "--format", "json"])
+            .env("IMAGEGATE_CACHE_DIR", cache.path())
+            .env("IMAGEGATE_REGISTRY_TIMEOUT", "10")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let layer_gets: usize = built.layers.iter().map(|l| proxy.gets(&l.digest)).sum();
+        assert_eq!(layer_gets, built.layers.len(), "{repo}: another build walks the layers");
+        let inventory: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(inventory["deb"], cold["inventory"]["deb"], "{repo}");
+    }
+}
+
 /// Overwrites every file below `dir` with garbage; returns how many.
 fn overwrite_every_file(dir: &Path) -> usize {
     let mut n = 0;
