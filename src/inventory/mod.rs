@@ -757,7 +757,23 @@ pub fn build(image: Image<Fact>) -> Inventory {
 
     let (apk_records, apk_layers) = apk_packages(&fs, &layer_ref, &mut warnings);
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
-    let npm = npm_packages(&fs, &layer_ref);
+    // The file list and the size explained read the whole filesystem and nothing else: beside
+    // the package readers, on the other core, instead of after them.
+    let (npm, (files, size)) = rayon::join(
+        || npm_packages(&fs, &layer_ref),
+        || {
+            let files: Vec<FileEntry> = fs
+                .nodes()
+                .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+                .map(|(path, n)| FileEntry {
+                    path: path.clone(),
+                    size: fs.file_size(n).unwrap_or(0),
+                    layer: n.layer,
+                })
+                .collect();
+            (files, Some(crate::image::size::ImageSize::of(&fs, infos.len())))
+        },
+    );
     let npm_projects = npm_projects(&fs);
     let os_owns_node = os_owns_node(&apk_records, &deb);
     let (node_runtime, runtime_warnings) = node_runtime::inventory(
@@ -793,16 +809,6 @@ pub fn build(image: Image<Fact>) -> Inventory {
         ));
     }
 
-    let files = fs
-        .nodes()
-        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
-        .map(|(path, n)| FileEntry {
-            path: path.clone(),
-            size: fs.file_size(n).unwrap_or(0),
-            layer: n.layer,
-        })
-        .collect();
-    let size = Some(crate::image::size::ImageSize::of(&fs, infos.len()));
     // The filesystem held the only other reference to the database's records: move them.
     drop(fs);
     let apk = apk_with_layers(
