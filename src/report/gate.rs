@@ -46,8 +46,7 @@ pub fn json(run: &Run) -> Result<String, serde_json::Error> {
 
 /// [`json`], written as it is rendered (it carries the whole inventory).
 pub fn write_json(run: &Run, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &document(run))?;
-    w.write_all(b"\n")
+    super::write_pretty_json(&document(run), w)
 }
 
 fn document(run: &Run) -> GateJson<'_> {

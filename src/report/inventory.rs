@@ -16,8 +16,7 @@ pub fn json(inv: &Inventory) -> Result<String, serde_json::Error> {
 /// [`json`], written as it is rendered: the document of an image with a million packages is
 /// several times its package database, and is never held whole.
 pub fn write_json(inv: &Inventory, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, inv)?;
-    w.write_all(b"\n")
+    super::write_pretty_json(inv, w)
 }
 
 fn table(header: &[&str]) -> Table {
