@@ -212,10 +212,11 @@ impl<F: Clone> Filesystem<F> {
     /// Applies the next layer (layers must come in order, bottom first).
     pub fn apply(&mut self, layer: usize, changes: Vec<Change<F>>) {
         self.tally.grow(layer);
-        let (removals, additions): (Vec<_>, Vec<_>) = changes.into_iter().partition(|c| !matches!(c, Change::Add(_)));
-        let markers = removals.into_iter().filter_map(|change| match change {
-            Change::Opaque(dir) => Some((dir, false)),
-            Change::Whiteout(path) => Some((path, true)),
+        // Removals first, whatever their place in the layer; the markers are few, so their
+        // paths are copied rather than the layer's changes moved into two new vectors.
+        let markers = changes.iter().filter_map(|change| match change {
+            Change::Opaque(dir) => Some((dir.clone(), false)),
+            Change::Whiteout(path) => Some((path.clone(), true)),
             Change::Add(_) => None,
         });
         for (path, include_self) in dedup_removals(markers) {
@@ -236,7 +237,7 @@ impl<F: Clone> Filesystem<F> {
             }
             self.remove_under(layer, &path, include_self);
         }
-        for change in additions {
+        for change in changes {
             let Change::Add(node) = change else { continue };
             let size = own_size(&node.kind);
             self.tally.added[layer] += size;
