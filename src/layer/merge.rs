@@ -364,18 +364,47 @@ impl<F: Clone> Filesystem<F> {
 
     /// The `n` largest directories of the merged filesystem by the bytes of the regular files
     /// below them (at any depth), largest first. The root is left out (it is the image).
+    ///
+    /// One pass over the sorted paths, no map: everything below `dir/` is one run of keys in
+    /// that order (a prefix's keys are contiguous), so a stack holds the directories above the
+    /// current path, each with the bytes seen below it so far; a directory is complete, and
+    /// handed to the top-n, when the first path outside it comes.
     pub fn largest_dirs(&self, n: usize) -> Vec<(String, u64)> {
-        let mut totals: HashMap<&str, u64> = HashMap::new();
+        let mut open: Vec<(&str, u64)> = Vec::new();
+        let mut done: Vec<(&str, u64)> = Vec::new();
+        // Closes the innermost open directory: its bytes count for its parent too.
+        fn close<'a>(open: &mut Vec<(&'a str, u64)>, done: &mut Vec<(&'a str, u64)>) {
+            if let Some((dir, bytes)) = open.pop() {
+                if let Some(parent) = open.last_mut() {
+                    parent.1 += bytes;
+                }
+                done.push((dir, bytes));
+            }
+        }
         for (path, node) in &self.nodes {
             let size = own_size(&node.kind);
             if size == 0 {
                 continue;
             }
-            for (i, _) in path.match_indices('/') {
-                *totals.entry(&path[..i]).or_default() += size;
+            while let Some(&(dir, _)) = open.last() {
+                let inside = path.len() > dir.len() && path.as_bytes()[dir.len()] == b'/' && path.starts_with(dir);
+                if inside {
+                    break;
+                }
+                close(&mut open, &mut done);
+            }
+            let from = open.last().map_or(0, |(dir, _)| dir.len() + 1);
+            for (i, _) in path[from..].match_indices('/') {
+                open.push((&path[..from + i], 0));
+            }
+            if let Some(innermost) = open.last_mut() {
+                innermost.1 += size;
             }
         }
-        top_n(totals.into_iter(), n)
+        while !open.is_empty() {
+            close(&mut open, &mut done);
+        }
+        top_n(done.into_iter(), n)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -663,6 +692,48 @@ mod tests {
         let dirs = fs.largest_dirs(2);
         assert_eq!(dirs[0].0, "a");
         assert_eq!(dirs[0].1, fs.visible_bytes());
+    }
+
+    /// The one-pass directory totals against the plain definition (every ancestor of every
+    /// file gets its bytes), on names whose sort order interleaves a directory's siblings
+    /// with its children (`b-x` and `b.c` sort before `b/`).
+    #[test]
+    fn largest_dirs_sums_every_ancestor_whatever_the_sort_order_of_names() {
+        let mut fs: Filesystem<&str> = Filesystem::default();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let names = ["b", "b-x", "b.c", "b0", "a", "", "z"];
+        let mut changes = vec![sized("top", 7), sized("b-x", 3), sized("zero/empty", 0)];
+        for i in 0..400u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let depth = 1 + (x % 4) as usize;
+            let mut path = String::new();
+            for d in 0..depth {
+                let name = names[((x >> (8 * d)) % names.len() as u64) as usize];
+                path.push_str(if name.is_empty() { "q" } else { name });
+                path.push('/');
+            }
+            path.push_str(&format!("f{i}"));
+            changes.push(sized(&path, x % 1000));
+        }
+        fs.apply(0, changes);
+        let mut expected: HashMap<String, u64> = HashMap::new();
+        for (path, node) in &fs.nodes {
+            for (i, _) in path.match_indices('/') {
+                *expected.entry(path[..i].to_string()).or_default() += own_size(&node.kind);
+            }
+        }
+        expected.retain(|_, bytes| *bytes > 0);
+        let mut expected: Vec<(String, u64)> = expected.into_iter().collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        assert!(
+            expected.len() > 50,
+            "the tree is too small to test anything: {}",
+            expected.len()
+        );
+        assert_eq!(fs.largest_dirs(expected.len() + 5), expected);
+        assert_eq!(fs.largest_dirs(10), expected[..10].to_vec());
     }
 
     #[test]
