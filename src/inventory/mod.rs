@@ -757,25 +757,31 @@ pub fn build(image: Image<Fact>) -> Inventory {
 
     let (apk_records, apk_layers) = apk_packages(&fs, &layer_ref, &mut warnings);
     let deb = deb_packages(&fs, &layer_ref, &mut warnings);
-    // The file list and the size explained read the whole filesystem and nothing else: beside
-    // the package readers, on the other core, instead of after them.
-    let (npm, (files, size)) = rayon::join(
+    let os_owns_node = os_owns_node(&apk_records, &deb);
+    // The file list, the size explained and the unsupported package sources each read the
+    // whole filesystem and nothing else: beside the npm packages, on the other core, instead
+    // of after them.
+    let (npm, ((files, size), unsupported)) = rayon::join(
         || npm_packages(&fs, &layer_ref),
         || {
-            let files: Vec<FileEntry> = fs
-                .nodes()
-                .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
-                .map(|(path, n)| FileEntry {
-                    path: path.clone(),
-                    size: fs.file_size(n).unwrap_or(0),
-                    layer: n.layer,
-                })
-                .collect();
-            (files, Some(crate::image::size::ImageSize::of(&fs, infos.len())))
+            rayon::join(
+                || {
+                    let files: Vec<FileEntry> = fs
+                        .nodes()
+                        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+                        .map(|(path, n)| FileEntry {
+                            path: path.clone(),
+                            size: fs.file_size(n).unwrap_or(0),
+                            layer: n.layer,
+                        })
+                        .collect();
+                    (files, Some(crate::image::size::ImageSize::of(&fs, infos.len())))
+                },
+                || unsupported_sources(&fs, os.is_some(), &config, os_owns_node),
+            )
         },
     );
     let npm_projects = npm_projects(&fs);
-    let os_owns_node = os_owns_node(&apk_records, &deb);
     let (node_runtime, runtime_warnings) = node_runtime::inventory(
         &fs,
         config.config.env.as_deref().unwrap_or_default(),
@@ -784,7 +790,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
         infos.len().saturating_sub(1),
     );
     warnings.extend(runtime_warnings);
-    let mut coverage = coverage_of(&fs, os.is_some(), &config, &apk_records, &deb, &npm, &mut warnings);
+    let mut coverage = coverage_of(&fs, &apk_records, &deb, &npm, unsupported, &mut warnings);
     node_runtime::coverage(&mut coverage, node_runtime.as_ref());
     let go = gobin::inventory(&fs, &layer_ref);
     let rust = rustbin::inventory(&fs, &layer_ref);
@@ -878,11 +884,10 @@ fn os_owns_node(apk: &[apk::ApkRecord], deb: &[DebPackage]) -> bool {
 /// The read sources with their counts, then what is recognised but not read.
 fn coverage_of(
     fs: &Filesystem<Fact>,
-    os_known: bool,
-    config: &crate::image::model::ImageConfig,
     apk: &[apk::ApkRecord],
     deb: &[DebPackage],
     npm: &[NpmPackage],
+    unsupported: Unsupported,
     warnings: &mut Vec<String>,
 ) -> Vec<coverage::Coverage> {
     use coverage::{Coverage, Source};
@@ -904,20 +909,47 @@ fn coverage_of(
     if npm.len() > pnp {
         out.push(Coverage::read(Source::Npm, npm.len() - pnp, Vec::new()));
     }
+    let Unsupported { sources, unread_zips } = unsupported;
+    out.extend(sources);
+    yarn_coverage(fs, pnp, unread_zips, &mut out, warnings);
+    out
+}
+
+/// What the file list alone says about coverage: the package sources no reader here supports,
+/// by the files that show them (see [`coverage::recognise`]), and the Yarn cache zips that
+/// were not read.
+struct Unsupported {
+    sources: Vec<coverage::Coverage>,
+    unread_zips: BTreeSet<String>,
+}
+
+fn unsupported_sources(
+    fs: &Filesystem<Fact>,
+    os_known: bool,
+    config: &crate::image::model::ImageConfig,
+    os_owns_node: bool,
+) -> Unsupported {
     let node_version = config
         .config
         .env
         .iter()
         .flatten()
         .find_map(|e| e.strip_prefix("NODE_VERSION="));
-    let os_owns_node = os_owns_node(apk, deb);
     let files = fs
         .nodes()
         .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
         .map(|(path, _)| path.as_str());
-    out.extend(coverage::recognise(files, os_known, node_version, os_owns_node));
-    yarn_coverage(fs, pnp, &mut out, warnings);
-    out
+    let sources = coverage::recognise(files, os_known, node_version, os_owns_node);
+    let unread_zips = fs
+        .nodes()
+        .filter(|(path, n)| {
+            matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. })
+                && yarn::classify(path) == Some(yarn::YarnFile::CacheZip)
+                && !matches!(fs.fact(path), Some(Fact::YarnZip(_)))
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    Unsupported { sources, unread_zips }
 }
 
 /// Yarn Plug'n'Play, once read: the packages found in cache zips (and `.yarn/unplugged`),
@@ -927,19 +959,11 @@ fn coverage_of(
 fn yarn_coverage(
     fs: &Filesystem<Fact>,
     packages: usize,
+    unread: BTreeSet<String>,
     out: &mut Vec<coverage::Coverage>,
     warnings: &mut Vec<String>,
 ) {
     use coverage::{Coverage, Source, Status};
-    let unread: BTreeSet<String> = fs
-        .nodes()
-        .filter(|(path, n)| {
-            matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. })
-                && yarn::classify(path) == Some(yarn::YarnFile::CacheZip)
-                && !matches!(fs.fact(path), Some(Fact::YarnZip(_)))
-        })
-        .map(|(path, _)| path.clone())
-        .collect();
     let (missing, unindexed) = pnp_cross_check(fs, warnings);
     if packages == 0 && unread.is_empty() && missing.is_empty() && unindexed.is_empty() {
         return; // as recognised: a .pnp.cjs without a cache in the image
