@@ -18,7 +18,6 @@ use crate::layer::cache::LayerCache;
 use crate::layer::merge::Filesystem;
 use crate::layer::{Capture, Compression, LayerWalk, Limits, WalkError};
 use model::{DockerArchiveEntry, Healthcheck, History, ImageConfig, Index, Manifest, Platform};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use source::{ImageSource, Selector};
 use std::collections::BTreeMap;
@@ -674,15 +673,32 @@ impl Ctx<'_> {
                     }
                     Ok::<(), ImageError>(())
                 });
-                chosen
-                    .layers
-                    .par_iter()
-                    .zip(diff_ids.par_iter())
-                    .enumerate()
-                    .for_each_with(tx, |tx, (index, (l, diff_id))| {
-                        // The merger stops at the first bad layer: later walks go unheard.
-                        let _ = tx.send((index, blobs.walk(l, diff_id, capture, limits)));
-                    });
+                // Walks start in layer order, one a thread (a parallel iterator would split
+                // the list in halves and walk layer 2 before layer 1, so no merge could start
+                // until both halves were nearly done).
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let workers = rayon::current_num_threads().clamp(1, chosen.layers.len());
+                rayon::scope(|scope| {
+                    for _ in 0..workers {
+                        let tx = tx.clone();
+                        let next = &next;
+                        let layers = &chosen.layers;
+                        scope.spawn(move |_| {
+                            loop {
+                                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let (Some(l), Some(diff_id)) = (layers.get(index), diff_ids.get(index)) else {
+                                    break;
+                                };
+                                let walk = blobs.walk(l, diff_id, capture, limits);
+                                // The merger stops at the first bad layer: later walks go unheard.
+                                if tx.send((index, walk)).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                });
+                drop(tx);
                 merger.join()
             });
             match merged {
