@@ -249,11 +249,14 @@ impl VersionScanner {
         let mut end = buf.len();
         let mut i = self.scan_from.max(1);
         while i < buf.len() {
-            // The anchor: `v` after `/`.
-            if buf[i] != b'v' || buf[i - 1] != b'/' {
-                i += 1;
-                continue;
-            }
+            // The anchor: `v` after `/`, found with memchr's vector search (a real node binary
+            // is 100 MB of bytes that are mostly not one; a byte loop cost 6 instructions each).
+            static ANCHOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+                std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"/v"));
+            let Some(at) = buf.get(i - 1..).and_then(|rest| ANCHOR.find(rest)) else {
+                break;
+            };
+            i += at;
             let before = &buf[..i - 1];
             let marker = if before.ends_with(b"node.js") {
                 Marker::Inspector
