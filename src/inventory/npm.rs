@@ -264,6 +264,12 @@ pub fn vendor_parent(dir: &str) -> Option<&str> {
 }
 
 pub fn classify(path: &str) -> Option<NpmFile> {
+    // Every file of an image passes here: a look at the end of the path turns most away
+    // before it is split (each name below ends in one of these).
+    if !path.ends_with("package.json") && !path.ends_with("package-lock.json") && !path.ends_with("npm-shrinkwrap.json")
+    {
+        return None;
+    }
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
     match base {
         "package.json" => match place(dir)? {

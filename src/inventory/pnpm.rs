@@ -33,6 +33,10 @@ pub fn classify(path: &str) -> Option<PnpmFile> {
     if let Some(dir) = path.strip_suffix("/.pnpm/lock.yaml") {
         return (dir == "node_modules" || dir.ends_with("/node_modules")).then_some(PnpmFile::CurrentLockfile);
     }
+    // Every file of an image passes here: the end of the path turns most away unsplit.
+    if !path.ends_with("pnpm-lock.yaml") {
+        return None;
+    }
     let base = path.rsplit('/').next().unwrap_or(path);
     (base == "pnpm-lock.yaml" && !path.split('/').any(|p| p == "node_modules")).then_some(PnpmFile::ProjectLockfile)
 }
