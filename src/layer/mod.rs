@@ -1179,8 +1179,8 @@ pub fn normalize(raw: &[u8]) -> Result<Option<String>, &'static str> {
     if raw.first() == Some(&b'/') {
         return Err("absolute path in a layer");
     }
-    // Most names are already normal (`usr/lib/x`, `etc/` for a directory): checked in one
-    // pass and copied once, no rebuilding.
+    // Most names are already normal (`usr/lib/x`, `etc/` for a directory): checked as they
+    // are and copied once, not rebuilt a component at a time.
     let body = raw.strip_suffix(b"/").unwrap_or(raw);
     if !body.is_empty()
         && !body.contains(&0)
