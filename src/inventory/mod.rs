@@ -767,8 +767,7 @@ pub fn build(image: Image<Fact>) -> Inventory {
             rayon::join(
                 || {
                     let files: Vec<FileEntry> = fs
-                        .nodes()
-                        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+                        .files()
                         .map(|(path, n)| FileEntry {
                             path: path.clone(),
                             size: fs.file_size(n).unwrap_or(0),
@@ -935,17 +934,16 @@ fn unsupported_sources(
         .iter()
         .flatten()
         .find_map(|e| e.strip_prefix("NODE_VERSION="));
-    let files = fs
-        .nodes()
-        .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
-        .map(|(path, _)| path.as_str());
-    let sources = coverage::recognise(files, os_known, node_version, os_owns_node);
+    let sources = coverage::recognise(
+        fs.files().map(|(path, _)| path.as_str()),
+        os_known,
+        node_version,
+        os_owns_node,
+    );
     let unread_zips = fs
-        .nodes()
-        .filter(|(path, n)| {
-            matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. })
-                && yarn::classify(path) == Some(yarn::YarnFile::CacheZip)
-                && !matches!(fs.fact(path), Some(Fact::YarnZip(_)))
+        .files()
+        .filter(|(path, _)| {
+            yarn::classify(path) == Some(yarn::YarnFile::CacheZip) && !matches!(fs.fact(path), Some(Fact::YarnZip(_)))
         })
         .map(|(path, _)| path.clone())
         .collect();

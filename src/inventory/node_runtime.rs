@@ -246,13 +246,13 @@ impl VersionScanner {
     /// Looks at every anchor in `buf[scan_from..]`; a token cut by the end of `buf` is left
     /// for the next chunk unless `last`.
     fn scan(&mut self, buf: &[u8], last: bool) {
+        // The anchor: `v` after `/`, found with memchr's vector search (a real node binary is
+        // 100 MB of bytes that are mostly not one; a byte loop cost 6 instructions each).
+        static ANCHOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"/v"));
         let mut end = buf.len();
         let mut i = self.scan_from.max(1);
         while i < buf.len() {
-            // The anchor: `v` after `/`, found with memchr's vector search (a real node binary
-            // is 100 MB of bytes that are mostly not one; a byte loop cost 6 instructions each).
-            static ANCHOR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-                std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"/v"));
             let Some(at) = buf.get(i - 1..).and_then(|rest| ANCHOR.find(rest)) else {
                 break;
             };

@@ -40,8 +40,15 @@ pub enum YarnFile {
 pub fn classify(path: &str) -> Option<YarnFile> {
     // Every file of an image passes here, most of them none of these: a look at the end of
     // the path turns them away before it is split.
-    const ENDINGS: [&str; 5] = [".zip", ".pnp.cjs", ".pnp.js", ".pnp.data.json", "yarn.lock"];
-    if !path.ends_with("package.json") && !ENDINGS.iter().any(|e| path.ends_with(e)) {
+    const ENDINGS: [&str; 6] = [
+        ".zip",
+        ".pnp.cjs",
+        ".pnp.js",
+        ".pnp.data.json",
+        "yarn.lock",
+        "package.json",
+    ];
+    if !ENDINGS.iter().any(|e| path.ends_with(e)) {
         return None;
     }
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));

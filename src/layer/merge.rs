@@ -332,6 +332,13 @@ impl<F: Clone> Filesystem<F> {
         self.nodes.iter()
     }
 
+    /// The nodes with content: regular files and hardlinks, in path order.
+    pub fn files(&self) -> impl Iterator<Item = (&String, &FsNode)> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::File { .. } | NodeKind::Hardlink { .. }))
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
