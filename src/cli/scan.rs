@@ -287,7 +287,10 @@ pub fn check_and_report(
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         append(&PathBuf::from(summary), &report::markdown::markdown(&run))?;
     }
-    Ok(run.outcome.verdict.exit_code())
+    let code = run.outcome.verdict.exit_code();
+    // The inventory of a large image is tens of thousands of strings: freed beside the exit.
+    crate::inventory::drop_beside(run);
+    Ok(code)
 }
 
 fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -287,8 +287,11 @@ pub fn recognise<'a>(
 }
 
 /// The unsupported source a path belongs to, if any.
+///
+/// Asked of every file of an image: each rule looks at the file's name before it searches
+/// the whole path.
 fn classify(path: &str) -> Option<Source> {
-    let name = path.rsplit('/').next().unwrap_or(path);
+    let name = memchr::memrchr(b'/', path.as_bytes()).map_or(path, |i| &path[i + 1..]);
     if matches!(
         path,
         "var/lib/rpm/Packages" | "var/lib/rpm/rpmdb.sqlite" | "var/lib/rpm/Packages.db"
@@ -296,15 +299,20 @@ fn classify(path: &str) -> Option<Source> {
     {
         return Some(Source::Rpm);
     }
-    let in_site = path.contains("/site-packages/") || path.contains("/dist-packages/");
-    if in_site
-        && (path.contains(".dist-info/") && name == "METADATA"
-            || path.contains(".egg-info") && (name == "PKG-INFO" || path.ends_with(".egg-info")))
+    // `METADATA` in a `.dist-info/`, `PKG-INFO` in an `.egg-info`, or an `.egg-info` file.
+    let egg_file = path.ends_with(".egg-info");
+    if (name == "METADATA" || name == "PKG-INFO" || egg_file)
+        && (path.contains("/site-packages/") || path.contains("/dist-packages/"))
+        && (name == "METADATA" && path.contains(".dist-info/")
+            || path.contains(".egg-info") && (name == "PKG-INFO" || egg_file))
     {
         return Some(Source::Python);
     }
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".jar") || lower.ends_with(".war") || lower.ends_with(".ear") {
+    let ends_with_ignore_case = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if ends_with_ignore_case(".jar") || ends_with_ignore_case(".war") || ends_with_ignore_case(".ear") {
         return Some(Source::Java);
     }
     if name.ends_with(".gemspec") && path.contains("/specifications/") {
@@ -314,7 +322,7 @@ fn classify(path: &str) -> Option<Source> {
         return Some(Source::Php);
     }
     if matches!(name, ".pnp.cjs" | ".pnp.js" | ".pnp.data.json")
-        || path.contains(".yarn/cache/") && name.ends_with(".zip")
+        || name.ends_with(".zip") && path.contains(".yarn/cache/")
     {
         return Some(Source::YarnPnp);
     }
@@ -333,6 +341,115 @@ mod tests {
             .into_iter()
             .map(|c| (c.source, c.paths))
             .collect()
+    }
+
+    #[test]
+    fn classify_gives_what_the_plain_rules_give() {
+        // The rules as first written, each a search of the whole path; `classify` looks at
+        // the name first and must answer the same on every path.
+        fn plain(path: &str) -> Option<Source> {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if matches!(
+                path,
+                "var/lib/rpm/Packages" | "var/lib/rpm/rpmdb.sqlite" | "var/lib/rpm/Packages.db"
+            ) || path.starts_with("usr/lib/sysimage/rpm/")
+                && matches!(name, "Packages" | "rpmdb.sqlite" | "Packages.db")
+            {
+                return Some(Source::Rpm);
+            }
+            let in_site = path.contains("/site-packages/") || path.contains("/dist-packages/");
+            if in_site
+                && (path.contains(".dist-info/") && name == "METADATA"
+                    || path.contains(".egg-info") && (name == "PKG-INFO" || path.ends_with(".egg-info")))
+            {
+                return Some(Source::Python);
+            }
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with(".jar") || lower.ends_with(".war") || lower.ends_with(".ear") {
+                return Some(Source::Java);
+            }
+            if name.ends_with(".gemspec") && path.contains("/specifications/") {
+                return Some(Source::Ruby);
+            }
+            if path.ends_with("vendor/composer/installed.json") {
+                return Some(Source::Php);
+            }
+            if matches!(name, ".pnp.cjs" | ".pnp.js" | ".pnp.data.json")
+                || path.contains(".yarn/cache/") && name.ends_with(".zip")
+            {
+                return Some(Source::YarnPnp);
+            }
+            if matches!(path, "usr/local/bin/node" | "usr/local/include/node/node_version.h") {
+                return Some(Source::NodeRuntime);
+            }
+            None
+        }
+        let dirs = [
+            "usr",
+            "lib",
+            "site-packages",
+            "dist-packages",
+            "a.dist-info",
+            "b.egg-info",
+            "vendor",
+            "composer",
+            ".yarn",
+            "cache",
+            "specifications",
+            "sysimage",
+            "rpm",
+            "var",
+            "local",
+            "bin",
+        ];
+        let names = [
+            "METADATA",
+            "PKG-INFO",
+            "x.egg-info",
+            "c.egg-info.txt",
+            "a.JAR",
+            "b.war",
+            "c.Ear",
+            "ß.jAr",
+            "jar",
+            "x.jar.gz",
+            "x.gemspec",
+            "installed.json",
+            ".pnp.cjs",
+            ".pnp.data.json",
+            "x.zip",
+            "Packages",
+            "rpmdb.sqlite",
+            "node",
+            "node_version.h",
+            "",
+        ];
+        let mut paths: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        for a in dirs {
+            for n in names {
+                paths.push(format!("{a}/{n}"));
+                for b in dirs {
+                    paths.push(format!("{a}/{b}/{n}"));
+                    for c in ["lib", "site-packages", "a.dist-info", "cache", "rpm"] {
+                        paths.push(format!("{a}/{b}/{c}/{n}"));
+                    }
+                }
+            }
+        }
+        paths.extend(
+            [
+                "var/lib/rpm/Packages",
+                "usr/lib/sysimage/rpm/Packages.db",
+                "usr/local/include/node/node_version.h",
+            ]
+            .map(String::from),
+        );
+        let mut seen = BTreeSet::new();
+        for path in &paths {
+            assert_eq!(classify(path), plain(path), "{path}");
+            seen.extend(plain(path));
+        }
+        assert_eq!(seen.len(), 7, "every source among the paths: {seen:?}");
     }
 
     #[test]

@@ -77,11 +77,13 @@ pub fn is_classic_manifest(path: &str) -> bool {
 /// The project directory of a path inside its `.yarn/cache/` or `.yarn/unplugged/` (`""`
 /// for a project at the image root).
 pub fn project_root(path: &str) -> Option<&str> {
-    for marker in [".yarn/cache/", ".yarn/unplugged/"] {
-        if path.starts_with(marker) {
+    // Asked of every package of an image: most paths hold no `.yarn/` at all.
+    memchr::memmem::find(path.as_bytes(), b".yarn/")?;
+    for marker in ["/.yarn/cache/", "/.yarn/unplugged/"] {
+        if path.starts_with(&marker[1..]) {
             return Some("");
         }
-        if let Some(i) = path.find(&format!("/{marker}")) {
+        if let Some(i) = path.find(marker) {
             return Some(&path[..i]);
         }
     }

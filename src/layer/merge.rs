@@ -134,7 +134,12 @@ fn own_size(kind: &NodeKind) -> u64 {
 fn top_n<'a>(items: impl Iterator<Item = (&'a str, u64)>, n: usize) -> Vec<(String, u64)> {
     let mut heap: BinaryHeap<Reverse<(u64, Reverse<&'a str>)>> = BinaryHeap::with_capacity(n + 1);
     for (path, size) in items {
-        heap.push(Reverse((size, Reverse(path))));
+        let item = Reverse((size, Reverse(path)));
+        // Full, and no larger than the smallest kept: it would be the one popped.
+        if heap.len() >= n && heap.peek().is_none_or(|smallest| item >= *smallest) {
+            continue;
+        }
+        heap.push(item);
         if heap.len() > n {
             heap.pop();
         }
@@ -445,6 +450,12 @@ impl<F: Clone> Filesystem<F> {
     /// The history of a captured path, oldest first.
     pub fn history(&self, path: &str) -> &[Event<F>] {
         self.history.get(path).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Takes the history of a captured path out of the filesystem (what holds its facts).
+    pub fn take_history(&mut self, path: &str) -> Vec<Event<F>> {
+        self.live.remove(path);
+        self.history.remove(path).unwrap_or_default()
     }
 
     /// The layer from which `path` has continuously held a fact satisfying `same` up to the
