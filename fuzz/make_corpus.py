@@ -150,7 +150,7 @@ def main():
     write("layer_merge", "gz-zst-demo", gz(base) + SEPARATOR + zst(upper) + SEPARATOR + whiteout_layer)
 
     for f in ["npm/GHSA-78xj-cgh5-2h22.json", "npm/GHSA-42xw-2xvc-qx8m.json", "npm/GHSA-35jh-r3h4-6jhm.json",
-              "alpine/ALPINE-CVE-2099-0001.json"]:
+              "alpine/ALPINE-CVE-2024-9143.json"]:
         write("osv", os.path.basename(f), read("testdata/osv", f))
 
     pairs = [l.split("#")[0].split() for l in read("testdata/apk-tools/version.data").decode().splitlines()]
@@ -179,6 +179,8 @@ def main():
     write("gunzip", "members", gz_member(b"first\n") + gz_member(b"") + gz_member(b"third member\n" * 20))
     write("gunzip", "fields", gz_member(b"usr/bin/node\n" * 50, name=b"layer.tar", comment=b"c", extra=b"xyz", hcrc=True))
 
+    write("json_pretty", "package.json", demo_layer_file(blobs, "app/package.json"))
+    write("json_pretty", "shapes.json", json.dumps({"a": [], "b": {}, "c": [[1, -2.5e300, None, True], {"k\u0001\"\\": "\t\u00e9\u2028"}], "d": 0.1}).encode())
     write("chunked", "two-chunks", b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n")
     write("chunked", "layer", b"%x\r\n" % len(whiteout_layer) + whiteout_layer + b"\r\n0\r\n\r\n")
 
