@@ -177,7 +177,7 @@ fn round_up(n: u64) -> Option<u64> {
 /// An octal field as the crate reads it: up to the first NUL, whitespace trimmed, then
 /// `u64::from_str_radix(_, 8)`. ASCII fields (all real ones) are parsed in place; any other
 /// goes the crate's way, through `str::trim` and its Unicode whitespace.
-fn octal(field: &[u8]) -> Option<u64> {
+pub(super) fn octal(field: &[u8]) -> Option<u64> {
     let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
     let field = &field[..end];
     if !field.is_ascii() {
