@@ -179,6 +179,22 @@ def main():
     write("gunzip", "members", gz_member(b"first\n") + gz_member(b"") + gz_member(b"third member\n" * 20))
     write("gunzip", "fields", gz_member(b"usr/bin/node\n" * 50, name=b"layer.tar", comment=b"c", extra=b"xyz", hcrc=True))
 
+    # dpkg: the head of a real status file, and a distroless-style status.d file made from
+    # one of its stanzas (those files hold one package each, fewer fields).
+    status = read("testdata/debian-12/var/lib/dpkg/status")
+    write("dpkg_status", "status", status[:6000])
+    for stanza in status.decode().split("\n\n"):
+        if stanza.startswith("Package: libssl3\n"):
+            fields = dict(l.split(": ", 1) for l in stanza.splitlines() if ": " in l and not l.startswith(" "))
+            text = "".join(f"{k}: {fields[k]}\n" for k in ["Package", "Version", "Architecture", "Source"])
+            write("dpkg_status", "status.d-libssl3", text.encode())
+
+    # Yarn: two real cache zips and the lockfile of testdata/yarn-pnp (a real Yarn 4 install).
+    cache = "testdata/yarn-pnp/app/.yarn/cache"
+    write("yarn", "is-odd.zip", read(cache, "is-odd-npm-3.0.1-93c3c3f41b-c9d35c336c.zip"))
+    write("yarn", "ms.zip", read(cache, "ms-npm-2.1.3-81ff3cfac1-aa92de6080.zip"))
+    write("yarn", "yarn.lock", read("testdata/yarn-pnp/app/yarn.lock"))
+
     write("json_pretty", "package.json", demo_layer_file(blobs, "app/package.json"))
     write("json_pretty", "shapes.json", json.dumps({"a": [], "b": {}, "c": [[1, -2.5e300, None, True], {"k\u0001\"\\": "\t\u00e9\u2028"}], "d": 0.1}).encode())
     write("chunked", "two-chunks", b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n")
