@@ -1540,7 +1540,7 @@ impl<'a> DevFlags<'a> {
         // pnpm's virtual store: by name and version.
         if let Some(i) = memchr::memmem::find(dir.as_bytes(), b"node_modules/.pnpm/") {
             let root = dir[..i].trim_end_matches('/');
-            let locks = self.pnpm.entry(root.to_string()).or_insert_with(|| {
+            let locks = once_per_root(&mut self.pnpm, root, || {
                 pnpm::lockfiles_of(root)
                     .iter()
                     .filter_map(|lock| match fs.fact(lock) {
@@ -1549,12 +1549,12 @@ impl<'a> DevFlags<'a> {
                     })
                     .collect()
             });
-            return locks.iter().find_map(|l| l.dev(name, version));
+            return locks?.iter().find_map(|l| l.dev(name, version));
         }
         // npm's: by install path.
         let (root, key) = npm::split_project(dir)?;
-        if !self.npm.contains_key(root) {
-            let locks = [
+        let locks = once_per_root(&mut self.npm, root, || {
+            [
                 "package-lock.json",
                 "npm-shrinkwrap.json",
                 "node_modules/.package-lock.json",
@@ -1564,14 +1564,19 @@ impl<'a> DevFlags<'a> {
                 Some(Fact::Lockfile(l)) => Some(&**l),
                 _ => None,
             })
-            .collect();
-            self.npm.insert(root.to_string(), locks);
-        }
-        self.npm
-            .get(root)?
-            .iter()
-            .find_map(|l| l.packages.get(key).map(|e| e.dev))
+            .collect()
+        });
+        locks?.iter().find_map(|l| l.packages.get(key).map(|e| e.dev))
     }
+}
+
+/// `root`'s entry of `map`, made by `find` the first time (the key copied only then; always
+/// `Some`).
+fn once_per_root<'m, V>(map: &'m mut HashMap<String, V>, root: &str, find: impl FnOnce() -> V) -> Option<&'m V> {
+    if !map.contains_key(root) {
+        map.insert(root.to_string(), find());
+    }
+    map.get(root)
 }
 
 /// `1 entry`, `2 entries`.

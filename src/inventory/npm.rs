@@ -302,22 +302,14 @@ pub fn join(root: &str, key: &str) -> String {
     if root.is_empty() {
         key.to_string()
     } else {
-        concat(&[root, "/", key])
+        [root, "/", key].concat()
     }
 }
 
 /// `dir/package.json` (asked of thousands of directories an image: without `format!`'s
 /// machinery, which costs more than the copy).
 pub fn manifest_of(dir: &str) -> String {
-    concat(&[dir, "/package.json"])
-}
-
-fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        s.push_str(p);
-    }
-    s
+    [dir, "/package.json"].concat()
 }
 
 #[cfg(test)]

@@ -121,10 +121,10 @@ impl Pretty<'_> {
         self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
-    fn float(&mut self, finite: bool, text: impl FnOnce(&mut zmij::Buffer) -> &str) {
+    fn float(&mut self, v: impl zmij::Float, finite: bool) {
         if finite {
-            let mut b = zmij::Buffer::new();
-            self.out.extend_from_slice(text(&mut b).as_bytes());
+            self.out
+                .extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
         } else {
             self.out.extend_from_slice(b"null");
         }
@@ -264,6 +264,21 @@ impl Compound<'_, '_> {
     }
 }
 
+/// The eleven integer methods of a `Serializer`, each `|serializer, v| body`.
+macro_rules! integers {
+    (|$s:ident, $v:ident| $body:expr) => {
+        integers!(@each $s $v $body; serialize_i8 i8, serialize_i16 i16, serialize_i32 i32,
+            serialize_i64 i64, serialize_i128 i128, serialize_u8 u8, serialize_u16 u16,
+            serialize_u32 u32, serialize_u64 u64, serialize_u128 u128);
+    };
+    (@each $s:ident $v:ident $body:expr; $($method:ident $t:ty),*) => {
+        $(fn $method(self, $v: $t) -> Result<()> {
+            let $s = self;
+            $body
+        })*
+    };
+}
+
 impl<'a, 'w> ser::Serializer for &'a mut Pretty<'w> {
     type Ok = ();
     type Error = Error;
@@ -279,52 +294,16 @@ impl<'a, 'w> ser::Serializer for &'a mut Pretty<'w> {
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        self.int(v);
+    integers!(|p, v| {
+        p.int(v);
         Ok(())
-    }
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_i128(self, v: i128) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> Result<()> {
-        self.int(v);
-        Ok(())
-    }
+    });
     fn serialize_f32(self, v: f32) -> Result<()> {
-        self.float(v.is_finite(), |b| b.format_finite(v));
+        self.float(v, v.is_finite());
         Ok(())
     }
     fn serialize_f64(self, v: f64) -> Result<()> {
-        self.float(v.is_finite(), |b| b.format_finite(v));
+        self.float(v, v.is_finite());
         Ok(())
     }
     fn serialize_char(self, v: char) -> Result<()> {
@@ -432,49 +411,44 @@ impl<'a, 'w> ser::Serializer for &'a mut Pretty<'w> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b']')
-    }
+// The four kinds of array differ only in name, and so do the two kinds of struct.
+macro_rules! arrays {
+    ($($kind:ident :: $method:ident),*) => {
+        $(impl ser::$kind for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+                self.element(value)
+            }
+            fn end(self) -> Result<()> {
+                self.end_with(b']')
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b']')
-    }
+macro_rules! structs {
+    ($($kind:ident),*) => {
+        $(impl ser::$kind for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<()> {
+                self.end_with(b'}')
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b']')
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.element(value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b']')
-    }
-}
+arrays!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+structs!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -484,28 +458,6 @@ impl ser::SerializeMap for Compound<'_, '_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         self.value(value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b'}')
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<()> {
-        self.end_with(b'}')
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
-        self.field(key, value)
     }
     fn end(self) -> Result<()> {
         self.end_with(b'}')
@@ -561,47 +513,18 @@ impl ser::Serializer for MapKey<'_, '_> {
     fn serialize_bool(self, v: bool) -> Result<()> {
         self.quoted(|p| p.out.extend_from_slice(if v { b"true" } else { b"false" }))
     }
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_i64(self, v: i64) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_i128(self, v: i128) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_u64(self, v: u64) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
-    fn serialize_u128(self, v: u128) -> Result<()> {
-        self.quoted(|p| p.int(v))
-    }
+    integers!(|key, v| key.quoted(|p| p.int(v)));
     fn serialize_f32(self, v: f32) -> Result<()> {
         if !v.is_finite() {
             return Err(Error::Message("float key must be finite (got NaN or +/-inf)".into()));
         }
-        self.quoted(|p| p.float(true, |b| b.format_finite(v)))
+        self.quoted(|p| p.float(v, true))
     }
     fn serialize_f64(self, v: f64) -> Result<()> {
         if !v.is_finite() {
             return Err(Error::Message("float key must be finite (got NaN or +/-inf)".into()));
         }
-        self.quoted(|p| p.float(true, |b| b.format_finite(v)))
+        self.quoted(|p| p.float(v, true))
     }
     fn serialize_bytes(self, _v: &[u8]) -> Result<()> {
         Err(key_must_be_a_string())
